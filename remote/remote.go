@@ -1,0 +1,147 @@
+package remote
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Entry is what the server says about one file or folder.
+type Entry struct {
+	// Path is library-relative, decoded, "/"-separated and starts with "/".
+	// The library root is "/". Folders carry no trailing slash.
+	Path string
+	// IsDir is true for folders (resourcetype collection, or iscollection 1/true).
+	IsDir bool
+	// Size in bytes; 0 for folders.
+	Size int64
+	// ModTime is the time applications see: Win32LastModifiedTime when the
+	// server stores one (set with SetModTime), else ServerModTime.
+	ModTime time.Time
+	// ServerModTime is getlastmodified: when the server last changed the item.
+	ServerModTime time.Time
+	// Created is creationdate, zero when the server did not send it.
+	Created time.Time
+	// ETag is the opaque entity tag as sent, quotes included ("{GUID},N").
+	// Empty when the server sent none.
+	ETag string
+	// Hidden is the server's ishidden / Win32 hidden attribute.
+	Hidden bool
+}
+
+// Name returns the last element of e.Path ("" for the root).
+func (e Entry) Name() string { return Base(e.Path) }
+
+// Quota is the space a library reports. Known is false when the server
+// does not report quota.
+type Quota struct {
+	Known     bool
+	Used      int64
+	Available int64
+}
+
+// PutOptions are the preconditions of an upload.
+type PutOptions struct {
+	// IfMatch, when not empty, makes the upload fail with ErrPrecondition
+	// unless the file's current ETag equals it.
+	IfMatch string
+	// IfNoneMatch makes the upload fail with ErrPrecondition (or ErrExists)
+	// when the file already exists ("If-None-Match: *").
+	IfNoneMatch bool
+}
+
+// ObjectInfo describes the content returned by Get.
+type ObjectInfo struct {
+	ETag string
+	// Size is the whole file's size (not the length of the range), -1 when
+	// the server did not say.
+	Size int64
+}
+
+// Remote is the server odfb stores a library on. davclient implements it
+// for SharePoint Online and plain WebDAV; tests may implement it in memory.
+//
+// All paths follow Entry.Path. Every method is safe for concurrent use.
+// Retries, throttling waits and credential renewal happen inside the
+// implementation: an error returned here is final for this call, and is a
+// *Error whose Kind is one of the sentinel errors of this package, so
+// callers branch with errors.Is and never on message text.
+type Remote interface {
+	// Stat returns one entry. ErrNotFound when it does not exist.
+	// Idempotent.
+	Stat(ctx context.Context, path string) (Entry, error)
+
+	// List returns the folder itself and its children, in one round trip
+	// (PROPFIND Depth 1). ErrNotFound when the folder does not exist,
+	// ErrNotDir when path is a file. Idempotent.
+	List(ctx context.Context, dir string) (self Entry, children []Entry, err error)
+
+	// Get streams length bytes of a file starting at offset; length < 0
+	// means to the end. The body yields exactly the bytes asked for (or
+	// fewer at end of file) even when the server ignores Range. The caller
+	// closes body. Idempotent.
+	Get(ctx context.Context, path string, offset, length int64) (body io.ReadCloser, info ObjectInfo, err error)
+
+	// Put replaces or creates a file with size bytes read from body, in one
+	// request, streamed (never held in memory). body is read from offset 0
+	// again when the request must be retried. Returns the new ETag (empty
+	// when the server sent none). A failed Put never deletes or truncates
+	// the file that was there. ErrTooLarge when the server refuses the
+	// size; ErrPrecondition when opts do not hold.
+	Put(ctx context.Context, path string, body io.ReaderAt, size int64, opts PutOptions) (etag string, err error)
+
+	// Mkdir creates one folder. ErrExists when something is there,
+	// ErrConflict when the parent is missing.
+	Mkdir(ctx context.Context, path string) error
+
+	// Delete removes a file or a folder with everything in it.
+	// ErrNotFound when it is not there.
+	Delete(ctx context.Context, path string) error
+
+	// Move renames src to dst. With overwrite false, ErrPrecondition
+	// (or ErrExists) when dst exists.
+	Move(ctx context.Context, src, dst string, overwrite bool) error
+
+	// Copy copies src to dst, like Move.
+	Copy(ctx context.Context, src, dst string, overwrite bool) error
+
+	// SetModTime stores the time applications see as the file's mtime
+	// (PROPPATCH Win32LastModifiedTime), read back by Stat and List as
+	// Entry.ModTime. Idempotent.
+	SetModTime(ctx context.Context, path string, t time.Time) error
+
+	// Quota reports space. Quota.Known is false when the server gives none.
+	Quota(ctx context.Context) (Quota, error)
+}
+
+// ChunkedUploader is implemented by remotes that can take a file in
+// several requests (SharePoint's REST StartUpload / ContinueUpload /
+// FinishUpload). A remote whose server has no such API returns
+// ErrNotSupported from every method.
+//
+// A session is named by an upload id (a GUID the caller makes and keeps,
+// so that a restarted process can resume) and by the confirmed offset:
+// the number of bytes the server has acknowledged. Chunks are strictly
+// sequential. The file's visible content does not change until
+// FinishUpload returns: an upload that is never finished leaves an
+// existing file as it was (a new file exists, empty).
+type ChunkedUploader interface {
+	// StartUpload begins a session for path (creating an empty file first
+	// when none exists) and sends the first chunk. Returns the confirmed
+	// offset (n on success).
+	StartUpload(ctx context.Context, path, uploadID string, chunk io.ReaderAt, n int64) (offset int64, err error)
+
+	// ContinueUpload sends the chunk that starts at offset and returns the
+	// new confirmed offset. ErrUploadGone when the server no longer knows
+	// the session (expired, cancelled, or the offset no longer matches):
+	// the caller must start over with a new id.
+	ContinueUpload(ctx context.Context, path, uploadID string, offset int64, chunk io.ReaderAt, n int64) (int64, error)
+
+	// FinishUpload sends the last chunk (n may be 0) and commits the file.
+	// Returns the new ETag. ErrUploadGone as for ContinueUpload.
+	FinishUpload(ctx context.Context, path, uploadID string, offset int64, chunk io.ReaderAt, n int64) (etag string, err error)
+
+	// CancelUpload abandons a session. Cancelling an unknown session is
+	// not an error.
+	CancelUpload(ctx context.Context, path, uploadID string) error
+}
