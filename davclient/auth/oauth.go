@@ -1,0 +1,364 @@
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Defaults of the OAuth strategy.
+const (
+	// DefaultClientID is the public client odfb presents when --client-id
+	// is not given: Microsoft Office's well-known public client
+	// (d3590ed6-52b3-4102-aeff-aad2292ab01c), which Entra ID lets use the
+	// device code flow and which is pre-authorised for SharePoint's
+	// delegated permissions in every tenant. Organisations that block it
+	// (or want their own consent screen and audit trail) register an app
+	// with "Allow public client flows" and delegated SharePoint
+	// AllSites.Write, and pass its id with --client-id.
+	DefaultClientID = "d3590ed6-52b3-4102-aeff-aad2292ab01c"
+	// DefaultAuthority is Entra ID's global endpoint (see §1.1 of the
+	// protocol notes for national clouds).
+	DefaultAuthority = "https://login.microsoftonline.com"
+	// DefaultTenant lets any work or school account sign in.
+	DefaultTenant = "organizations"
+)
+
+// ErrLoginExpired is wrapped by errors meaning the stored OAuth login can
+// no longer be renewed; the person must run `odfb login` again.
+var ErrLoginExpired = errors.New("the stored login can no longer be renewed")
+
+// OAuthConfig configures the OAuth device-code strategy and `odfb login`.
+type OAuthConfig struct {
+	SiteURL     string // library or site URL; its host is the audience
+	Authority   string // default DefaultAuthority
+	Tenant      string // default DefaultTenant
+	ClientID    string // default DefaultClientID
+	Credentials string // credentials file; default DefaultCredentialsPath()
+	// OnDAV sends the access token as Authorization: Bearer on every
+	// request instead of exchanging it for an SPOIDCRL cookie.
+	OnDAV      bool
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+}
+
+func (c *OAuthConfig) fill() (*oauth2.Config, string, error) {
+	b, err := siteBase(c.SiteURL)
+	if err != nil {
+		return nil, "", fmt.Errorf("oauth: %w", err)
+	}
+	if c.Authority == "" {
+		c.Authority = DefaultAuthority
+	}
+	if c.Tenant == "" {
+		c.Tenant = DefaultTenant
+	}
+	if c.ClientID == "" {
+		c.ClientID = DefaultClientID
+	}
+	if c.Credentials == "" {
+		c.Credentials = DefaultCredentialsPath()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	ep := strings.TrimRight(c.Authority, "/") + "/" + c.Tenant + "/oauth2/v2.0"
+	oc := &oauth2.Config{
+		ClientID: c.ClientID,
+		Endpoint: oauth2.Endpoint{
+			DeviceAuthURL: ep + "/devicecode",
+			TokenURL:      ep + "/token",
+			AuthStyle:     oauth2.AuthStyleInParams, // public client; no probing with two styles
+		},
+		Scopes: []string{b.String() + "/.default", "offline_access"},
+	}
+	return oc, b.String(), nil
+}
+
+// DeviceCode is what `odfb login` shows the person.
+type DeviceCode struct {
+	VerificationURI         string
+	VerificationURIComplete string
+	UserCode                string
+	Expires                 time.Time
+}
+
+// DeviceLogin runs the device code flow: it asks the authority for a
+// code, calls show with it, polls until the person has signed in (or
+// ctx ends, or the code expires), stores the refresh token in the
+// credentials file and, unless OnDAV is set, checks that SharePoint
+// turns the access token into a cookie. It returns the stored entry's
+// description (no secret) for display.
+func DeviceLogin(ctx context.Context, cfg OAuthConfig, show func(DeviceCode)) (string, error) {
+	oc, base, err := cfg.fill()
+	if err != nil {
+		return "", err
+	}
+	client := loginHTTPClient(cfg.HTTPClient)
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
+	da, err := oc.DeviceAuth(ctx)
+	if err != nil {
+		return "", classifyTokenError("device code request", oc.Endpoint.DeviceAuthURL, err)
+	}
+	show(DeviceCode{VerificationURI: da.VerificationURI, VerificationURIComplete: da.VerificationURIComplete, UserCode: da.UserCode, Expires: da.Expiry})
+	tok, err := oc.DeviceAccessToken(ctx, da)
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) {
+			switch re.ErrorCode {
+			case "authorization_declined", "access_denied":
+				return "", errors.New("oauth: the sign-in was declined")
+			case "expired_token":
+				return "", errors.New("oauth: the code expired before the sign-in finished; run `odfb login` again")
+			}
+		}
+		if errors.Is(err, context.DeadlineExceeded) && !da.Expiry.IsZero() && time.Now().After(da.Expiry) {
+			return "", errors.New("oauth: the code expired before the sign-in finished; run `odfb login` again")
+		}
+		return "", classifyTokenError("device code sign-in", oc.Endpoint.TokenURL, err)
+	}
+	if tok.RefreshToken == "" {
+		return "", fmt.Errorf("oauth: %s gave no refresh token (is offline_access allowed for client %s?)", oc.Endpoint.TokenURL, cfg.ClientID)
+	}
+	host := strings.TrimPrefix(strings.TrimPrefix(base, "https://"), "http://")
+	entry := CredentialsEntry{
+		Host: host, ClientID: cfg.ClientID, Authority: cfg.Authority, Tenant: cfg.Tenant,
+		Account: idTokenAccount(tok), RefreshToken: tok.RefreshToken,
+	}
+	store := CredentialsStore{Path: cfg.Credentials}
+	if err := store.Put(entry); err != nil {
+		return "", fmt.Errorf("oauth: signed in, but could not store the login: %w", err)
+	}
+	cfg.Logger.Info("auth: oauth login stored", "host", host, "client_id", cfg.ClientID, "credentials", cfg.Credentials, "account", entry.Account)
+	desc := describeEntry(entry)
+	if !cfg.OnDAV {
+		if _, err := exchangeBearer(ctx, client, base, tok.AccessToken); err != nil {
+			return desc, fmt.Errorf("oauth: signed in and stored the login, but SharePoint did not give a cookie for the token: %w", err)
+		}
+	}
+	return desc, nil
+}
+
+func describeEntry(e CredentialsEntry) string {
+	who := e.Account
+	if who == "" {
+		who = "(account unknown)"
+	}
+	return fmt.Sprintf("%s on %s (client id %s, tenant %s)", who, e.Host, e.ClientID, e.Tenant)
+}
+
+// idTokenAccount reads preferred_username (or upn, email) from the id
+// token for display; empty when absent.
+func idTokenAccount(tok *oauth2.Token) string {
+	s, _ := tok.Extra("id_token").(string)
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return ""
+	}
+	var c map[string]any
+	if json.Unmarshal(b, &c) != nil {
+		return ""
+	}
+	return firstString(c, "preferred_username", "upn", "email")
+}
+
+// OAuth is the Authenticator of the OAuth strategy: stored refresh token
+// → access token for https://<host>/.default → SPOIDCRL cookie.
+type OAuth struct {
+	cfg    OAuthConfig
+	oc     *oauth2.Config
+	base   string
+	host   string
+	store  CredentialsStore
+	client *http.Client
+	sess   *session
+
+	mu     sync.Mutex // guards access
+	access *oauth2.Token
+	desc   string
+}
+
+var _ Authenticator = (*OAuth)(nil)
+
+// NewOAuth returns the strategy for cfg. It fails at once when the
+// credentials file is unreadable or holds no login for the host.
+func NewOAuth(cfg OAuthConfig) (*OAuth, error) {
+	oc, base, err := cfg.fill()
+	if err != nil {
+		return nil, err
+	}
+	a := &OAuth{cfg: cfg, oc: oc, base: base, store: CredentialsStore{Path: cfg.Credentials}, client: loginHTTPClient(cfg.HTTPClient)}
+	a.host = strings.TrimPrefix(strings.TrimPrefix(base, "https://"), "http://")
+	e, err := a.store.Get(a.host, cfg.ClientID)
+	if err != nil {
+		if errors.Is(err, ErrNoLogin) {
+			return nil, fmt.Errorf("oauth: %w; run `odfb login %s` first", err, cfg.SiteURL)
+		}
+		return nil, fmt.Errorf("oauth: %w", err)
+	}
+	a.desc = describeEntry(e)
+	a.sess = newSession("oauth", cfg.Logger, a.login)
+	if !cfg.OnDAV {
+		a.sess.probe = probeWith(a.client, cfg.SiteURL)
+	}
+	return a, nil
+}
+
+// String names the strategy and account without secrets.
+func (a *OAuth) String() string { return "oauth " + a.desc }
+
+// Authorize adds the SPOIDCRL cookie (or the bearer header with OnDAV),
+// logging in first when needed.
+func (a *OAuth) Authorize(ctx context.Context, req *http.Request) error {
+	c, err := a.sess.get(ctx)
+	if err != nil {
+		return err
+	}
+	c.apply(req)
+	return nil
+}
+
+// Refresh gets a new cookie: from the access token still held when it is
+// valid, else after redeeming the refresh token.
+func (a *OAuth) Refresh(ctx context.Context) error { return a.sess.refresh(ctx) }
+
+func (a *OAuth) login(ctx context.Context, _ *credential, refused bool) (*credential, error) {
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, a.client)
+	if a.cfg.OnDAV {
+		tok, err := a.redeem(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &credential{header: "Authorization", value: "Bearer " + tok.AccessToken, issued: time.Now(), expires: tok.Expiry}, nil
+	}
+	tok := a.heldAccess()
+	fresh := false
+	if tok == nil {
+		t, err := a.redeem(ctx)
+		if err != nil {
+			return nil, err
+		}
+		tok, fresh = t, true
+	}
+	c, err := exchangeBearer(ctx, a.client, a.base, tok.AccessToken)
+	if err != nil && errors.Is(err, errTokenRefused) && !fresh {
+		// The held access token was revoked or is not accepted any
+		// more: redeem the refresh token once and try again.
+		a.cfg.Logger.Info("auth: SharePoint refused the held access token; redeeming the refresh token", "host", a.host)
+		t, rerr := a.redeem(ctx)
+		if rerr != nil {
+			return nil, rerr
+		}
+		c, err = exchangeBearer(ctx, a.client, a.base, t.AccessToken)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("oauth: %w", err)
+	}
+	a.cfg.Logger.Info("auth: got a SharePoint cookie from the access token", "strategy", "oauth", "host", a.host, "after_refusal", refused, "cookie_expires", fmtTime(c.expires))
+	return c, nil
+}
+
+// heldAccess returns the access token held when it has more than a
+// minute (or a fifth of its lifetime) left.
+func (a *OAuth) heldAccess() *oauth2.Token {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t := a.access
+	if t == nil || t.AccessToken == "" {
+		return nil
+	}
+	if !t.Expiry.IsZero() {
+		margin := tokenLife(t) / 5
+		if margin > time.Minute {
+			margin = time.Minute
+		}
+		if time.Until(t.Expiry) <= margin {
+			return nil
+		}
+	}
+	return t
+}
+
+func tokenLife(t *oauth2.Token) time.Duration {
+	if v, ok := t.Extra("expires_in").(float64); ok && v > 0 {
+		return time.Duration(v) * time.Second
+	}
+	return time.Hour
+}
+
+// redeem trades the stored refresh token for an access token under the
+// credentials file's lock and stores the rolled refresh token.
+func (a *OAuth) redeem(ctx context.Context) (*oauth2.Token, error) {
+	var tok *oauth2.Token
+	err := a.store.Update(a.host, a.cfg.ClientID, func(e CredentialsEntry) (CredentialsEntry, error) {
+		t, err := a.oc.TokenSource(ctx, &oauth2.Token{RefreshToken: e.RefreshToken}).Token()
+		if err != nil {
+			return e, classifyTokenError("token refresh", a.oc.Endpoint.TokenURL, err)
+		}
+		tok = t
+		rolled := t.RefreshToken != "" && t.RefreshToken != e.RefreshToken
+		if rolled {
+			e.RefreshToken = t.RefreshToken
+		}
+		if acct := idTokenAccount(t); acct != "" {
+			e.Account = acct
+		}
+		a.cfg.Logger.Info("auth: redeemed the refresh token", "strategy", "oauth", "host", a.host, "rolled", rolled, "access_expires", fmtTime(t.Expiry), "credentials", a.store.Path)
+		return e, nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrNoLogin) {
+			return nil, fmt.Errorf("oauth: %w; run `odfb login %s`", err, a.cfg.SiteURL)
+		}
+		return nil, err
+	}
+	a.mu.Lock()
+	a.access = tok
+	a.mu.Unlock()
+	return tok, nil
+}
+
+var aadstsRE = regexp.MustCompile(`AADSTS\d+`)
+
+// classifyTokenError turns an oauth2 error into one a person can act on,
+// never quoting a response body (it could hold a token).
+func classifyTokenError(what, endpoint string, err error) error {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return fmt.Errorf("oauth: %s at %s: %w", what, endpoint, err)
+	}
+	desc := strings.TrimSpace(strings.SplitN(strings.ReplaceAll(re.ErrorDescription, "\r", ""), "\n", 2)[0])
+	detail := re.ErrorCode
+	if desc != "" {
+		detail += ": " + oneLine(desc, 300)
+	}
+	status := 0
+	if re.Response != nil {
+		status = re.Response.StatusCode
+	}
+	if detail == "" {
+		detail = fmt.Sprintf("HTTP %d", status)
+	}
+	switch {
+	case re.ErrorCode == "invalid_grant" || re.ErrorCode == "interaction_required" ||
+		(aadstsRE.MatchString(desc) && re.ErrorCode != "invalid_client" && re.ErrorCode != "unauthorized_client" && re.ErrorCode != "invalid_request"):
+		return fmt.Errorf("oauth: %w (%s from %s); run `odfb login URL` again to sign in", ErrLoginExpired, detail, endpoint)
+	case re.ErrorCode == "invalid_client" || re.ErrorCode == "unauthorized_client":
+		return fmt.Errorf("oauth: %s refused the client id (%s); your organisation may require its own app registration: pass it with --client-id", endpoint, detail)
+	}
+	return fmt.Errorf("oauth: %s at %s failed: %s", what, endpoint, detail)
+}
