@@ -6,9 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -305,7 +306,7 @@ func tokenLife(t *oauth2.Token) time.Duration {
 func (a *OAuth) redeem(ctx context.Context) (*oauth2.Token, error) {
 	var tok *oauth2.Token
 	err := a.store.Update(a.host, a.cfg.ClientID, func(e CredentialsEntry) (CredentialsEntry, error) {
-		t, err := a.oc.TokenSource(ctx, &oauth2.Token{RefreshToken: e.RefreshToken}).Token()
+		t, err := refreshGrant(ctx, a.client, a.oc, e.RefreshToken)
 		if err != nil {
 			return e, classifyTokenError("token refresh", a.oc.Endpoint.TokenURL, err)
 		}
@@ -332,8 +333,6 @@ func (a *OAuth) redeem(ctx context.Context) (*oauth2.Token, error) {
 	return tok, nil
 }
 
-var aadstsRE = regexp.MustCompile(`AADSTS\d+`)
-
 // classifyTokenError turns an oauth2 error into one a person can act on,
 // never quoting a response body (it could hold a token).
 func classifyTokenError(what, endpoint string, err error) error {
@@ -354,11 +353,63 @@ func classifyTokenError(what, endpoint string, err error) error {
 		detail = fmt.Sprintf("HTTP %d", status)
 	}
 	switch {
-	case re.ErrorCode == "invalid_grant" || re.ErrorCode == "interaction_required" ||
-		(aadstsRE.MatchString(desc) && re.ErrorCode != "invalid_client" && re.ErrorCode != "unauthorized_client" && re.ErrorCode != "invalid_request"):
+	case re.ErrorCode == "invalid_grant" || re.ErrorCode == "interaction_required" || re.ErrorCode == "consent_required":
 		return fmt.Errorf("oauth: %w (%s from %s); run `odfb login URL` again to sign in", ErrLoginExpired, detail, endpoint)
 	case re.ErrorCode == "invalid_client" || re.ErrorCode == "unauthorized_client":
 		return fmt.Errorf("oauth: %s refused the client id (%s); your organisation may require its own app registration: pass it with --client-id", endpoint, detail)
 	}
 	return fmt.Errorf("oauth: %s at %s failed: %s", what, endpoint, detail)
+}
+
+// refreshGrant redeems a refresh token. oauth2's own refresher sends no
+// scope, but the v2 endpoint wants the same scope string as the original
+// request (https://<host>/.default offline_access), so the request is
+// made here; errors come back as *oauth2.RetrieveError like oauth2's.
+func refreshGrant(ctx context.Context, client *http.Client, oc *oauth2.Config, rt string) (*oauth2.Token, error) {
+	form := url.Values{
+		"grant_type":    {"refresh_token"},
+		"refresh_token": {rt},
+		"client_id":     {oc.ClientID},
+		"scope":         {strings.Join(oc.Scopes, " ")},
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, oc.Endpoint.TokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	var j struct {
+		AccessToken      string      `json:"access_token"`
+		TokenType        string      `json:"token_type"`
+		RefreshToken     string      `json:"refresh_token"`
+		ExpiresIn        json.Number `json:"expires_in"`
+		Error            string      `json:"error"`
+		ErrorDescription string      `json:"error_description"`
+		ErrorURI         string      `json:"error_uri"`
+		IDToken          string      `json:"id_token"`
+	}
+	jerr := json.Unmarshal(body, &j)
+	if resp.StatusCode/100 != 2 || j.Error != "" || jerr != nil || j.AccessToken == "" {
+		return nil, &oauth2.RetrieveError{Response: resp, Body: nil, ErrorCode: j.Error, ErrorDescription: j.ErrorDescription, ErrorURI: j.ErrorURI}
+	}
+	tok := &oauth2.Token{AccessToken: j.AccessToken, TokenType: j.TokenType, RefreshToken: j.RefreshToken}
+	extra := map[string]any{}
+	if n, err := j.ExpiresIn.Int64(); err == nil && n > 0 {
+		tok.Expiry = time.Now().Add(time.Duration(n) * time.Second)
+		tok.ExpiresIn = n
+		extra["expires_in"] = float64(n)
+	}
+	if j.IDToken != "" {
+		extra["id_token"] = j.IDToken
+	}
+	return tok.WithExtra(extra), nil
 }
