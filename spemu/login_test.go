@@ -1,0 +1,290 @@
+package spemu
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/odfb/odfb/davclient/auth"
+)
+
+// loginHarness serves a loginService with a minimal session store and a
+// "library" that accepts its cookies, so the endpoints are tested without
+// the rest of the emulator.
+type loginHarness struct {
+	l   *loginService
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	sessions map[string]time.Time
+	hits     map[string]int
+}
+
+func newLoginHarness(t *testing.T, cfg LoginConfig, cookieTTL time.Duration) *loginHarness {
+	t.Helper()
+	h := &loginHarness{sessions: map[string]time.Time{}, hits: map[string]int{}}
+	h.l = newLoginService(cfg, "alice@contoso.com", `p&ss<w"rd`, "/sites/team", cookieTTL,
+		func(name, user string, ttl time.Duration) string {
+			v := loginSecret(name+"-", 16)
+			h.mu.Lock()
+			h.sessions[name+"="+v] = time.Now().Add(ttl)
+			h.mu.Unlock()
+			return v
+		})
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		h.hits[r.URL.Path]++
+		h.mu.Unlock()
+		if h.l.serve(w, r) {
+			return
+		}
+		if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer") {
+			if _, ok := h.l.authorizeBearer(w, r); ok {
+				w.WriteHeader(207)
+			}
+			return
+		}
+		for _, c := range r.Cookies() {
+			h.mu.Lock()
+			exp, ok := h.sessions[c.Name+"="+c.Value]
+			h.mu.Unlock()
+			if ok && time.Now().Before(exp) && h.l.cookieAllowed(c.Name, c.Value) {
+				w.WriteHeader(207)
+				return
+			}
+		}
+		w.Header().Set("X-MSDAVEXT_Error", "917656; Access+denied.")
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *loginHarness) hit(p string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.hits[p]
+}
+
+func roundTrip(ctx context.Context, t *testing.T, a auth.Authenticator, u string) int {
+	t.Helper()
+	send := func() int {
+		req, _ := http.NewRequestWithContext(ctx, "PROPFIND", u, nil)
+		if err := a.Authorize(ctx, req); err != nil {
+			t.Fatalf("authorize: %v", err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	st := send()
+	if st == 401 || st == 403 {
+		if err := a.Refresh(ctx); err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		st = send()
+	}
+	return st
+}
+
+func TestLoginSAMLAgainstEmulator(t *testing.T) {
+	h := newLoginHarness(t, LoginConfig{}, time.Hour)
+	a, err := auth.NewSAML(auth.SAMLConfig{SiteURL: h.srv.URL + "/sites/team/Shared%20Documents", Username: "alice@contoso.com",
+		Password: func(context.Context) (string, error) { return `p&ss<w"rd`, nil }, STSURL: h.srv.URL + "/extSTS.srf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := roundTrip(context.Background(), t, a, h.srv.URL+"/sites/team/Shared%20Documents/"); st != 207 {
+		t.Fatalf("status %d", st)
+	}
+	if h.hit("/extSTS.srf") != 1 || h.hit("/_forms/default.aspx") != 1 {
+		t.Errorf("extSTS=%d wsignin=%d", h.hit("/extSTS.srf"), h.hit("/_forms/default.aspx"))
+	}
+}
+
+func TestLoginSTSFaultsAndRetirement(t *testing.T) {
+	for _, code := range []string{"50126", "50053", "50076", "53003", "notoken"} {
+		t.Run(code, func(t *testing.T) {
+			h := newLoginHarness(t, LoginConfig{STSFault: code}, time.Hour)
+			a, _ := auth.NewSAML(auth.SAMLConfig{SiteURL: h.srv.URL + "/lib", Username: "alice@contoso.com",
+				Password: func(context.Context) (string, error) { return `p&ss<w"rd`, nil }, STSURL: h.srv.URL + "/extSTS.srf"})
+			req, _ := http.NewRequest("PROPFIND", h.srv.URL+"/lib", nil)
+			err := a.Authorize(context.Background(), req)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			want := "AADSTS" + code
+			if code == "notoken" {
+				want = "without a security token"
+			}
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q lacks %q", err, want)
+			}
+			if strings.Contains(err.Error(), "p&ss") {
+				t.Error("password in error")
+			}
+		})
+	}
+	h := newLoginHarness(t, LoginConfig{LegacyAuthOff: true}, time.Hour)
+	a, _ := auth.NewSAML(auth.SAMLConfig{SiteURL: h.srv.URL + "/lib", Username: "alice@contoso.com",
+		Password: func(context.Context) (string, error) { return `p&ss<w"rd`, nil }, STSURL: h.srv.URL + "/extSTS.srf"})
+	req, _ := http.NewRequest("PROPFIND", h.srv.URL+"/lib", nil)
+	if err := a.Authorize(context.Background(), req); err == nil || !strings.Contains(err.Error(), "1 May 2026") {
+		t.Fatalf("legacy off: %v", err)
+	}
+	// A FedAuth issued before the switch is refused after it.
+	h.l.setConfig(LoginConfig{})
+	b, _ := auth.NewSAML(auth.SAMLConfig{SiteURL: h.srv.URL + "/lib", Username: "alice@contoso.com",
+		Password: func(context.Context) (string, error) { return `p&ss<w"rd`, nil }, STSURL: h.srv.URL + "/extSTS.srf"})
+	if st := roundTrip(context.Background(), t, b, h.srv.URL+"/lib"); st != 207 {
+		t.Fatalf("legacy on: %d", st)
+	}
+	h.l.setConfig(LoginConfig{LegacyAuthOff: true})
+	req, _ = http.NewRequest("PROPFIND", h.srv.URL+"/lib", nil)
+	b.Authorize(context.Background(), req)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 || !strings.HasPrefix(resp.Header.Get("X-MSDAVEXT_Error"), "917656") {
+		t.Errorf("FedAuth with legacy off: %d %q", resp.StatusCode, resp.Header.Get("X-MSDAVEXT_Error"))
+	}
+}
+
+func TestLoginWSignInCookies(t *testing.T) {
+	h := newLoginHarness(t, LoginConfig{}, time.Hour)
+	env := `<s:Envelope xmlns:s="` + nsS12 + `" xmlns:a="` + nsWSA5 + `"><s:Header><a:Action>` + rstIssu + `</a:Action><o:Security xmlns:o="` + nsWSSEc + `"><o:UsernameToken><o:Username>alice@contoso.com</o:Username><o:Password>p&amp;ss&lt;w"rd</o:Password></o:UsernameToken></o:Security></s:Header><s:Body><t:RequestSecurityToken xmlns:t="` + nsWST5 + `"><wsp:AppliesTo xmlns:wsp="` + nsWSP4 + `"><a:EndpointReference><a:Address>` + h.srv.URL + `/_forms/default.aspx?wa=wsignin1.0</a:Address></a:EndpointReference></wsp:AppliesTo></t:RequestSecurityToken></s:Body></s:Envelope>`
+	resp, err := http.Post(h.srv.URL+"/extSTS.srf", "", strings.NewReader(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`Id="Compact0" xmlns:wsse=`)) || !bytes.Contains(body, []byte("<S:Envelope")) {
+		t.Fatalf("RSTR %d %s", resp.StatusCode, body)
+	}
+	i := bytes.Index(body, []byte("t=EwD"))
+	j := bytes.Index(body[i:], []byte("&amp;p="))
+	tok := string(body[i:i+j]) + "&p="
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = c.Post(h.srv.URL+"/_forms/default.aspx?wa=wsignin1.0", "application/x-www-form-urlencoded", strings.NewReader(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	sc := resp.Header.Values("Set-Cookie")
+	if resp.StatusCode != 302 || len(sc) != 2 {
+		t.Fatalf("wsignin: %d %q", resp.StatusCode, sc)
+	}
+	for _, s := range sc {
+		if strings.HasPrefix(s, "FedAuth=") && strings.Contains(strings.ToLower(s), "domain=") {
+			t.Errorf("FedAuth must be host-only: %q", s)
+		}
+	}
+	// The same token on another host is refused (the audience is the host).
+	u, _ := url.Parse(h.srv.URL)
+	req, _ := http.NewRequest("POST", h.srv.URL+"/_forms/default.aspx?wa=wsignin1.0", strings.NewReader(tok))
+	req.Host = "other.example:" + u.Port()
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Errorf("token used on another host: %d", resp.StatusCode)
+	}
+}
+
+func TestLoginOAuthDeviceCodeRotationAndChallenge(t *testing.T) {
+	h := newLoginHarness(t, LoginConfig{OAuthAutoApprove: 2, Tenant: "contoso.onmicrosoft.com"}, time.Hour)
+	creds := filepath.Join(t.TempDir(), "credentials.json")
+	cfg := auth.OAuthConfig{SiteURL: h.srv.URL + "/sites/team/Shared%20Documents", Authority: h.srv.URL,
+		Tenant: "contoso.onmicrosoft.com", ClientID: "cid", Credentials: creds}
+	if _, err := auth.DeviceLogin(context.Background(), cfg, func(auth.DeviceCode) {}); err != nil {
+		t.Fatal(err)
+	}
+	tokPath := "/contoso.onmicrosoft.com/oauth2/v2.0/token"
+	if n := h.hit(tokPath); n != 2 {
+		t.Errorf("token polls = %d, want 2 (auto-approve on the 2nd)", n)
+	}
+	a, err := auth.NewOAuth(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := roundTrip(context.Background(), t, a, h.srv.URL+"/sites/team/Shared%20Documents/"); st != 207 {
+		t.Fatalf("status %d", st)
+	}
+	// The refresh token rotated: the one stored at login is dead now.
+	e, _ := auth.CredentialsStore{Path: creds}.Get(strings.TrimPrefix(h.srv.URL, "http://"), "cid")
+	h.l.mu.Lock()
+	_, live := h.l.refresh[e.RefreshToken]
+	n := len(h.l.refresh)
+	h.l.mu.Unlock()
+	if !live || n != 1 {
+		t.Errorf("stored refresh token live=%v, live tokens=%d (want the rotated one only)", live, n)
+	}
+	// Empty bearer: the §2.1 challenge.
+	req, _ := http.NewRequest("GET", h.srv.URL+"/sites/team/_vti_bin/client.svc", nil)
+	req.Header.Set("Authorization", "Bearer")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	wa := resp.Header.Get("WWW-Authenticate")
+	if resp.StatusCode != 401 || !strings.Contains(wa, `client_id="00000003-0000-0ff1-ce00-000000000000"`) || !strings.Contains(wa, "realm=") {
+		t.Errorf("challenge: %d %q", resp.StatusCode, wa)
+	}
+	// A dead grant says invalid_grant.
+	h.l.expireTokens(true)
+	resp, err = http.PostForm(h.srv.URL+tokPath, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {e.RefreshToken}, "client_id": {"cid"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j map[string]any
+	json.NewDecoder(resp.Body).Decode(&j)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || j["error"] != "invalid_grant" {
+		t.Errorf("dead grant: %d %v", resp.StatusCode, j)
+	}
+	// Another tenant is refused.
+	resp, _ = http.PostForm(h.srv.URL+"/fabrikam.com/oauth2/v2.0/devicecode", url.Values{"client_id": {"cid"}, "scope": {h.srv.URL + "/.default"}})
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("foreign tenant: %d", resp.StatusCode)
+	}
+}
+
+func TestLoginBearerOnDAV(t *testing.T) {
+	h := newLoginHarness(t, LoginConfig{OAuthAutoApprove: 1, BearerOnDAV: true}, time.Hour)
+	cfg := auth.OAuthConfig{SiteURL: h.srv.URL + "/lib", Authority: h.srv.URL, ClientID: "cid",
+		Credentials: filepath.Join(t.TempDir(), "c.json"), OnDAV: true}
+	if _, err := auth.DeviceLogin(context.Background(), cfg, func(auth.DeviceCode) {}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := auth.NewOAuth(cfg)
+	if st := roundTrip(context.Background(), t, a, h.srv.URL+"/lib/"); st != 207 {
+		t.Fatalf("bearer on DAV: %d", st)
+	}
+	h.l.setConfig(LoginConfig{BearerOnDAV: false})
+	req, _ := http.NewRequest("PROPFIND", h.srv.URL+"/lib/", nil)
+	a.Authorize(context.Background(), req)
+	resp, _ := http.DefaultClient.Do(req)
+	resp.Body.Close()
+	if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") == "" {
+		t.Errorf("bearer with BearerOnDAV off: %d", resp.StatusCode)
+	}
+}
