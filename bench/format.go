@@ -1,0 +1,221 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+)
+
+// Baseline is the tool every ratio is computed against.
+const Baseline = "odfb"
+
+// Table is the result of one workload: one row per tool.
+type Table struct {
+	ID    string // short workload id, e.g. "ls-cold"
+	Title string // human title with sizes
+	Note  string // what is measured, printed under the title
+
+	// TimeCols names the measured times, e.g. {"time"} or
+	// {"to close", "on server"}. Every Row.Times is aligned with it.
+	TimeCols []string
+	// Bytes is the payload one run moves (file size); when > 0 a MiB/s
+	// column is derived from the time in column RateCol.
+	Bytes   int64
+	RateCol int
+
+	Rows []Row
+}
+
+// Row is one tool's result for one workload.
+type Row struct {
+	Tool   string
+	Times  []time.Duration // aligned with Table.TimeCols; 0 = not measured
+	Status string          // empty when measured, else "n/a (EROFS)", "failed: …", "skipped: …"
+	Tally  Tally           // requests seen by the server during the phase
+	// PeakRSS is the mount process's high-water resident set in bytes
+	// (0 = unknown); CPU its user+system time over the whole mount.
+	PeakRSS int64
+	CPU     time.Duration
+	Note    string
+}
+
+// Ratio says how t compares to base, the baseline's time: "2.4× slower",
+// "1.3× faster", "≈ same" within 5 %, "—" when either is unknown.
+func Ratio(t, base time.Duration) string {
+	if t <= 0 || base <= 0 {
+		return "—"
+	}
+	r := float64(t) / float64(base)
+	switch {
+	case r >= 1.05:
+		return fmtFactor(r) + " slower"
+	case r <= 1/1.05:
+		return fmtFactor(1/r) + " faster"
+	default:
+		return "≈ same"
+	}
+}
+
+func fmtFactor(f float64) string {
+	if f >= 10 {
+		return fmt.Sprintf("%.0f×", math.Round(f))
+	}
+	return fmt.Sprintf("%.1f×", f)
+}
+
+// FormatDuration prints a duration with three significant digits in the
+// unit a reader expects: "850 µs", "12.3 ms", "4.56 s", "2m05s".
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "—"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+	case d < time.Second:
+		return sig3(float64(d)/float64(time.Millisecond)) + " ms"
+	case d < 100*time.Second:
+		return sig3(d.Seconds()) + " s"
+	default:
+		d = d.Round(time.Second)
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+}
+
+func sig3(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+// FormatBytes prints a byte count in IEC units: "512 B", "4.0 KiB",
+// "200 MiB", "1.00 GiB".
+func FormatBytes(n int64) string {
+	const k = 1024
+	switch {
+	case n < k:
+		return fmt.Sprintf("%d B", n)
+	case n < k*k:
+		return sig3(float64(n)/k) + " KiB"
+	case n < k*k*k:
+		return sig3(float64(n)/(k*k)) + " MiB"
+	default:
+		return sig3(float64(n)/(k*k*k)) + " GiB"
+	}
+}
+
+// Rate prints bytes per duration in MiB/s.
+func Rate(n int64, d time.Duration) string {
+	if n <= 0 || d <= 0 {
+		return "—"
+	}
+	return sig3(float64(n)/(1<<20)/d.Seconds()) + " MiB/s"
+}
+
+func (t *Table) baseline() *Row {
+	for i := range t.Rows {
+		if t.Rows[i].Tool == Baseline && t.Rows[i].Status == "" {
+			return &t.Rows[i]
+		}
+	}
+	return nil
+}
+
+// Cells returns the header and the rows of the table as text cells.
+func (t *Table) Cells() (header []string, rows [][]string) {
+	header = []string{"tool"}
+	for _, c := range t.TimeCols {
+		header = append(header, c, "vs "+Baseline)
+	}
+	if t.Bytes > 0 {
+		header = append(header, "MiB/s")
+	}
+	header = append(header, "requests", "down", "up", "peak RSS", "CPU", "note")
+	base := t.baseline()
+	for _, r := range t.Rows {
+		cells := []string{r.Tool}
+		for i := range t.TimeCols {
+			switch {
+			case r.Status != "":
+				cells = append(cells, r.Status, "")
+			case i >= len(r.Times) || r.Times[i] <= 0:
+				cells = append(cells, "—", "")
+			default:
+				ratio := "—"
+				if r.Tool == Baseline {
+					ratio = "1× (baseline)"
+				} else if base != nil && i < len(base.Times) {
+					ratio = Ratio(r.Times[i], base.Times[i])
+				}
+				cells = append(cells, FormatDuration(r.Times[i]), ratio)
+			}
+		}
+		if t.Bytes > 0 {
+			rate := "—"
+			if r.Status == "" && t.RateCol < len(r.Times) {
+				rate = strings.TrimSuffix(Rate(t.Bytes, r.Times[t.RateCol]), " MiB/s")
+			}
+			cells = append(cells, rate)
+		}
+		rss, cpu := "—", "—"
+		if r.PeakRSS > 0 {
+			rss = FormatBytes(r.PeakRSS)
+		}
+		if r.CPU > 0 {
+			cpu = FormatDuration(r.CPU)
+		}
+		cells = append(cells, r.Tally.String(), FormatBytes(r.Tally.RespBytes),
+			FormatBytes(r.Tally.ReqBytes), rss, cpu, r.Note)
+		rows = append(rows, cells)
+	}
+	return header, rows
+}
+
+// WriteMarkdown writes the table as a Markdown section with aligned
+// columns, readable both on a terminal and rendered.
+func (t *Table) WriteMarkdown(w io.Writer) error {
+	header, rows := t.Cells()
+	width := make([]int, len(header))
+	for i, h := range header {
+		width[i] = displayWidth(h)
+	}
+	for _, r := range rows {
+		for i, c := range r {
+			width[i] = max(width[i], displayWidth(c))
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "### %s\n\n", t.Title)
+	if t.Note != "" {
+		fmt.Fprintf(&b, "%s\n\n", t.Note)
+	}
+	line := func(cells []string) {
+		b.WriteString("|")
+		for i, c := range cells {
+			b.WriteString(" " + c + strings.Repeat(" ", width[i]-displayWidth(c)) + " |")
+		}
+		b.WriteString("\n")
+	}
+	line(header)
+	sep := make([]string, len(header))
+	for i := range sep {
+		sep[i] = strings.Repeat("-", width[i])
+	}
+	line(sep)
+	for _, r := range rows {
+		line(r)
+	}
+	b.WriteString("\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// displayWidth counts runes, which is right for the text we print
+// (×, µ, ≈, — are one column wide).
+func displayWidth(s string) int { return len([]rune(s)) }
