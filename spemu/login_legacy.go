@@ -94,10 +94,10 @@ func loginChildText(e *etree.Element, steps ...string) string {
 
 // loginSTSFaults are the faults extSTS can be switched to (§1.4).
 var loginSTSFaults = map[string]struct{ value, text string }{
-	"50126": {"0x80048821", "AADSTS50126: Error validating credentials due to invalid username or password."},
-	"50053": {"0x80048821", "AADSTS50053: The account is locked, you've tried to sign in too many times with an incorrect user ID or password."},
-	"50076": {"0x80048823", "AADSTS50076: Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access this resource."},
-	"53003": {"0x80048823", "AADSTS53003: Access has been blocked by Conditional Access policies. The access policy does not allow token issuance."},
+	"50126":  {"0x80048821", "AADSTS50126: Error validating credentials due to invalid username or password."},
+	"50053":  {"0x80048821", "AADSTS50053: The account is locked, you've tried to sign in too many times with an incorrect user ID or password."},
+	"50076":  {"0x80048823", "AADSTS50076: Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access this resource."},
+	"53003":  {"0x80048823", "AADSTS53003: Access has been blocked by Conditional Access policies. The access policy does not allow token issuance."},
 	"badreq": {"0x80048820", "AADSTS90014: The request is not a valid WS-Trust RequestSecurityToken envelope."},
 }
 
