@@ -1,0 +1,236 @@
+package cache
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/odfb/odfb/remote"
+)
+
+// Defaults for Options.
+const (
+	DefaultDirCacheTime = time.Minute
+	DefaultCacheSize    = 2 << 30 // 2 GiB
+)
+
+// Options configure a Cache.
+type Options struct {
+	// Dir is the cache directory (created 0700; a looser mode is repaired).
+	Dir string
+	// Library names the library (its URL) so that a cache directory
+	// reused for another library is not shown as its tree.
+	Library string
+	// Remote is the server.
+	Remote remote.Remote
+	// DirCacheTime is how long a listing serves lookups without asking the
+	// server again. 0 means DefaultDirCacheTime.
+	DirCacheTime time.Duration
+	// CacheSize bounds the content cache in bytes. 0 means
+	// DefaultCacheSize. Open files are never evicted, so the limit can be
+	// passed while they are.
+	CacheSize int64
+	// Logger receives warnings; nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// Cache is a library's local state. Its methods are safe for concurrent
+// use. Errors it returns carry the remote error kinds (errors.Is(err,
+// remote.ErrNotFound), …).
+type Cache struct {
+	opts   Options
+	remote remote.Remote
+	db     *bolt.DB
+	log    *slog.Logger
+	now    func() time.Time
+	ttl    time.Duration
+
+	bg     context.Context // lives until Close; background fetches use it
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	lists singleflight.Group
+
+	mu           sync.Mutex
+	dirs         map[string]*dirState // key: fold(path)
+	offlineUntil time.Time            // while in the future, do not ask the server for listings
+	offline      bool                 // warned about the server being away
+	quota        remote.Quota
+	quotaAt      time.Time
+
+	content *contentStore
+}
+
+// Open opens (creating if needed) the cache in opts.Dir.
+func Open(opts Options) (*Cache, error) {
+	if opts.Remote == nil {
+		return nil, errors.New("cache: no remote")
+	}
+	if opts.DirCacheTime <= 0 {
+		opts.DirCacheTime = DefaultDirCacheTime
+	}
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = DefaultCacheSize
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := ensurePrivateDir(opts.Dir, opts.Logger); err != nil {
+		return nil, err
+	}
+	db, err := openDB(filepath.Join(opts.Dir, "meta.db"), opts.Library)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cache{
+		opts: opts, remote: opts.Remote, db: db, log: opts.Logger, now: opts.Now,
+		ttl: opts.DirCacheTime, dirs: map[string]*dirState{},
+	}
+	c.bg, c.cancel = context.WithCancel(context.Background())
+	c.content, err = newContentStore(c, filepath.Join(opts.Dir, "content"))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close stops background work and closes the database. Handles still
+// open become unusable.
+func (c *Cache) Close() error {
+	c.cancel()
+	c.wg.Wait()
+	c.content.close()
+	return c.db.Close()
+}
+
+// Dir returns the cache directory.
+func (c *Cache) Dir() string { return c.opts.Dir }
+
+// DirCacheTime returns how long a listing is trusted.
+func (c *Cache) DirCacheTime() time.Duration { return c.ttl }
+
+// DefaultDir returns the default cache directory of a library:
+// $XDG_CACHE_HOME/odfb/<hash>, else ~/.cache/odfb/<hash>, else (root
+// without a home) /var/cache/odfb/<hash>, where <hash> is the first 16 hex
+// digits of the SHA-256 of the library URL.
+func DefaultDir(libraryURL string) string {
+	sum := sha256.Sum256([]byte(strings.TrimRight(libraryURL, "/")))
+	h := hex.EncodeToString(sum[:8])
+	if x := os.Getenv("XDG_CACHE_HOME"); x != "" && filepath.IsAbs(x) {
+		return filepath.Join(x, "odfb", h)
+	}
+	if home, err := os.UserHomeDir(); err == nil && home != "" && home != "/" {
+		return filepath.Join(home, ".cache", "odfb", h)
+	}
+	return filepath.Join("/var/cache/odfb", h)
+}
+
+// ensurePrivateDir creates dir 0700, or repairs a looser mode.
+func ensurePrivateDir(dir string, log *slog.Logger) error {
+	if dir == "" {
+		return errors.New("cache: no cache directory")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("cache directory: %w", err)
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("cache directory: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("cache directory %s is not a directory", dir)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		log.Warn("cache directory was readable by others; setting mode 0700", "dir", dir, "mode", st.Mode().Perm().String())
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("cache directory %s has mode %v and cannot be made private: %w", dir, st.Mode().Perm(), err)
+		}
+	}
+	return nil
+}
+
+// serverAway records that the server could not be reached. It returns
+// true the first time (so the caller's warning is logged once).
+func (c *Cache) serverAway(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	retry := c.ttl
+	if retry > 30*time.Second {
+		retry = 30 * time.Second
+	}
+	c.offlineUntil = c.now().Add(retry)
+	if !c.offline {
+		c.offline = true
+		c.log.Warn("server unreachable; serving the cached tree and cached content until it is back", "err", err)
+	}
+}
+
+func (c *Cache) serverBack() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offlineUntil = time.Time{}
+	if c.offline {
+		c.offline = false
+		c.log.Info("server reachable again")
+	}
+}
+
+// Offline reports whether the server was found unreachable recently.
+func (c *Cache) Offline() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.offline
+}
+
+// Quota returns the library's space, asking the server at most once per
+// DirCacheTime. When the server is away the last answer is returned.
+func (c *Cache) Quota(ctx context.Context) (remote.Quota, error) {
+	c.mu.Lock()
+	q, at, away := c.quota, c.quotaAt, c.now().Before(c.offlineUntil)
+	c.mu.Unlock()
+	if !at.IsZero() && (c.now().Sub(at) < c.ttl || away) {
+		return q, nil
+	}
+	nq, err := c.remote.Quota(ctx)
+	if err != nil {
+		if errors.Is(err, remote.ErrUnavailable) {
+			c.serverAway(err)
+		}
+		return q, err
+	}
+	c.mu.Lock()
+	c.quota, c.quotaAt = nq, c.now()
+	c.mu.Unlock()
+	return nq, nil
+}
+
+// fold is the key under which a path is compared: the server compares
+// names case-insensitively.
+func fold(p string) string { return strings.ToLower(remote.Clean(p)) }
+
+// sameETag compares two entity tags as sent by the server, ignoring weak
+// markers and quotes (PROPFIND and GET may quote them differently).
+func sameETag(a, b string) bool {
+	norm := func(s string) string {
+		s = strings.TrimPrefix(strings.TrimSpace(s), "W/")
+		return strings.Trim(s, `"`)
+	}
+	return norm(a) == norm(b)
+}

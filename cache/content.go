@@ -1,0 +1,563 @@
+package cache
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/odfb/odfb/remote"
+)
+
+// Read-ahead parameters (see the package comment).
+const (
+	// BlockSize is the unit of the content cache and the smallest GET.
+	BlockSize = 1 << 20
+	// MaxReadAhead is the largest window a sequential reader fetches in
+	// one GET.
+	MaxReadAhead = 32 << 20
+	// maxFetches bounds concurrent GETs per cache (and so memory: each
+	// streams through a 32 KiB copy buffer).
+	maxFetches = 4
+)
+
+// versionOf names the version of a file's content: its ETag, or size and
+// mtime when the server sends no ETag.
+func versionOf(e remote.Entry) string {
+	if e.ETag != "" {
+		return e.ETag
+	}
+	return "size=" + strconv.FormatInt(e.Size, 10) + ";mtime=" + strconv.FormatInt(e.ModTime.UnixNano(), 10)
+}
+
+// contentStore is the on-disk content cache.
+type contentStore struct {
+	c     *Cache
+	dir   string
+	limit int64
+	sem   chan struct{}
+
+	mu    sync.Mutex
+	files map[string]*cfile // open (or fetching) files, key fold(path)
+	used  int64             // bytes present over all records
+}
+
+// cfile is one cached version of a file while it is in use.
+type cfile struct {
+	store *contentStore
+	key   string
+	rec   contentRecord
+	f     *os.File
+	refs  int  // handles + running fetches
+	gone  bool // replaced or dropped: delete the data at last release
+
+	// guarded by store.mu
+	present  []uint64
+	inflight map[int64]*fetchWait
+	dirty    bool
+}
+
+type fetchWait struct {
+	done chan struct{}
+	err  error
+}
+
+func newContentStore(c *Cache, dir string) (*contentStore, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("content cache: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("content cache: %w", err)
+	}
+	s := &contentStore{c: c, dir: dir, limit: c.opts.CacheSize, files: map[string]*cfile{}, sem: make(chan struct{}, maxFetches)}
+	known := map[string]bool{}
+	err := c.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketContent).ForEach(func(_, v []byte) error {
+			var r contentRecord
+			if json.Unmarshal(v, &r) == nil {
+				s.used += r.Bytes
+				known[r.File] = true
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Files no record names (a crash between creating and recording, an
+	// older schema) are removed.
+	if ents, err := os.ReadDir(dir); err == nil {
+		for _, e := range ents {
+			if !known[e.Name()] {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	return s, nil
+}
+
+func (s *contentStore) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, cf := range s.files {
+		s.persistLocked(cf)
+		if cf.f != nil {
+			cf.f.Close()
+			cf.f = nil
+		}
+	}
+}
+
+func fileName(path, version string) string {
+	sum := sha256.Sum256([]byte(fold(path) + "\x00" + version))
+	return hex.EncodeToString(sum[:16]) + ".data"
+}
+
+func nblocks(size int64) int64 { return (size + BlockSize - 1) / BlockSize }
+
+func (cf *cfile) has(b int64) bool { return cf.present[b/64]&(1<<(uint(b)%64)) != 0 }
+
+func (cf *cfile) blockLen(b int64) int64 {
+	return min(BlockSize, cf.rec.Size-b*BlockSize)
+}
+
+// acquire returns the cached file for entry e (creating it), referenced.
+func (s *contentStore) acquire(e remote.Entry) (*cfile, error) {
+	key := fold(e.Path)
+	ver := versionOf(e)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cf := s.files[key]; cf != nil {
+		if cf.rec.ETag == ver && cf.rec.Size == e.Size {
+			cf.refs++
+			cf.rec.LastUsed = s.c.now()
+			return cf, nil
+		}
+		s.retireLocked(cf)
+	}
+	var rec contentRecord
+	found, err := getJSON(s.c.db, bucketContent, key, &rec)
+	if err != nil {
+		return nil, err
+	}
+	if found && (rec.ETag != ver || rec.Size != e.Size) {
+		s.removeRecordLocked(key, rec)
+		found = false
+	}
+	if !found {
+		rec = contentRecord{Path: e.Path, ETag: ver, Size: e.Size, File: fileName(e.Path, ver)}
+	}
+	f, err := os.OpenFile(filepath.Join(s.dir, rec.File), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("content cache: %w", err)
+	}
+	if st, err := f.Stat(); err == nil && st.Size() != rec.Size {
+		if err := f.Truncate(rec.Size); err != nil { // sparse: no space used yet
+			f.Close()
+			return nil, fmt.Errorf("content cache: %w", err)
+		}
+	}
+	cf := &cfile{store: s, key: key, rec: rec, f: f, refs: 1, inflight: map[int64]*fetchWait{}}
+	cf.present = make([]uint64, (nblocks(rec.Size)+63)/64)
+	for i := range cf.present {
+		for j := 0; j < 8 && i*8+j < len(rec.Blocks); j++ {
+			cf.present[i] |= uint64(rec.Blocks[i*8+j]) << (8 * j)
+		}
+	}
+	cf.rec.LastUsed = s.c.now()
+	if !found {
+		cf.dirty = true
+		s.persistLocked(cf)
+	}
+	s.files[key] = cf
+	return cf, nil
+}
+
+// release drops one reference; at the last one the bitmap is stored and
+// the file closed (or deleted when it was replaced meanwhile).
+func (s *contentStore) release(cf *cfile) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cf.refs--
+	if cf.refs > 0 {
+		return
+	}
+	if cf.gone {
+		cf.f.Close()
+		os.Remove(cf.f.Name())
+		return
+	}
+	cf.dirty = true // LastUsed moved
+	s.persistLocked(cf)
+	cf.f.Close()
+	if s.files[cf.key] == cf {
+		delete(s.files, cf.key)
+	}
+	s.evictLocked()
+}
+
+// retireLocked detaches cf from the store: its record is removed now, its
+// data when the last reference goes.
+func (s *contentStore) retireLocked(cf *cfile) {
+	if s.files[cf.key] == cf {
+		delete(s.files, cf.key)
+	}
+	s.used -= cf.rec.Bytes
+	if err := deleteKey(s.c.db, bucketContent, cf.key); err != nil {
+		s.c.log.Warn("cannot remove content record", "path", cf.rec.Path, "err", err)
+	}
+	cf.gone = true
+	if cf.refs == 0 {
+		cf.f.Close()
+		os.Remove(cf.f.Name())
+	}
+}
+
+func (s *contentStore) removeRecordLocked(key string, rec contentRecord) {
+	s.used -= rec.Bytes
+	os.Remove(filepath.Join(s.dir, rec.File))
+	if err := deleteKey(s.c.db, bucketContent, key); err != nil {
+		s.c.log.Warn("cannot remove content record", "path", rec.Path, "err", err)
+	}
+}
+
+// drop removes cached content of path unless it is of version keep
+// (keep "" drops any version). Open files lose their data at last close.
+func (s *contentStore) drop(path, keep string) {
+	key := fold(path)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cf := s.files[key]; cf != nil {
+		if keep == "" || cf.rec.ETag != keep {
+			s.retireLocked(cf)
+		}
+		return
+	}
+	var rec contentRecord
+	if found, _ := getJSON(s.c.db, bucketContent, key, &rec); found && (keep == "" || rec.ETag != keep) {
+		s.removeRecordLocked(key, rec)
+	}
+}
+
+// persistLocked stores cf's record with its bitmap.
+func (s *contentStore) persistLocked(cf *cfile) {
+	if cf.gone || !cf.dirty {
+		return
+	}
+	blocks := make([]byte, len(cf.present)*8)
+	for i, w := range cf.present {
+		for j := 0; j < 8; j++ {
+			blocks[i*8+j] = byte(w >> (8 * j))
+		}
+	}
+	cf.rec.Blocks = blocks
+	if err := putJSON(s.c.db, bucketContent, cf.key, cf.rec); err != nil {
+		s.c.log.Warn("cannot store content record", "path", cf.rec.Path, "err", err)
+		return
+	}
+	cf.dirty = false
+}
+
+// evictLocked removes least recently used files that are not open until
+// the cache fits its limit.
+func (s *contentStore) evictLocked() {
+	if s.used <= s.limit {
+		return
+	}
+	type cand struct {
+		key string
+		rec contentRecord
+	}
+	var all []cand
+	s.c.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketContent).ForEach(func(k, v []byte) error {
+			if s.files[string(k)] != nil {
+				return nil // open or being fetched: never evicted
+			}
+			var r contentRecord
+			if json.Unmarshal(v, &r) == nil {
+				all = append(all, cand{string(k), r})
+			}
+			return nil
+		})
+	})
+	sort.Slice(all, func(i, j int) bool { return all[i].rec.LastUsed.Before(all[j].rec.LastUsed) })
+	for _, cd := range all {
+		if s.used <= s.limit {
+			return
+		}
+		s.c.log.Debug("evicting cached content", "path", cd.rec.Path, "bytes", cd.rec.Bytes)
+		s.removeRecordLocked(cd.key, cd.rec)
+	}
+}
+
+// ContentUsed returns the bytes the content cache holds.
+func (c *Cache) ContentUsed() int64 {
+	c.content.mu.Lock()
+	defer c.content.mu.Unlock()
+	return c.content.used
+}
+
+// startFetchLocked begins one GET for the run of missing, not yet
+// requested blocks starting at b, at most n blocks long. It returns the
+// number of blocks requested (0 when b is present or already coming).
+func (cf *cfile) startFetchLocked(b, n int64) int64 {
+	total := nblocks(cf.rec.Size)
+	var cnt int64
+	for b+cnt < total && cnt < n && !cf.has(b+cnt) && cf.inflight[b+cnt] == nil {
+		cnt++
+	}
+	if cnt == 0 {
+		return 0
+	}
+	waits := make([]*fetchWait, cnt)
+	for i := range waits {
+		waits[i] = &fetchWait{done: make(chan struct{})}
+		cf.inflight[b+int64(i)] = waits[i]
+	}
+	cf.refs++
+	s := cf.store
+	s.c.wg.Add(1)
+	go func() {
+		defer s.c.wg.Done()
+		defer s.release(cf)
+		cf.fetch(b, waits)
+	}()
+	return cnt
+}
+
+// fetch runs one ranged GET for blocks b… and writes them to the file.
+func (cf *cfile) fetch(first int64, waits []*fetchWait) {
+	s := cf.store
+	ctx := s.c.bg
+	finish := func(i int, err error) {
+		s.mu.Lock()
+		b := first + int64(i)
+		if err == nil && !cf.has(b) {
+			cf.present[b/64] |= 1 << (uint(b) % 64)
+			if !cf.gone {
+				n := cf.blockLen(b)
+				cf.rec.Bytes += n
+				s.used += n
+			}
+			cf.dirty = true
+		}
+		delete(cf.inflight, b)
+		s.mu.Unlock()
+		waits[i].err = err
+		close(waits[i].done)
+	}
+	failRest := func(from int, err error) {
+		for i := from; i < len(waits); i++ {
+			finish(i, err)
+		}
+	}
+	select {
+	case s.sem <- struct{}{}:
+		defer func() { <-s.sem }()
+	case <-ctx.Done():
+		failRest(0, ctx.Err())
+		return
+	}
+	off := first * BlockSize
+	length := min(int64(len(waits))*BlockSize, cf.rec.Size-off)
+	body, info, err := s.c.remote.Get(ctx, cf.rec.Path, off, length)
+	if err != nil {
+		if errors.Is(err, remote.ErrUnavailable) {
+			s.c.serverAway(err)
+		}
+		failRest(0, err)
+		return
+	}
+	defer body.Close()
+	if (info.ETag != "" && cf.rec.ETag != "" && !sameETag(info.ETag, cf.rec.ETag) && !isSynthetic(cf.rec.ETag)) ||
+		(info.Size >= 0 && info.Size != cf.rec.Size) {
+		s.c.log.Warn("file changed on the server while reading; reopen it to read the new version",
+			"path", cf.rec.Path, "cached_etag", cf.rec.ETag, "server_etag", info.ETag)
+		s.c.Invalidate(remote.Dir(cf.rec.Path))
+		failRest(0, &remote.Error{Kind: remote.ErrPrecondition, Op: "GET", Path: cf.rec.Path, Detail: "changed on the server while open"})
+		return
+	}
+	for i := range waits {
+		b := first + int64(i)
+		n := cf.blockLen(b)
+		w, err := io.CopyN(io.NewOffsetWriter(cf.f, b*BlockSize), body, n)
+		if err == nil && w != n {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			s.c.log.Warn("download interrupted", "path", cf.rec.Path, "offset", b*BlockSize, "err", err)
+			failRest(i, &remote.Error{Kind: remote.ErrServer, Op: "GET", Path: cf.rec.Path, Err: err})
+			return
+		}
+		finish(i, nil)
+	}
+	// Data first, then the bitmap that claims it.
+	if err := cf.f.Sync(); err == nil {
+		s.mu.Lock()
+		s.persistLocked(cf)
+		s.evictLocked()
+		s.mu.Unlock()
+	}
+}
+
+func isSynthetic(v string) bool { return len(v) > 5 && v[:5] == "size=" }
+
+// Handle is an open file's view of the content cache. Its methods may be
+// called concurrently.
+type Handle struct {
+	cf     *cfile
+	mu     sync.Mutex
+	next   int64 // offset just after the last read
+	win    int64 // next read-ahead window, in blocks
+	ahead  int64 // first block after the last sequential window requested
+	half   int64 // block at which the next window is requested
+	closed bool
+}
+
+// Open returns a handle on the content of the file at p (its entry comes
+// from the listing, fetched if needed). Nothing is downloaded until read.
+func (c *Cache) Open(ctx context.Context, p string) (*Handle, error) {
+	e, err := c.Stat(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if e.IsDir {
+		return nil, &remote.Error{Kind: remote.ErrNotSupported, Op: "open", Path: p, Detail: "is a folder"}
+	}
+	cf, err := c.content.acquire(e)
+	if err != nil {
+		return nil, err
+	}
+	return &Handle{cf: cf, win: 1}, nil
+}
+
+// Size returns the size of the version this handle reads.
+func (h *Handle) Size() int64 { return h.cf.rec.Size }
+
+// Path returns the server path this handle reads.
+func (h *Handle) Path() string { return h.cf.rec.Path }
+
+// ReadAt reads len(p) bytes at off (fewer at end of file, with io.EOF).
+func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	size := h.cf.rec.Size
+	if off >= size {
+		return 0, io.EOF
+	}
+	end := min(off+int64(len(p)), size)
+	first, last := off/BlockSize, (end-1)/BlockSize
+
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return 0, os.ErrClosed
+	}
+	// Sequential: the read starts near where the previous one ended (the
+	// kernel may deliver read-ahead requests slightly out of order).
+	seq := off >= h.next-2*BlockSize && off <= h.next+2*BlockSize
+	if !seq {
+		h.win, h.ahead, h.half = 1, 0, 0
+	}
+	h.next = end
+	s := h.cf.store
+	s.mu.Lock()
+	for b := first; b <= last; b++ {
+		if h.cf.has(b) || h.cf.inflight[b] != nil {
+			continue
+		}
+		n := int64(1)
+		if seq {
+			n = h.win
+		}
+		if got := h.cf.startFetchLocked(b, n); got > 0 && seq {
+			h.advance(b, got)
+		}
+	}
+	// Fetch ahead once the reader is past the middle of the last window.
+	if seq && h.ahead > 0 && last >= h.half && h.ahead < nblocks(size) {
+		if got := h.cf.startFetchLocked(h.ahead, h.win); got > 0 {
+			h.advance(h.ahead, got)
+		} else {
+			// Already there: look again after this block.
+			h.half = h.ahead + 1
+			h.ahead++
+		}
+	}
+	s.mu.Unlock()
+	h.mu.Unlock()
+
+	for b := first; b <= last; b++ {
+		if err := h.cf.wait(ctx, b); err != nil {
+			return 0, err
+		}
+	}
+	n, err := h.cf.f.ReadAt(p[:end-off], off)
+	if err == nil && end < off+int64(len(p)) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// advance records a sequential window [b, b+got) and grows the next one.
+func (h *Handle) advance(b, got int64) {
+	h.ahead = b + got
+	h.half = b + got/2
+	h.win = min(h.win*2, MaxReadAhead/BlockSize)
+}
+
+// wait blocks until block b is present, starting a one-block fetch if no
+// one is getting it.
+func (cf *cfile) wait(ctx context.Context, b int64) error {
+	s := cf.store
+	for tries := 0; ; tries++ {
+		s.mu.Lock()
+		if cf.has(b) {
+			s.mu.Unlock()
+			return nil
+		}
+		w := cf.inflight[b]
+		if w == nil {
+			if tries > 0 {
+				s.mu.Unlock()
+				return &remote.Error{Kind: remote.ErrServer, Op: "GET", Path: cf.rec.Path, Detail: "block missing after download"}
+			}
+			cf.startFetchLocked(b, 1)
+			w = cf.inflight[b]
+		}
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-w.done:
+			if w.err != nil {
+				return w.err
+			}
+		}
+	}
+}
+
+// Close releases the handle. Cached data stays for later opens.
+func (h *Handle) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	h.mu.Unlock()
+	h.cf.store.release(h.cf)
+	return nil
+}

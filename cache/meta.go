@@ -1,0 +1,261 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/odfb/odfb/remote"
+)
+
+// dirState is a folder's listing held in memory.
+type dirState struct {
+	rec   dirRecord
+	index map[string]int // fold(name) → index in rec.Kids
+	// current is true when this process fetched (or confirmed) the
+	// listing; false for one loaded from an earlier run's meta.db.
+	current bool
+}
+
+func newDirState(rec dirRecord, current bool) *dirState {
+	sort.Slice(rec.Kids, func(i, j int) bool { return rec.Kids[i].Name() < rec.Kids[j].Name() })
+	ds := &dirState{rec: rec, current: current, index: make(map[string]int, len(rec.Kids))}
+	for i, k := range rec.Kids {
+		ds.index[strings.ToLower(k.Name())] = i
+	}
+	return ds
+}
+
+func notFound(op, p string) error {
+	return &remote.Error{Kind: remote.ErrNotFound, Op: op, Path: p}
+}
+
+// Stat returns the entry of p, from its parent's listing (the root's own
+// entry comes from the root listing).
+func (c *Cache) Stat(ctx context.Context, p string) (remote.Entry, error) {
+	p = remote.Clean(p)
+	if p == "/" {
+		ds, err := c.listing(ctx, "/")
+		if err != nil {
+			return remote.Entry{}, err
+		}
+		return ds.rec.Self, nil
+	}
+	return c.Lookup(ctx, remote.Dir(p), remote.Base(p))
+}
+
+// Lookup finds name in dir, case-insensitively. The entry's Path carries
+// the server's spelling.
+func (c *Cache) Lookup(ctx context.Context, dir, name string) (remote.Entry, error) {
+	ds, err := c.listing(ctx, dir)
+	if err != nil {
+		return remote.Entry{}, err
+	}
+	if ds.rec.Gone {
+		return remote.Entry{}, notFound("lookup", remote.Join(dir, name))
+	}
+	i, ok := ds.index[strings.ToLower(name)]
+	if !ok {
+		return remote.Entry{}, notFound("lookup", remote.Join(dir, name))
+	}
+	return ds.rec.Kids[i], nil
+}
+
+// ReadDir returns the children of dir sorted by name (byte order of the
+// server names).
+func (c *Cache) ReadDir(ctx context.Context, dir string) ([]remote.Entry, error) {
+	ds, err := c.listing(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	if ds.rec.Gone {
+		return nil, notFound("readdir", dir)
+	}
+	return append([]remote.Entry(nil), ds.rec.Kids...), nil
+}
+
+// Cached returns the entry of p if its parent's listing is known (fresh or
+// not), without any request. Used for attributes that must not block.
+func (c *Cache) Cached(p string) (remote.Entry, bool) {
+	p = remote.Clean(p)
+	dir := remote.Dir(p)
+	if p == "/" {
+		dir = "/"
+	}
+	ds := c.stored(dir)
+	if ds == nil || ds.rec.Gone {
+		return remote.Entry{}, false
+	}
+	if p == "/" {
+		return ds.rec.Self, true
+	}
+	i, ok := ds.index[strings.ToLower(remote.Base(p))]
+	if !ok {
+		return remote.Entry{}, false
+	}
+	return ds.rec.Kids[i], true
+}
+
+// Invalidate forgets the freshness of dir's listing, so the next lookup
+// asks the server (the stale listing still serves if it is away).
+func (c *Cache) Invalidate(dir string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ds, ok := c.dirs[fold(dir)]; ok {
+		ds.rec.Fetched = time.Time{}
+	}
+}
+
+// stored returns the listing of dir held in memory or in meta.db, or nil.
+func (c *Cache) stored(dir string) *dirState {
+	key := fold(dir)
+	c.mu.Lock()
+	ds := c.dirs[key]
+	c.mu.Unlock()
+	if ds != nil {
+		return ds
+	}
+	var rec dirRecord
+	found, err := getJSON(c.db, bucketDirs, key, &rec)
+	if err != nil {
+		c.log.Warn("cannot read cached listing; it will be fetched again", "path", dir, "err", err)
+		return nil
+	}
+	if !found {
+		return nil
+	}
+	ds = newDirState(rec, false)
+	c.mu.Lock()
+	if cur := c.dirs[key]; cur != nil {
+		ds = cur
+	} else {
+		c.dirs[key] = ds
+	}
+	c.mu.Unlock()
+	return ds
+}
+
+// listing returns dir's listing, fetching it when it is missing or older
+// than DirCacheTime. A listing from an earlier run is returned at once
+// and revalidated in the background; with the server away, a stale
+// listing is returned.
+func (c *Cache) listing(ctx context.Context, dir string) (*dirState, error) {
+	dir = remote.Clean(dir)
+	ds := c.stored(dir)
+	if ds != nil {
+		c.mu.Lock()
+		current, fetched, away := ds.current, ds.rec.Fetched, c.now().Before(c.offlineUntil)
+		c.mu.Unlock()
+		switch {
+		case !current:
+			c.revalidate(dir)
+			return ds, nil
+		case c.now().Sub(fetched) < c.ttl, away:
+			return ds, nil
+		}
+	}
+	ch := c.lists.DoChan(fold(dir), func() (any, error) { return c.fetch(dir) })
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case r := <-ch:
+		if r.Err != nil {
+			if ds != nil && errors.Is(r.Err, remote.ErrUnavailable) {
+				return ds, nil
+			}
+			return nil, r.Err
+		}
+		return r.Val.(*dirState), nil
+	}
+}
+
+// revalidate fetches dir in the background, once at a time.
+func (c *Cache) revalidate(dir string) {
+	c.mu.Lock()
+	if ds := c.dirs[fold(dir)]; ds != nil {
+		ds.current = true // one background attempt per listing and run
+	}
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		ch := c.lists.DoChan(fold(dir), func() (any, error) { return c.fetch(dir) })
+		select {
+		case <-c.bg.Done():
+		case <-ch:
+		}
+	}()
+}
+
+// fetch asks the server for dir's listing and stores it.
+func (c *Cache) fetch(dir string) (*dirState, error) {
+	ctx := c.bg
+	self, kids, err := c.remote.List(ctx, dir)
+	now := c.now()
+	key := fold(dir)
+	switch {
+	case err == nil:
+		c.serverBack()
+	case errors.Is(err, remote.ErrNotFound):
+		c.serverBack()
+		rec := dirRecord{Path: dir, Fetched: now, Gone: true}
+		ds := newDirState(rec, true)
+		c.replace(key, ds)
+		return nil, err
+	case errors.Is(err, remote.ErrUnavailable):
+		c.serverAway(err)
+		return nil, err
+	default:
+		return nil, err
+	}
+	if !self.IsDir {
+		return nil, &remote.Error{Kind: remote.ErrNotDir, Op: "readdir", Path: dir}
+	}
+	clean := kids[:0:0]
+	for _, k := range kids {
+		if k.Name() == "" || fold(k.Path) == key {
+			continue
+		}
+		clean = append(clean, k)
+	}
+	ds := newDirState(dirRecord{Path: self.Path, Fetched: now, Self: self, Kids: clean}, true)
+	c.replace(key, ds)
+	return ds, nil
+}
+
+// replace installs a new listing, persists it, and drops cached content
+// of files whose ETag changed or that disappeared.
+func (c *Cache) replace(key string, ds *dirState) {
+	c.mu.Lock()
+	old := c.dirs[key]
+	c.dirs[key] = ds
+	c.mu.Unlock()
+	if old == nil {
+		var rec dirRecord
+		if found, _ := getJSON(c.db, bucketDirs, key, &rec); found {
+			old = newDirState(rec, false)
+		}
+	}
+	if err := putJSON(c.db, bucketDirs, key, ds.rec); err != nil {
+		c.log.Warn("cannot store listing in the cache database", "path", ds.rec.Path, "err", err)
+	}
+	if old == nil {
+		return
+	}
+	for _, k := range old.rec.Kids {
+		if k.IsDir {
+			continue
+		}
+		i, ok := ds.index[strings.ToLower(k.Name())]
+		if !ok || ds.rec.Kids[i].IsDir {
+			c.content.drop(k.Path, "")
+			continue
+		}
+		n := ds.rec.Kids[i]
+		if !sameETag(n.ETag, k.ETag) || n.Size != k.Size {
+			c.content.drop(k.Path, versionOf(n))
+		}
+	}
+}

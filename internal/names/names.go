@@ -1,0 +1,102 @@
+// Package names maps file names between what a Linux user sees and what
+// SharePoint stores, and decides which names the server will refuse.
+//
+// It is the one place where this happens: fusefs calls it at the FUSE
+// boundary, and everything below (cache, remote) only ever sees server
+// names.
+//
+// Mapping. SharePoint forbids the characters " * : < > ? \ | in names.
+// ToServer replaces each of them by its full-width look-alike (U+FF02,
+// U+FF0A, U+FF1A, U+FF1C, U+FF1E, U+FF1F, U+FF3C, U+FF5C) and ToLocal
+// does the reverse, so a file the user calls "a:b" is stored as "a：b"
+// and a file a Windows user saved as "a：b" shows as "a:b". A local name
+// that already contains a full-width look-alike is passed through as is
+// (it reaches the same server file as its ASCII twin: the two local names
+// are aliases, and directory listings show the ASCII form).
+//
+// Leading and trailing spaces are not mapped: SharePoint strips or refuses
+// them, so such names are reported as invalid (EINVAL on create; a lookup
+// answers "no such file" without asking the server). "/" and NUL never
+// reach this package (the kernel refuses them).
+package names
+
+import (
+	"errors"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxPathChars is SharePoint's limit on a decoded server-relative path
+// (site + library + folders + name), in characters.
+const MaxPathChars = 400
+
+// ErrReserved reports a name SharePoint refuses whatever its characters
+// (CON, _vti_, desktop.ini, ~$…, .lock, leading or trailing spaces).
+var ErrReserved = errors.New("name reserved by SharePoint")
+
+// ErrTooLong reports a path over MaxPathChars.
+var ErrTooLong = errors.New("path longer than SharePoint's 400 characters")
+
+var (
+	toServer = strings.NewReplacer(
+		`"`, "\uFF02", `*`, "\uFF0A", `:`, "\uFF1A", `<`, "\uFF1C",
+		`>`, "\uFF1E", `?`, "\uFF1F", `\`, "\uFF3C", `|`, "\uFF5C")
+	toLocal = strings.NewReplacer(
+		"\uFF02", `"`, "\uFF0A", `*`, "\uFF1A", `:`, "\uFF1C", `<`,
+		"\uFF1E", `>`, "\uFF1F", `?`, "\uFF3C", `\`, "\uFF5C", `|`)
+)
+
+// ToServer maps one local name (no "/") to the name stored on the server.
+func ToServer(local string) string { return toServer.Replace(local) }
+
+// ToLocal maps one server name to the name shown to the user.
+func ToLocal(server string) string { return toLocal.Replace(server) }
+
+// PathToServer maps a "/"-separated local path, element by element.
+func PathToServer(local string) string {
+	parts := strings.Split(local, "/")
+	for i, p := range parts {
+		parts[i] = ToServer(p)
+	}
+	return strings.Join(parts, "/")
+}
+
+// CheckName reports whether the server accepts name (a server name, one
+// element). It returns ErrReserved or nil.
+func CheckName(name string) error {
+	if name == "" || strings.TrimSpace(name) != name {
+		return ErrReserved
+	}
+	low := strings.ToLower(name)
+	switch low {
+	case "con", "prn", "aux", "nul", "desktop.ini", ".lock":
+		return ErrReserved
+	}
+	if len(low) == 4 && (strings.HasPrefix(low, "com") || strings.HasPrefix(low, "lpt")) &&
+		low[3] >= '0' && low[3] <= '9' {
+		return ErrReserved
+	}
+	if strings.HasPrefix(name, "~$") || strings.Contains(low, "_vti_") {
+		return ErrReserved
+	}
+	return nil
+}
+
+// CheckPath reports whether the server accepts the library-relative
+// server path p when the library itself sits at prefixChars characters
+// of server-relative path ("/sites/team/Shared Documents" is 28). It
+// checks every element with CheckName and the total length.
+func CheckPath(p string, prefixChars int) error {
+	for _, el := range strings.Split(strings.Trim(p, "/"), "/") {
+		if el == "" {
+			continue
+		}
+		if err := CheckName(el); err != nil {
+			return err
+		}
+	}
+	if prefixChars+utf8.RuneCountInString(strings.TrimRight(p, "/")) > MaxPathChars {
+		return ErrTooLong
+	}
+	return nil
+}
