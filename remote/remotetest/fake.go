@@ -180,7 +180,9 @@ func (f *Fake) begin(method, p string) error {
 	return &remote.Error{Kind: err, Op: method, Path: p}
 }
 
-func notFound(op, p string) error { return &remote.Error{Kind: remote.ErrNotFound, Op: op, Path: p, Status: 404} }
+func notFound(op, p string) error {
+	return &remote.Error{Kind: remote.ErrNotFound, Op: op, Path: p, Status: 404}
+}
 
 // Stat implements remote.Remote.
 func (f *Fake) Stat(_ context.Context, p string) (remote.Entry, error) {
