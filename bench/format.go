@@ -142,8 +142,10 @@ func (t *Table) Cells() (header []string, rows [][]string) {
 		cells := []string{r.Tool}
 		for i := range t.TimeCols {
 			switch {
+			case r.Status != "" && i == 0:
+				cells = append(cells, shorten(r.Status, 48), "")
 			case r.Status != "":
-				cells = append(cells, r.Status, "")
+				cells = append(cells, "", "")
 			case i >= len(r.Times) || r.Times[i] <= 0:
 				cells = append(cells, "—", "")
 			default:

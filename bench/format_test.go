@@ -88,7 +88,7 @@ func TestTableRatiosAndStatus(t *testing.T) {
 	if rows[0][col("peak RSS")] != "30.0 MiB" || rows[1][col("peak RSS")] != "—" || rows[0][col("CPU")] != "2.00 s" {
 		t.Errorf("rss/cpu: %v / %v", rows[0], rows[1])
 	}
-	if rows[2][1] != "failed: server refused the upload: 413" || rows[2][col("MiB/s")] != "—" {
+	if rows[2][1] != "failed: server refused the upload: 413" || rows[2][3] != "" || rows[2][col("MiB/s")] != "—" {
 		t.Errorf("failed row = %v", rows[2])
 	}
 	if rows[3][3] != "—" { // a second time the tool did not measure

@@ -227,8 +227,10 @@ func (e *runEnv) onMount(ctx context.Context, workload string, t mountTool, nrow
 	fmt.Fprintf(e.out, "… %s: %s\n", workload, t.Name())
 	base := filepath.Join(e.cfg.WorkDir, e.phase)
 	dir, cache := filepath.Join(base, "mnt"), filepath.Join(base, "cache")
-	for _, d := range []string{dir, cache} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
+	// 0755: davfs2's daemon drops to the davfs2 user and must reach its
+	// cache dir; the scratch dir holds no secret (those files are 0600).
+	for _, d := range []string{base, dir, cache} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
 			fail(rows, err)
 			return rows
 		}
