@@ -123,7 +123,11 @@ func (a *BearerCommand) run(ctx context.Context) (string, time.Time, error) {
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return "", time.Time{}, fmt.Errorf("bearer-command failed (%v): %s", err, lastLine(stderr.String()))
+		msg := redactSecrets(stderr.String(), stdout.String())
+		if msg == "" {
+			msg = "no message on stderr"
+		}
+		return "", time.Time{}, fmt.Errorf("bearer-command failed (%v): %s", err, msg)
 	}
 	tok, exp, err := parseTokenOutput(stdout.Bytes())
 	if err != nil {
@@ -186,16 +190,6 @@ func firstNumber(j map[string]any, keys ...string) (float64, bool) {
 		}
 	}
 	return 0, false
-}
-
-// lastLine returns the last non-empty line of a command's stderr, short.
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	l := strings.TrimSpace(lines[len(lines)-1])
-	if l == "" {
-		return "no message on stderr"
-	}
-	return oneLine(l, 200)
 }
 
 func (c BearerCommandConfig) loggerOrDiscard() *slog.Logger {

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/odfb/odfb/davclient/auth"
+	"github.com/odfb/odfb/internal/version"
+)
+
+const cookiesUsage = `usage: odfb cookies [auth options] URL
+
+Prints a ready Cookie header value for URL (FedAuth/rtFa, SPOIDCRL, or
+whatever the configured strategy yields) on stdout, for tools that take
+cookies: curl -H "Cookie: $(odfb cookies URL)", duplicity's AUTH_COOKIES,
+davfs2's add_header. The strategy is chosen exactly as for odfb mount.
+Unless --no-check is given, the cookie is tried once (PROPFIND Depth 0 on
+URL) and renewed once if the server refuses it.
+
+options:
+`
+
+// cookiesAuthFlags are the strategy flags `odfb cookies` accepts: the
+// simple ones (as authflags.go defines them for mount) and the modern ones.
+type cookiesAuthFlags struct {
+	method, cookieFile, cookieCommand, username, passwordFile *string
+	modern                                                    *modernAuthFlags
+}
+
+func addCookiesAuthFlags(fs *flag.FlagSet) *cookiesAuthFlags {
+	return &cookiesAuthFlags{
+		method:        fs.String("auth", "", "strategy: "+strings.Join(auth.Methods, "|")+" (default: chosen from what is configured)"),
+		cookieFile:    fs.String("cookie-file", "", "file with a Cookie header line or Netscape cookies.txt (0600)"),
+		cookieCommand: fs.String("cookie-command", "", "command printing a Cookie header value"),
+		username:      fs.String("username", "", "user name (legacy SAML, basic)"),
+		passwordFile:  fs.String("password-file", "", "file holding the password (0600); else ODFB_PASSWORD, else a prompt"),
+		modern:        addModernAuthFlags(fs),
+	}
+}
+
+func (f *cookiesAuthFlags) options(url string, log *slog.Logger) auth.Options {
+	o := auth.Options{Method: *f.method, SiteURL: url, CookieFile: *f.cookieFile, CookieCommand: *f.cookieCommand,
+		Username: *f.username, Cookies: os.Getenv("AUTH_COOKIES"), Logger: log}
+	f.modern.apply(&o)
+	if o.Username != "" {
+		o.Password = modernPasswordSource(*f.passwordFile, o.Username)
+	}
+	return o
+}
+
+// cmdCookies implements `odfb cookies`. It returns the exit status.
+func cmdCookies(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("cookies", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, cookiesUsage); fs.PrintDefaults() }
+	af := addCookiesAuthFlags(fs)
+	noCheck := fs.Bool("no-check", false, "print the cookie without trying it on URL")
+	verbose := fs.Bool("v", false, "log the steps to stderr")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	url := fs.Arg(0)
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	v, err := cookieValue(ctx, af.options(url, log), !*noCheck)
+	if err != nil {
+		fmt.Fprintln(stderr, "odfb cookies:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, v)
+	return 0
+}
+
+// cookieValue runs the strategy o describes for URL o.SiteURL and returns
+// the Cookie header value it produces; with check, it tries the cookie
+// once and renews it once when refused.
+func cookieValue(ctx context.Context, o auth.Options, check bool) (string, error) {
+	a, err := auth.Select(ctx, o)
+	if err != nil {
+		return "", err
+	}
+	authorize := func() (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, "PROPFIND", o.SiteURL, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Depth", "0")
+		req.Header.Set("User-Agent", version.UserAgent())
+		if err := a.Authorize(ctx, req); err != nil {
+			return nil, err
+		}
+		if req.Header.Get("Cookie") == "" {
+			if req.Header.Get("Authorization") != "" {
+				return nil, fmt.Errorf("%s authenticates with an Authorization header, not a cookie", a.String())
+			}
+			return nil, fmt.Errorf("%s produced no cookie", a.String())
+		}
+		return req, nil
+	}
+	req, err := authorize()
+	if err != nil || !check {
+		if err != nil {
+			return "", err
+		}
+		return req.Header.Get("Cookie"), nil
+	}
+	client := &http.Client{Timeout: 60 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for attempt := 0; ; attempt++ {
+		resp, err := client.Do(req)
+		if err != nil {
+			return "", fmt.Errorf("checking the cookie: %w", err)
+		}
+		resp.Body.Close()
+		refused := resp.StatusCode == http.StatusUnauthorized ||
+			(resp.StatusCode == http.StatusForbidden && strings.HasPrefix(resp.Header.Get("X-MSDAVEXT_Error"), "917656"))
+		if !refused {
+			return req.Header.Get("Cookie"), nil
+		}
+		if attempt == 1 {
+			return "", fmt.Errorf("%s: the server refused the cookie even after a renewal (HTTP %d)", a.String(), resp.StatusCode)
+		}
+		if err := a.Refresh(ctx); err != nil {
+			return "", err
+		}
+		if req, err = authorize(); err != nil {
+			return "", err
+		}
+	}
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	neturl "net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/odfb/odfb/davclient/auth"
+)
+
+const loginUsage = `usage: odfb login [options] URL
+
+Signs in to SharePoint Online with the OAuth device code flow: odfb prints
+an address and a code, you open the address in any browser (on any
+device), enter the code and sign in. odfb then stores a refresh token in
+the credentials file (mode 0600) and never asks again: mounts renew their
+access by themselves. Run it again when a mount reports that the stored
+login can no longer be renewed.
+
+URL is the library (or site) URL you will mount; its host is what the
+login is for (contoso-my.sharepoint.com and contoso.sharepoint.com need a
+login each).
+
+options:
+`
+
+// cmdLogin implements `odfb login`. It returns the exit status.
+func cmdLogin(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("login", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, loginUsage); fs.PrintDefaults() }
+	authority := fs.String("authority", auth.DefaultAuthority, "authority URL (Entra ID, or spemu in tests)")
+	clientID := fs.String("client-id", auth.DefaultClientID, "public client id (your organisation's app registration, if it requires one)")
+	tenant := fs.String("tenant", auth.DefaultTenant, "tenant: organizations, a domain such as contoso.onmicrosoft.com, or a tenant id")
+	creds := fs.String("credentials", "", "credentials file (default "+auth.DefaultCredentialsPath()+")")
+	bearerOnDAV := fs.Bool("bearer-on-dav", false, "do not check that SharePoint turns the token into a cookie (the mount will send it as a bearer token)")
+	logout := fs.Bool("logout", false, "remove the stored login for URL's host instead")
+	timeout := fs.Duration("timeout", 15*time.Minute, "how long to wait for the sign-in")
+	verbose := fs.Bool("v", false, "log the steps to stderr")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	url := fs.Arg(0)
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg := auth.OAuthConfig{SiteURL: url, Authority: *authority, Tenant: *tenant, ClientID: *clientID,
+		Credentials: *creds, OnDAV: *bearerOnDAV, Logger: log}
+	if cfg.Credentials == "" {
+		cfg.Credentials = auth.DefaultCredentialsPath()
+	}
+	if *logout {
+		host, err := loginHost(url)
+		if err != nil {
+			fmt.Fprintln(stderr, "odfb login:", err)
+			return 2
+		}
+		if err := (auth.CredentialsStore{Path: cfg.Credentials}).Delete(host, cfg.ClientID); err != nil {
+			fmt.Fprintln(stderr, "odfb login:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "Removed the stored login for %s (client id %s) from %s.\n", host, cfg.ClientID, cfg.Credentials)
+		return 0
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	desc, err := auth.DeviceLogin(ctx, cfg, func(d auth.DeviceCode) {
+		fmt.Fprintf(stdout, "To sign in, open %s in a browser and enter the code %s\n", d.VerificationURI, d.UserCode)
+		if d.VerificationURIComplete != "" {
+			fmt.Fprintf(stdout, "(or open %s)\n", d.VerificationURIComplete)
+		}
+		if !d.Expires.IsZero() {
+			fmt.Fprintf(stdout, "The code is valid until %s. Waiting for the sign-in…\n", d.Expires.Local().Format("15:04:05"))
+		}
+	})
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(stderr, "odfb login: interrupted; nothing stored")
+			return 1
+		}
+		fmt.Fprintln(stderr, "odfb login:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "Signed in: %s.\nThe login is stored in %s; `odfb mount %s MOUNTPOINT` will use it.\n", desc, cfg.Credentials, url)
+	return 0
+}
+
+// loginHost returns the host[:port] of a library URL, lower case.
+func loginHost(raw string) (string, error) {
+	u, err := neturl.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", fmt.Errorf("%q is not an https://host/… URL", raw)
+	}
+	return strings.ToLower(u.Host), nil
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/odfb/odfb/spemu"
+)
+
+// loginFlags registers spemu's sign-in switches on fs. Call the returned
+// function after fs.Parse to get the LoginConfig for Server.SetLogin.
+func loginFlags(fs *flag.FlagSet) func() (spemu.LoginConfig, error) {
+	legacy := fs.String("legacy-auth", "on", "legacy SAML/IDCRL login: on, or off to model Microsoft's 2026 block (no cookies from wsignin1.0; FedAuth/rtFa refused with 403/917656)")
+	tokenTTL := fs.Duration("token-ttl", time.Hour, "lifetime of STS tokens and OAuth access tokens")
+	refreshTTL := fs.Duration("refresh-token-ttl", 90*24*time.Hour, "lifetime of OAuth refresh tokens (they rotate on every use)")
+	stsFault := fs.String("sts-fault", "none", "make extSTS.srf answer with a fault: none, 50126 (bad password), 50053 (locked), 50076 (MFA required), 53003 (Conditional Access), notoken (success without a token)")
+	bearerOnDAV := fs.Bool("bearer-on-dav", false, "accept Authorization: Bearer (a delegated token for this host) on WebDAV and REST")
+	autoApprove := fs.Int("oauth-auto-approve", 0, "approve a device code by itself on its Nth poll of the token endpoint (0: never; codes stay pending)")
+	interval := fs.Int("oauth-interval", 1, "polling interval in seconds announced with a device code")
+	tenant := fs.String("tenant", "", "tenant path segment of the OAuth endpoints besides organizations/common (e.g. contoso.onmicrosoft.com)")
+	clientIDs := fs.String("oauth-client-ids", "", "comma-separated public client ids the authority accepts (empty: any)")
+	return func() (spemu.LoginConfig, error) {
+		lc := spemu.LoginConfig{TokenTTL: *tokenTTL, RefreshTokenTTL: *refreshTTL, BearerOnDAV: *bearerOnDAV,
+			OAuthAutoApprove: *autoApprove, DeviceCodeInterval: *interval, Tenant: *tenant}
+		switch strings.ToLower(*legacy) {
+		case "on", "true", "1":
+		case "off", "false", "0":
+			lc.LegacyAuthOff = true
+		default:
+			return lc, fmt.Errorf("--legacy-auth %q: want on or off", *legacy)
+		}
+		switch *stsFault {
+		case "none", "":
+		case "50126", "50053", "50076", "53003", "notoken":
+			lc.STSFault = *stsFault
+		default:
+			return lc, fmt.Errorf("--sts-fault %q: want none, 50126, 50053, 50076, 53003 or notoken", *stsFault)
+		}
+		if *autoApprove < 0 {
+			return lc, fmt.Errorf("--oauth-auto-approve %d: want 0 or more", *autoApprove)
+		}
+		for _, c := range strings.Split(*clientIDs, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				lc.ClientIDs = append(lc.ClientIDs, c)
+			}
+		}
+		return lc, nil
+	}
+}
+
+// printLoginURLs writes the sign-in endpoints, one a line, after the
+// library URL.
+func printLoginURLs(w io.Writer, srv *spemu.Server) {
+	base := srv.URL()
+	lc := srv.Login()
+	for _, p := range spemu.LoginPaths(srv.Config().Site, lc.Tenant) {
+		fmt.Fprintf(w, "login:   %s%s\n", base, p)
+	}
+}
