@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"net/http"
@@ -65,7 +66,10 @@ func (c *cookieCommand) run(ctx context.Context) error {
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", c.command)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = 5 * time.Second
+	// The command's children (a browser-cookie helper, curl…) die with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
 	err := cmd.Run()
 	src, perr := parseCookieText(stdout.Bytes())
 	msg := redactSecrets(stderr.String(), stdout.String())

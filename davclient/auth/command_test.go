@@ -1,0 +1,79 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCookieCommandRunsAgainOnRefresh(t *testing.T) {
+	dir := t.TempDir()
+	counter := filepath.Join(dir, "n")
+	// Prints a new cookie per run: run 1 → FedAuth=c1, run 2 → FedAuth=c2.
+	script := `n=$(cat ` + counter + ` 2>/dev/null || echo 0); n=$((n+1)); echo $n > ` + counter + `; echo "Cookie: FedAuth=c$n; rtFa=r$n"`
+	a, err := CookieCommand(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(counter); err == nil {
+		t.Fatal("the command ran before the first request")
+	}
+	if got := authorized(t, a, "https://h/"); got != "FedAuth=c1; rtFa=r1" {
+		t.Fatalf("first run: %q", got)
+	}
+	if got := authorized(t, a, "https://h/"); got != "FedAuth=c1; rtFa=r1" {
+		t.Fatalf("the command ran again without a refusal: %q", got)
+	}
+	if err := a.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := authorized(t, a, "https://h/"); got != "FedAuth=c2; rtFa=r2" {
+		t.Fatalf("after refresh: %q", got)
+	}
+}
+
+func TestCookieCommandFailureRedactsSecrets(t *testing.T) {
+	var logBuf bytes.Buffer
+	a, err := CookieCommand(`echo "FedAuth=topsecretvalue" ; echo "login failed for token=abcdefabcdefabcdefabcdefabcdefabcdef1234 FedAuth=topsecretvalue" >&2; exit 3`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.(*cookieCommand).log = slog.New(slog.NewTextHandler(&logBuf, nil))
+	err = a.Refresh(context.Background())
+	if err == nil {
+		t.Fatal("a failing command succeeded")
+	}
+	all := err.Error() + logBuf.String()
+	if strings.Contains(all, "topsecretvalue") || strings.Contains(all, "abcdefabcdef") {
+		t.Fatalf("secret leaked: %s", all)
+	}
+	if !strings.Contains(err.Error(), "exit status 3") || !strings.Contains(err.Error(), "login failed") {
+		t.Fatalf("error does not explain: %v", err)
+	}
+}
+
+func TestCookieCommandTimeoutAndGarbage(t *testing.T) {
+	old := CookieCommandTimeout
+	CookieCommandTimeout = 200 * time.Millisecond
+	defer func() { CookieCommandTimeout = old }()
+	a, _ := CookieCommand("sleep 5")
+	start := time.Now()
+	if err := a.Refresh(context.Background()); err == nil || !strings.Contains(err.Error(), "no answer") {
+		t.Fatalf("timeout: %v", err)
+	}
+	if time.Since(start) > 4*time.Second {
+		t.Fatal("the timeout did not stop the command")
+	}
+	b, _ := CookieCommand("echo not a cookie")
+	if err := b.Refresh(context.Background()); err == nil {
+		t.Fatal("garbage accepted")
+	}
+	if _, err := CookieCommand("  "); err == nil {
+		t.Fatal("empty command accepted")
+	}
+}
