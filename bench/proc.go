@@ -336,3 +336,24 @@ func parseStatCPU(stat []byte) time.Duration {
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * time.Second / clkTck
 }
+
+// MountedUnder reports whether anything is mounted at or below dir; a
+// caller must not remove dir recursively while it is.
+func MountedUnder(dir string) bool {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return true // cannot tell: be safe
+	}
+	dir = filepath.Clean(dir)
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		mp := unescapeMountinfo(f[4])
+		if mp == dir || strings.HasPrefix(mp, dir+"/") {
+			return true
+		}
+	}
+	return false
+}

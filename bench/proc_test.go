@@ -138,3 +138,12 @@ func TestFixtures(t *testing.T) {
 		t.Errorf("FileURL of a folder = %s", got)
 	}
 }
+
+func TestMountedUnder(t *testing.T) {
+	if !MountedUnder("/") {
+		t.Error("/ is always mounted")
+	}
+	if MountedUnder(t.TempDir()) {
+		t.Error("a fresh temp dir has no mounts")
+	}
+}

@@ -235,7 +235,12 @@ func (e *runEnv) onMount(ctx context.Context, workload string, t mountTool, nrow
 			return rows
 		}
 	}
-	defer os.RemoveAll(base)
+	defer func() {
+		// Never remove through a live mount: that would delete on the server.
+		if !isMounted(dir) {
+			os.RemoveAll(base)
+		}
+	}()
 	pctx, cancel := context.WithTimeout(ctx, e.cfg.PhaseTimeout)
 	defer cancel()
 	m, err := t.Mount(pctx, e, dir, cache)

@@ -13,6 +13,7 @@
 #   BENCH_SERVER_ARGS=…    extra spemu flags (e.g. "--put-limit -1")
 #   BENCH_FLAGS=…          extra odfbbench flags (see bin/odfbbench -h)
 #   BENCH_KEEP=1           keep the scratch directory (logs, request log)
+#   BENCH_BIN=bin          where odfb and spemu are (default: bin, as make build leaves them)
 #   ODFB_BENCH_INSTALL=1   as root: apt-get install missing peers
 # Arguments are passed to odfbbench as flags.
 set -eu
@@ -67,7 +68,10 @@ cleanup() {
 				fi
 			done <"$work/pids"
 		fi
-		if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		if awk -v w="$work/" 'index($5, w) == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; then
+			# Never rm -rf through a live mount: it would delete on the server.
+			echo "bench: something is still mounted under $work; left in place" >&2
+		elif [ "${BENCH_KEEP:-0}" = 1 ]; then
 			echo "bench: scratch directory kept: $work"
 		else
 			rm -rf "$work"
@@ -80,4 +84,4 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # shellcheck disable=SC2086 # BENCH_FLAGS is a list of flags
-bin/odfbbench -bin bin -workdir "$work" -out bench-results ${BENCH_FLAGS:-} "$@"
+bin/odfbbench -bin "${BENCH_BIN:-bin}" -workdir "$work" -out bench-results ${BENCH_FLAGS:-} "$@"

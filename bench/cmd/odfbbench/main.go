@@ -108,7 +108,11 @@ func run() int {
 			fmt.Fprintln(os.Stderr, "odfbbench:", err)
 			return 1
 		}
-		defer os.RemoveAll(d)
+		defer func() {
+			if !bench.MountedUnder(d) {
+				os.RemoveAll(d)
+			}
+		}()
 		*workDir = d
 	}
 	if cfg.WorkDir, err = filepath.Abs(*workDir); err != nil {
