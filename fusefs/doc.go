@@ -1,0 +1,25 @@
+// Package fusefs is odfb's filesystem: go-fuse node API types that answer
+// the kernel's requests from the cache.
+//
+// Shape. Every node (node.go) embeds fs.Inode and nothing else; all
+// filesystem-wide state (the cache, options, logger) lives in one Root
+// (root.go), which every node reaches through rootOf. A node's server
+// path is computed from its place in the tree (Inode.Path) and mapped
+// with internal/names, the only place where local and server names meet.
+// Methods are split by family: node_dir_ops.go (lookup, readdir),
+// node_attr.go (getattr, statfs), node_open.go + file.go (open, read),
+// node_write_ops.go (the write side; read-only for now), and
+// node_api_check.go says which go-fuse interfaces are implemented and
+// which are left out.
+//
+// Errors. errno.go's toErrno is the one function that turns a domain
+// error into an errno, with EIO as the default; remote errors are never
+// handed to fs.ToErrno (it would turn unknown errors into ENOTSUP).
+//
+// Read side only, for now: every operation that would change the library
+// answers EROFS (read-only filesystem), an honest interim errno until the
+// write side (staging, journal, uploader in cache) lands.
+//
+// fusefs must not know about HTTP, XML or bbolt: it talks only to
+// *cache.Cache. Test helpers that mount for real live in fusefs/fstest.
+package fusefs

@@ -1,0 +1,54 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"os"
+	"syscall"
+
+	"github.com/odfb/odfb/internal/names"
+	"github.com/odfb/odfb/remote"
+)
+
+// toErrno is the one place where a domain error becomes an errno. EIO is
+// the default: an unknown error must never reach the application as
+// ENOTSUP (what fs.ToErrno would make of it).
+func toErrno(err error) syscall.Errno {
+	var errno syscall.Errno
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &errno):
+		return errno
+	case errors.Is(err, remote.ErrNotFound):
+		return syscall.ENOENT
+	case errors.Is(err, remote.ErrExists):
+		return syscall.EEXIST
+	case errors.Is(err, remote.ErrNotDir):
+		return syscall.ENOTDIR
+	case errors.Is(err, remote.ErrConflict):
+		return syscall.ENOENT // the parent folder is gone
+	case errors.Is(err, remote.ErrPrecondition):
+		return syscall.ESTALE // changed on the server while open
+	case errors.Is(err, remote.ErrTooLarge):
+		return syscall.EFBIG
+	case errors.Is(err, remote.ErrAuth), errors.Is(err, remote.ErrForbidden):
+		return syscall.EACCES
+	case errors.Is(err, remote.ErrInvalidName), errors.Is(err, names.ErrReserved):
+		return syscall.EINVAL
+	case errors.Is(err, names.ErrTooLong):
+		return syscall.ENAMETOOLONG
+	case errors.Is(err, remote.ErrLocked):
+		return syscall.EBUSY // checked out or locked by someone else
+	case errors.Is(err, remote.ErrNotSupported):
+		return syscall.EOPNOTSUPP // deliberate: the server lacks the feature
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return syscall.EINTR
+	case errors.Is(err, os.ErrClosed):
+		return syscall.EBADF
+	default:
+		// ErrUnavailable (nothing cached to serve), ErrThrottled,
+		// ErrServer, ErrUploadGone, ErrOutsideRoot, local I/O errors.
+		return syscall.EIO
+	}
+}

@@ -1,0 +1,45 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"testing"
+
+	"github.com/odfb/odfb/internal/names"
+	"github.com/odfb/odfb/remote"
+)
+
+func TestToErrno(t *testing.T) {
+	wrap := func(kind error) error { return fmt.Errorf("ctx: %w", &remote.Error{Kind: kind, Op: "X", Path: "/p"}) }
+	for _, c := range []struct {
+		err  error
+		want syscall.Errno
+	}{
+		{nil, 0},
+		{wrap(remote.ErrNotFound), syscall.ENOENT},
+		{wrap(remote.ErrExists), syscall.EEXIST},
+		{wrap(remote.ErrNotDir), syscall.ENOTDIR},
+		{wrap(remote.ErrConflict), syscall.ENOENT},
+		{wrap(remote.ErrPrecondition), syscall.ESTALE},
+		{wrap(remote.ErrTooLarge), syscall.EFBIG},
+		{wrap(remote.ErrAuth), syscall.EACCES},
+		{wrap(remote.ErrForbidden), syscall.EACCES},
+		{wrap(remote.ErrInvalidName), syscall.EINVAL},
+		{wrap(remote.ErrLocked), syscall.EBUSY},
+		{wrap(remote.ErrNotSupported), syscall.EOPNOTSUPP},
+		{wrap(remote.ErrUnavailable), syscall.EIO},
+		{wrap(remote.ErrThrottled), syscall.EIO},
+		{wrap(remote.ErrServer), syscall.EIO},
+		{names.ErrReserved, syscall.EINVAL},
+		{names.ErrTooLong, syscall.ENAMETOOLONG},
+		{context.Canceled, syscall.EINTR},
+		{syscall.EROFS, syscall.EROFS},
+		{errors.New("something else"), syscall.EIO},
+	} {
+		if got := toErrno(c.err); got != c.want {
+			t.Errorf("toErrno(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,65 @@
+package fusefs
+
+import (
+	"context"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/odfb/odfb/remote"
+)
+
+// Getattr answers from the parent folder's listing. The root answers
+// from its stored listing, or with plain folder attributes when nothing is
+// known yet, so that the mountpoint itself never fails to stat.
+func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	r := rootOf(&n.Inode)
+	p := serverPath(&n.Inode)
+	if fh, ok := fh.(*fileHandle); ok {
+		// An open file keeps the size of the version it reads.
+		if e, ok := r.cache.Cached(p); ok && fh.h.Size() == e.Size {
+			r.fillAttr(e, &out.Attr)
+			out.SetTimeout(r.ttl)
+			return 0
+		}
+	}
+	e, err := r.cache.Stat(ctx, p)
+	if err != nil {
+		if p == "/" {
+			r.fillAttr(remote.Entry{Path: "/", IsDir: true}, &out.Attr)
+			out.SetTimeout(r.ttl)
+			return 0
+		}
+		return r.fail(ctx, "getattr", p, err)
+	}
+	r.fillAttr(e, &out.Attr)
+	out.SetTimeout(r.ttl)
+	return 0
+}
+
+// statfsBlock is the block size Statfs reports in.
+const statfsBlock = 4096
+
+// unknownTotal is the size shown when the server reports no quota.
+const unknownTotal = 1 << 50 // 1 PiB
+
+// Statfs reports the library's quota when the server gives one, else a
+// large free space (1 PiB) so that tools do not refuse to copy.
+func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	r := rootOf(&n.Inode)
+	q, _ := r.cache.Quota(ctx)
+	total, free := int64(unknownTotal), int64(unknownTotal)
+	if q.Known {
+		total, free = q.Used+q.Available, q.Available
+	}
+	out.Bsize = statfsBlock
+	out.Frsize = statfsBlock
+	out.Blocks = uint64(total / statfsBlock)
+	out.Bfree = uint64(free / statfsBlock)
+	out.Bavail = out.Bfree
+	out.Files = 1 << 30
+	out.Ffree = 1 << 30
+	out.NameLen = 255
+	return 0
+}

@@ -1,0 +1,56 @@
+package fusefs
+
+import (
+	"context"
+	"sort"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/odfb/odfb/internal/names"
+)
+
+// Lookup finds a child by name, case-insensitively, from the folder's
+// cached listing (one PROPFIND Depth 1 per folder per --dir-cache-time).
+func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	r := rootOf(&n.Inode)
+	dir := serverPath(&n.Inode)
+	srv, ok := r.checkLookupName(dir, name)
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	e, err := r.cache.Lookup(ctx, dir, srv)
+	if err != nil {
+		return nil, r.fail(ctx, "lookup", dir+"/"+srv, err)
+	}
+	r.fillAttr(e, &out.Attr)
+	out.SetEntryTimeout(r.ttl)
+	out.SetAttrTimeout(r.ttl)
+	mode := uint32(syscall.S_IFREG)
+	if e.IsDir {
+		mode = syscall.S_IFDIR
+	}
+	return n.NewInode(ctx, &node{}, fs.StableAttr{Mode: mode, Ino: out.Attr.Ino}), 0
+}
+
+// Readdir lists a folder, sorted by the names the user sees, so that
+// repeated listings and seekdir offsets are stable.
+func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	r := rootOf(&n.Inode)
+	dir := serverPath(&n.Inode)
+	kids, err := r.cache.ReadDir(ctx, dir)
+	if err != nil {
+		return nil, r.fail(ctx, "readdir", dir, err)
+	}
+	list := make([]fuse.DirEntry, 0, len(kids))
+	for _, k := range kids {
+		mode := uint32(syscall.S_IFREG)
+		if k.IsDir {
+			mode = syscall.S_IFDIR
+		}
+		list = append(list, fuse.DirEntry{Name: names.ToLocal(k.Name()), Mode: mode, Ino: inoOf(k.Path)})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	return fs.NewListDirStream(list), 0
+}

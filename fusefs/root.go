@@ -1,0 +1,192 @@
+package fusefs
+
+import (
+	"context"
+	"hash/fnv"
+	"log/slog"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/odfb/odfb/cache"
+	"github.com/odfb/odfb/internal/names"
+	"github.com/odfb/odfb/remote"
+)
+
+// Options configure a mount.
+type Options struct {
+	// UID and GID own every file (default: the mounting process's).
+	UID, GID uint32
+	// Umask clears permission bits: files are 0666&^Umask, folders
+	// 0777&^Umask. Default 022 (UmaskSet false).
+	Umask    uint32
+	UmaskSet bool
+	// AllowOther lets other users see the mount (needs user_allow_other
+	// in /etc/fuse.conf for non-root).
+	AllowOther bool
+	// ReadOnly mounts read-only ("ro"); the kernel then refuses writes.
+	ReadOnly bool
+	// PrefixChars is the length of the library's server-relative path
+	// ("/sites/team/Shared Documents"), counted in SharePoint's 400
+	// character limit.
+	PrefixChars int
+	// AttrTimeout is how long the kernel may keep names and attributes
+	// without asking; 0 means min(1s, the cache's DirCacheTime).
+	AttrTimeout time.Duration
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+	// Debug logs every FUSE request (very verbose).
+	Debug bool
+}
+
+// Root is the filesystem's root directory and holds all filesystem-wide
+// state. Every node reaches it through rootOf.
+type Root struct {
+	node
+	cache *cache.Cache
+	opts  Options
+	log   *slog.Logger
+	ttl   time.Duration
+	start time.Time
+}
+
+// NewRoot returns the root node of a filesystem over c.
+func NewRoot(c *cache.Cache, opts Options) *Root {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if !opts.UmaskSet {
+		opts.Umask = 0o022
+	}
+	ttl := opts.AttrTimeout
+	if ttl <= 0 {
+		ttl = min(time.Second, c.DirCacheTime())
+	}
+	return &Root{cache: c, opts: opts, log: opts.Logger, ttl: ttl, start: time.Now()}
+}
+
+// Mount mounts the filesystem over c at mountpoint and returns the
+// running server; Unmount (or `umount`) ends it, Wait waits for that.
+// As root it calls mount(2) itself; otherwise go-fuse runs fusermount3.
+func Mount(mountpoint string, c *cache.Cache, opts Options) (*fuse.Server, error) {
+	r := NewRoot(c, opts)
+	mo := fuse.MountOptions{
+		FsName:      "odfb",
+		Name:        "odfb",
+		AllowOther:  opts.AllowOther,
+		DirectMount: os.Geteuid() == 0,
+		Options:     []string{"default_permissions"},
+		Debug:       opts.Debug,
+		MaxWrite:    1 << 20,
+		// The kernel reads ahead at most this much per request; the
+		// cache's own read-ahead decides what goes over the network.
+		MaxReadAhead: 1 << 20,
+	}
+	if opts.ReadOnly {
+		mo.Options = append(mo.Options, "ro")
+	}
+	ttl := r.ttl
+	return fs.Mount(mountpoint, r, &fs.Options{
+		MountOptions:    mo,
+		EntryTimeout:    &ttl,
+		AttrTimeout:     &ttl,
+		NegativeTimeout: &ttl,
+		UID:             r.uid(),
+		GID:             r.gid(),
+	})
+}
+
+func (r *Root) uid() uint32 {
+	if r.opts.UID != 0 || os.Geteuid() == 0 {
+		return r.opts.UID
+	}
+	return uint32(os.Getuid())
+}
+
+func (r *Root) gid() uint32 {
+	if r.opts.GID != 0 || os.Geteuid() == 0 {
+		return r.opts.GID
+	}
+	return uint32(os.Getgid())
+}
+
+// rootOf returns the filesystem state from any node.
+func rootOf(n *fs.Inode) *Root { return n.Root().Operations().(*Root) }
+
+// serverPath returns the library-relative server path of a node.
+func serverPath(n *fs.Inode) string {
+	p := n.Path(nil)
+	if p == "" {
+		return "/"
+	}
+	return remote.Clean(names.PathToServer(p))
+}
+
+// inoOf gives a stable inode number for a server path (case-folded, as
+// the server compares names).
+func inoOf(p string) uint64 {
+	if p == "/" {
+		return 1
+	}
+	h := fnv.New64a()
+	h.Write([]byte(strings.ToLower(p)))
+	ino := h.Sum64()
+	if ino <= 1 {
+		ino += 2
+	}
+	return ino
+}
+
+// fillAttr turns an entry into attributes.
+func (r *Root) fillAttr(e remote.Entry, out *fuse.Attr) {
+	if e.IsDir {
+		out.Mode = syscall.S_IFDIR | (0o777 &^ r.opts.Umask)
+		out.Nlink = 2
+	} else {
+		out.Mode = syscall.S_IFREG | (0o666 &^ r.opts.Umask)
+		out.Nlink = 1
+		out.Size = uint64(e.Size)
+		out.Blocks = (out.Size + 511) / 512
+	}
+	mt := e.ModTime
+	if mt.IsZero() {
+		mt = r.start
+	}
+	ct := e.ServerModTime
+	if ct.IsZero() {
+		ct = mt
+	}
+	out.SetTimes(&mt, &mt, &ct)
+	out.Ino = inoOf(e.Path)
+	out.Uid, out.Gid = r.uid(), r.gid()
+	out.Blksize = 4096
+}
+
+// checkLookupName maps a local name and says whether the server could
+// hold it; names it cannot are answered ENOENT without a request.
+func (r *Root) checkLookupName(dir, local string) (string, bool) {
+	srv := names.ToServer(local)
+	if names.CheckName(srv) != nil {
+		return srv, false
+	}
+	if names.CheckPath(remote.Join(dir, srv), r.opts.PrefixChars) != nil {
+		return srv, false
+	}
+	return srv, true
+}
+
+// fail logs err for op on path (unless it is an everyday answer) and
+// returns its errno.
+func (r *Root) fail(ctx context.Context, op, path string, err error) syscall.Errno {
+	errno := toErrno(err)
+	switch errno {
+	case syscall.ENOENT, syscall.EINTR, syscall.EROFS:
+	default:
+		r.log.Warn(op+" failed", "path", path, "errno", errno.Error(), "err", err)
+	}
+	return errno
+}
