@@ -20,3 +20,5 @@ func TestVerbsApache(t *testing.T) {
 		},
 	})
 }
+
+func basicFor(s *apacheServer) auth.Authenticator { return auth.Basic(s.User, s.Password) }
