@@ -1,0 +1,56 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/odfb/odfb/internal/exitcodes"
+)
+
+const mainUsage = `usage: odfb COMMAND [options] [arguments]
+
+commands:
+  mount     mount a library:           odfb mount [options] URL MOUNTPOINT
+  login     sign in once (OAuth):      odfb login URL
+  cookies   print a Cookie header:     odfb cookies [options] URL
+  version   print the version
+
+"odfb COMMAND --help" documents every option of a command.
+
+exit codes:
+  0 ok   1 other error   2 usage   3 authentication   4 server unreachable
+  or refused the URL   5 cache directory unusable   6 mount failed
+  7 unmounted with uploads pending
+`
+
+type command func(args []string, stdout, stderr io.Writer) int
+
+var commands = map[string]command{
+	"mount":   cmdMount,
+	"login":   cmdLogin,
+	"cookies": cmdCookies,
+	"version": cmdVersion,
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, mainUsage)
+		return exitcodes.Usage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, mainUsage)
+		return exitcodes.OK
+	case "--version", "-version":
+		return cmdVersion(nil, stdout, stderr)
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "odfb: unknown command %q\n\n%s", args[0], mainUsage)
+		return exitcodes.Usage
+	}
+	return cmd(args[1:], stdout, stderr)
+}
