@@ -160,25 +160,27 @@ func (e *runEnv) header(started time.Time) string {
 
 func (e *runEnv) versions() []string {
 	var v []string
-	run := func(label string, argv ...string) {
+	// run adds "<label> <first words of the first output line>".
+	run := func(label string, words int, argv ...string) {
 		out, err := exec.Command(argv[0], argv[1:]...).Output()
 		if err != nil {
 			return
 		}
-		v = append(v, label+" "+firstLine(string(out)))
+		f := strings.Fields(firstLine(string(out)))
+		v = append(v, strings.TrimSpace(label+" "+strings.Join(f[:min(words, len(f))], " ")))
 	}
 	for _, t := range e.tools {
 		switch t.Name() {
 		case "odfb":
-			run("odfb:", filepath.Join(e.cfg.BinDir, "odfb"), "version")
+			run("", 3, filepath.Join(e.cfg.BinDir, "odfb"), "version")
 		case "rclone":
-			run("", "rclone", "version")
+			run("", 2, "rclone", "version")
 		case "davfs2":
-			run("davfs2", "dpkg-query", "-W", "-f", "${Version}", "davfs2")
+			run("davfs2", 1, "dpkg-query", "-W", "-f", "${Version}", "davfs2")
 		}
 	}
 	if e.curl {
-		run("", "curl", "--version")
+		run("", 2, "curl", "--version")
 	}
 	return v
 }
@@ -227,10 +229,14 @@ func (e *runEnv) onMount(ctx context.Context, workload string, t mountTool, nrow
 	fmt.Fprintf(e.out, "… %s: %s\n", workload, t.Name())
 	base := filepath.Join(e.cfg.WorkDir, e.phase)
 	dir, cache := filepath.Join(base, "mnt"), filepath.Join(base, "cache")
-	// 0755: davfs2's daemon drops to the davfs2 user and must reach its
-	// cache dir; the scratch dir holds no secret (those files are 0600).
-	for _, d := range []string{base, dir, cache} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+	// base and mnt 0755: davfs2's daemon drops to the davfs2 group and
+	// must reach its cache dir (davfsTool opens that one up itself); the
+	// cache dirs are 0700 as odfb wants its own.
+	for _, d := range []struct {
+		path string
+		mode os.FileMode
+	}{{base, 0o755}, {dir, 0o755}, {cache, 0o700}} {
+		if err := os.Mkdir(d.path, d.mode); err != nil && !os.IsExist(err) {
 			fail(rows, err)
 			return rows
 		}

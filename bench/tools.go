@@ -98,6 +98,8 @@ func (t odfbTool) Mount(ctx context.Context, env *runEnv, dir, cacheDir string) 
 	args := []string{t.bin, "mount", "--cache-dir", cacheDir, "--log-level", "info"}
 	if env.srv.CookieFile != "" {
 		args = append(args, "--cookie-file", env.srv.CookieFile)
+	} else {
+		args = append(args, "--auth", "none")
 	}
 	args = append(args, env.srv.URL, dir)
 	return mountChild(ctx, env, "odfb", nil, args)
