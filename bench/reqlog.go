@@ -81,9 +81,27 @@ func (t Tally) String() string {
 	}
 	s := strings.Join(parts, ", ")
 	if t.Errors > 0 {
-		s += fmt.Sprintf(" (%d errors)", t.Errors)
+		s += " (" + t.errorStatuses() + ")"
 	}
 	return s
+}
+
+// errorStatuses lists the answers >= 400 by status: "404×21, 405×20".
+// Not every one is a failure: a PROPFIND of a file about to be created
+// is a 404 by design.
+func (t Tally) errorStatuses() string {
+	var codes []int
+	for c := range t.ByStatus {
+		if c >= 400 {
+			codes = append(codes, c)
+		}
+	}
+	sort.Ints(codes)
+	parts := make([]string, len(codes))
+	for i, c := range codes {
+		parts[i] = fmt.Sprintf("%d×%d", c, t.ByStatus[c])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // ParseLog tallies every complete line of a request log. A final line

@@ -44,7 +44,7 @@ func TestParseLogCountsCompleteLines(t *testing.T) {
 	if want := len(`{"method":"GET","status":200,"resp_bytes":7`); rest != want {
 		t.Errorf("rest = %d, want %d", rest, want)
 	}
-	if got, want := tl.String(), "GET 2, PROPFIND 1, PUT 1 (1 errors)"; got != want {
+	if got, want := tl.String(), "GET 2, PROPFIND 1, PUT 1 (413×1)"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 }
@@ -58,6 +58,12 @@ func TestTallyStringOrder(t *testing.T) {
 		tl.Add(Request{Method: m, Status: 201})
 	}
 	if got, want := tl.String(), "PUT 3, MKCOL 2, HEAD 1"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	tl.Add(Request{Method: "PROPFIND", Status: 404})
+	tl.Add(Request{Method: "MKCOL", Status: 405})
+	tl.Add(Request{Method: "PROPFIND", Status: 404})
+	if got, want := tl.String(), "MKCOL 3, PUT 3, PROPFIND 2, HEAD 1 (404×2, 405×1)"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 }

@@ -230,6 +230,10 @@ func (davfsTool) Mount(ctx context.Context, env *runEnv, dir, cacheDir string) (
 	b.WriteString("use_locks 0\n")
 	fmt.Fprintf(&b, "cache_dir %s\n", davfsQuote(cacheDir))
 	b.WriteString("ask_auth 0\n")
+	// davfs2 1.6 reads /dev/fuse with a 16 KiB buffer; since Linux 6.16
+	// the kernel's readdir requests can be bigger and every listing fails
+	// with EINVAL (alisarctl/davfs2#22). 64 KiB is the known workaround.
+	b.WriteString("buf_size 64\n")
 	if env.srv.Cookie != "" {
 		fmt.Fprintf(&b, "add_header Cookie %s\n", davfsQuote(env.srv.Cookie))
 	}
