@@ -183,6 +183,10 @@ func (t *Table) Cells() (header []string, rows [][]string) {
 // columns, readable both on a terminal and rendered.
 func (t *Table) WriteMarkdown(w io.Writer) error {
 	header, rows := t.Cells()
+	return writeGrid(w, t.Title, t.Note, header, rows)
+}
+
+func writeGrid(w io.Writer, title, note string, header []string, rows [][]string) error {
 	width := make([]int, len(header))
 	for i, h := range header {
 		width[i] = displayWidth(h)
@@ -193,9 +197,9 @@ func (t *Table) WriteMarkdown(w io.Writer) error {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "### %s\n\n", t.Title)
-	if t.Note != "" {
-		fmt.Fprintf(&b, "%s\n\n", t.Note)
+	fmt.Fprintf(&b, "### %s\n\n", title)
+	if note != "" {
+		fmt.Fprintf(&b, "%s\n\n", note)
 	}
 	line := func(cells []string) {
 		b.WriteString("|")
@@ -221,3 +225,54 @@ func (t *Table) WriteMarkdown(w io.Writer) error {
 // displayWidth counts runes, which is right for the text we print
 // (×, µ, ≈, — are one column wide).
 func displayWidth(s string) int { return len([]rune(s)) }
+
+// WriteSummary writes one line per workload table and one column per
+// tool: the tool's main time (the last time column, e.g. "on server")
+// and its ratio to odfb, or its status.
+func WriteSummary(w io.Writer, tables []*Table) error {
+	var tools []string
+	seen := map[string]bool{}
+	for _, t := range tables {
+		for _, r := range t.Rows {
+			if !seen[r.Tool] {
+				seen[r.Tool] = true
+				tools = append(tools, r.Tool)
+			}
+		}
+	}
+	if len(tables) == 0 {
+		return nil
+	}
+	summary := &Table{Title: "Summary"}
+	header := append([]string{"workload"}, tools...)
+	var rows [][]string
+	for _, t := range tables {
+		col := len(t.TimeCols) - 1
+		base := t.baseline()
+		cells := []string{t.ID}
+		for _, tool := range tools {
+			cell := ""
+			for _, r := range t.Rows {
+				if r.Tool != tool {
+					continue
+				}
+				switch {
+				case r.Status != "":
+					cell = shorten(r.Status, 24)
+				case col < 0 || col >= len(r.Times) || r.Times[col] <= 0:
+					cell = "—"
+				case tool == Baseline:
+					cell = FormatDuration(r.Times[col])
+				case base != nil && col < len(base.Times):
+					cell = FormatDuration(r.Times[col]) + " (" + Ratio(r.Times[col], base.Times[col]) + ")"
+				default:
+					cell = FormatDuration(r.Times[col])
+				}
+			}
+			cells = append(cells, cell)
+		}
+		rows = append(rows, cells)
+	}
+	summary.Note = "Main time of each workload (for writes: until the data is on the server), ratio to odfb in parentheses."
+	return writeGrid(w, summary.Title, summary.Note, header, rows)
+}

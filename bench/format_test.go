@@ -174,3 +174,33 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+func TestSummary(t *testing.T) {
+	s := time.Second
+	tables := []*Table{
+		{ID: "ls-cold", TimeCols: []string{"time"}, Rows: []Row{
+			{Tool: "odfb", Times: []time.Duration{s}},
+			{Tool: "rclone", Times: []time.Duration{3 * s}},
+			{Tool: "curl", Times: []time.Duration{s / 2}},
+		}},
+		{ID: "bigwrite", TimeCols: []string{"to close", "on server"}, Rows: []Row{
+			{Tool: "odfb", Status: "n/a (EROFS)"},
+			{Tool: "rclone", Times: []time.Duration{s, 6 * s}},
+			{Tool: "davfs2", Times: []time.Duration{s, 2 * s}},
+		}},
+	}
+	var b strings.Builder
+	if err := WriteSummary(&b, tables); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"| workload | odfb        | rclone               | curl                 | davfs2 |",
+		"| ls-cold  | 1.00 s      | 3.00 s (3.0× slower) | 500 ms (2.0× faster) |        |",
+		"| bigwrite | n/a (EROFS) | 6.00 s               |                      | 2.00 s |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -85,8 +85,8 @@ func Run(ctx context.Context, cfg Config, serverArgs []string, out io.Writer) er
 
 	header := e.header(started)
 	fmt.Fprint(out, header)
-	var report bytes.Buffer
-	report.WriteString(header)
+	var body bytes.Buffer
+	var all []*Table
 	for _, w := range cfg.Workloads {
 		if ctx.Err() != nil {
 			break
@@ -108,9 +108,18 @@ func Run(ctx context.Context, cfg Config, serverArgs []string, out io.Writer) er
 		}
 		for _, t := range tables {
 			t.WriteMarkdown(out)
-			t.WriteMarkdown(&report)
+			t.WriteMarkdown(&body)
 		}
+		all = append(all, tables...)
 	}
+	var summary bytes.Buffer
+	WriteSummary(&summary, all)
+	out.Write(summary.Bytes())
+	// The report file puts the summary first.
+	var report bytes.Buffer
+	report.WriteString(header)
+	report.Write(summary.Bytes())
+	report.Write(body.Bytes())
 	footer := fmt.Sprintf("Finished %s after %s; load average at the end: %s.\n",
 		time.Now().UTC().Format(time.RFC3339), time.Since(started).Round(time.Second), loadAvg())
 	if ctx.Err() != nil {

@@ -28,12 +28,16 @@ type Server struct {
 // StartServer runs bin/spemu on a loopback port with the run's latency,
 // bandwidth and auth, and waits for its URL.
 func StartServer(ctx context.Context, cfg Config, extraArgs []string) (*Server, error) {
+	bin := filepath.Join(cfg.BinDir, "spemu")
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("%s not found: build it first (make build): %w", bin, err)
+	}
 	root := filepath.Join(cfg.WorkDir, "server-root")
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
 	}
 	s := &Server{Root: root, Log: LogTail{Path: filepath.Join(cfg.WorkDir, "requests.jsonl")}}
-	args := []string{filepath.Join(cfg.BinDir, "spemu"),
+	args := []string{bin,
 		"--listen", "127.0.0.1:0",
 		"--root", root,
 		"--request-log", s.Log.Path,
