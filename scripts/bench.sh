@@ -31,7 +31,7 @@ command -v fusermount3 >/dev/null 2>&1 || command -v fusermount >/dev/null 2>&1 
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" = 0 ] && [ "${ODFB_BENCH_INSTALL:-0}" = 1 ]; then
 		echo "bench: installing$missing"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y $missing
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $missing
 	else
 		echo "bench: not installed:$missing — those tools are skipped."
 		echo "bench: to include them: apt-get install -y$missing  (or run as root with ODFB_BENCH_INSTALL=1)"
