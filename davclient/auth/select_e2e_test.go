@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -43,6 +44,8 @@ type e2e struct {
 	rec    *secretRecorder
 	errs   []string
 	mu     sync.Mutex
+	base   string // scheme://host:port of the emulator
+	lib    string // the library URL
 }
 
 type syncBuffer struct {
@@ -62,20 +65,21 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func startE2E(t *testing.T, lc spemu.LoginConfig) *e2e {
+func startE2E(t *testing.T, lc spemu.LoginConfig, cookieTTL time.Duration) *e2e {
 	t.Helper()
 	e := &e2e{t: t, reqlog: &syncBuffer{}, logs: &syncBuffer{}, rec: &secretRecorder{rt: http.DefaultTransport}}
 	e.log = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := spemu.New(spemu.Config{Auth: "cookie", Password: e2ePassword, RequestLog: e.reqlog, Site: "/sites/team", Library: "Shared Documents"})
+	srv, err := spemu.New(spemu.Config{Auth: "cookie", Password: e2ePassword, RequestLog: e.reqlog, Site: "/sites/team", Library: "Shared Documents", CookieTTL: cookieTTL})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.SetLogin(lc)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() { srv.Close() })
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
 	e.srv = srv
+	e.base = ts.URL
+	e.lib = ts.URL + "/sites/team/Shared%20Documents"
 	return e
 }
 
@@ -83,7 +87,7 @@ func startE2E(t *testing.T, lc spemu.LoginConfig) *e2e {
 // recorder so every Set-Cookie and token spemu hands out is known.
 func (e *e2e) client(a auth.Authenticator) *davclient.Client {
 	e.t.Helper()
-	c, err := davclient.New(davclient.Options{URL: e.srv.LibraryURL(), Auth: a, Logger: e.log, MaxConcurrent: 4,
+	c, err := davclient.New(davclient.Options{URL: e.lib, Auth: a, Logger: e.log, MaxConcurrent: 4,
 		Transport: e.rec, MaxRetries: 2, BackoffBase: time.Millisecond})
 	if err != nil {
 		e.t.Fatal(err)
@@ -122,12 +126,16 @@ func (e *e2e) workload(ctx context.Context, c *davclient.Client, round int) {
 		e.noteErr(err)
 		e.t.Fatalf("round %d: mkdir: %v", round, err)
 	}
+	sizes := make([]int, 6)
+	for i := range sizes {
+		sizes[i] = 1000 + rng.IntN(5000)
+	}
 	var wg sync.WaitGroup
 	for i := 0; i < 6; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			data := make([]byte, 1000+rng.IntN(5000))
+			data := make([]byte, sizes[i])
 			for j := range data {
 				data[j] = byte(i + j)
 			}
@@ -238,10 +246,10 @@ func (s *secretRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func TestE2EOAuthExpiringCredentials(t *testing.T) {
-	e := startE2E(t, spemu.LoginConfig{OAuthAutoApprove: 2})
+	e := startE2E(t, spemu.LoginConfig{OAuthAutoApprove: 2}, 0)
 	ctx := context.Background()
 	creds := filepath.Join(t.TempDir(), "odfb", "credentials.json")
-	cfg := auth.OAuthConfig{SiteURL: e.srv.LibraryURL(), Authority: e.srv.URL(), ClientID: auth.DefaultClientID,
+	cfg := auth.OAuthConfig{SiteURL: e.lib, Authority: e.base, ClientID: auth.DefaultClientID,
 		Credentials: creds, HTTPClient: e.httpClient(), Logger: e.log}
 	var shown auth.DeviceCode
 	if _, err := auth.DeviceLogin(ctx, cfg, func(d auth.DeviceCode) { shown = d }); err != nil {
@@ -308,10 +316,10 @@ func TestE2EOAuthTTLExpiry(t *testing.T) {
 	// Lifetimes of 2 s: over about 7 s of work every credential expires
 	// several times. No operation may fail, and the logins stay near one
 	// per lifetime.
-	e := startE2E(t, spemu.LoginConfig{OAuthAutoApprove: 1, TokenTTL: 2 * time.Second})
+	e := startE2E(t, spemu.LoginConfig{OAuthAutoApprove: 1, TokenTTL: 2 * time.Second}, 2*time.Second)
 	ctx := context.Background()
 	creds := filepath.Join(t.TempDir(), "credentials.json")
-	cfg := auth.OAuthConfig{SiteURL: e.srv.LibraryURL(), Authority: e.srv.URL(), ClientID: "my-app",
+	cfg := auth.OAuthConfig{SiteURL: e.lib, Authority: e.base, ClientID: "my-app",
 		Credentials: creds, HTTPClient: e.httpClient(), Logger: e.log}
 	if _, err := auth.DeviceLogin(ctx, cfg, func(auth.DeviceCode) {}); err != nil {
 		t.Fatal(err)
@@ -338,8 +346,8 @@ func TestE2EOAuthTTLExpiry(t *testing.T) {
 
 func samlFor(t *testing.T, e *e2e, pw string) *auth.SAML {
 	t.Helper()
-	a, err := auth.NewSAML(auth.SAMLConfig{SiteURL: e.srv.LibraryURL(), Username: spemu.DefaultUser,
-		Password: func(context.Context) (string, error) { return pw, nil }, STSURL: e.srv.URL() + "/extSTS.srf",
+	a, err := auth.NewSAML(auth.SAMLConfig{SiteURL: e.lib, Username: spemu.DefaultUser,
+		Password: func(context.Context) (string, error) { return pw, nil }, STSURL: e.base + "/extSTS.srf",
 		HTTPClient: e.httpClient(), Logger: e.log})
 	if err != nil {
 		t.Fatal(err)
@@ -348,7 +356,7 @@ func samlFor(t *testing.T, e *e2e, pw string) *auth.SAML {
 }
 
 func TestE2ESAMLExpiringCredentials(t *testing.T) {
-	e := startE2E(t, spemu.LoginConfig{})
+	e := startE2E(t, spemu.LoginConfig{}, 0)
 	ctx := context.Background()
 	a := samlFor(t, e, e2ePassword)
 	c := e.client(a)
@@ -370,7 +378,7 @@ func TestE2ESAMLExpiringCredentials(t *testing.T) {
 
 func TestE2ESAMLTokenLifetime(t *testing.T) {
 	// The STS token lives 2 s: the client renews before it ends.
-	e := startE2E(t, spemu.LoginConfig{TokenTTL: 2 * time.Second})
+	e := startE2E(t, spemu.LoginConfig{TokenTTL: 2 * time.Second}, 0)
 	ctx := context.Background()
 	a := samlFor(t, e, e2ePassword)
 	c := e.client(a)
@@ -390,7 +398,7 @@ func TestE2ESAMLTokenLifetime(t *testing.T) {
 }
 
 func TestE2ESAMLWrongPasswordOnePerBurst(t *testing.T) {
-	e := startE2E(t, spemu.LoginConfig{})
+	e := startE2E(t, spemu.LoginConfig{}, 0)
 	ctx := context.Background()
 	wrong := "not-the-password-42"
 	a := samlFor(t, e, wrong)
@@ -423,7 +431,7 @@ func TestE2ESAMLWrongPasswordOnePerBurst(t *testing.T) {
 }
 
 func TestE2ELegacyOffAndOAuthSameRun(t *testing.T) {
-	e := startE2E(t, spemu.LoginConfig{LegacyAuthOff: true, OAuthAutoApprove: 1})
+	e := startE2E(t, spemu.LoginConfig{LegacyAuthOff: true, OAuthAutoApprove: 1}, 0)
 	ctx := context.Background()
 	c := e.client(samlFor(t, e, e2ePassword))
 	_, err := c.Stat(ctx, "")
@@ -437,7 +445,7 @@ func TestE2ELegacyOffAndOAuthSameRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.rec.add(strings.TrimPrefix(strings.SplitN(ck, ";", 2)[0], "FedAuth="))
-	req, _ := http.NewRequest("PROPFIND", e.srv.LibraryURL(), nil)
+	req, _ := http.NewRequest("PROPFIND", e.lib, nil)
 	req.Header.Set("Cookie", ck)
 	req.Header.Set("Depth", "0")
 	resp, err := http.DefaultClient.Do(req)
@@ -449,7 +457,7 @@ func TestE2ELegacyOffAndOAuthSameRun(t *testing.T) {
 		t.Errorf("FedAuth with legacy off: %d %q", resp.StatusCode, resp.Header.Get("X-MSDAVEXT_Error"))
 	}
 	// OAuth works on the same server.
-	cfg := auth.OAuthConfig{SiteURL: e.srv.LibraryURL(), Authority: e.srv.URL(), Credentials: filepath.Join(t.TempDir(), "c.json"),
+	cfg := auth.OAuthConfig{SiteURL: e.lib, Authority: e.base, Credentials: filepath.Join(t.TempDir(), "c.json"),
 		HTTPClient: e.httpClient(), Logger: e.log}
 	if _, err := auth.DeviceLogin(ctx, cfg, func(auth.DeviceCode) {}); err != nil {
 		t.Fatal(err)
@@ -467,11 +475,11 @@ func TestE2ELegacyOffAndOAuthSameRun(t *testing.T) {
 func brokerToken(t *testing.T, e *e2e, refresh string) (string, string) {
 	t.Helper()
 	hc := e.httpClient()
-	tokURL := e.srv.URL() + "/organizations/oauth2/v2.0/token"
-	scope := e.srv.URL() + "/.default offline_access"
+	tokURL := e.base + "/organizations/oauth2/v2.0/token"
+	scope := e.base + "/.default offline_access"
 	var form url.Values
 	if refresh == "" {
-		resp, err := hc.PostForm(e.srv.URL()+"/organizations/oauth2/v2.0/devicecode", url.Values{"client_id": {"broker"}, "scope": {scope}})
+		resp, err := hc.PostForm(e.base+"/organizations/oauth2/v2.0/devicecode", url.Values{"client_id": {"broker"}, "scope": {scope}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -503,14 +511,14 @@ func brokerToken(t *testing.T, e *e2e, refresh string) (string, string) {
 func TestE2EBearerCommand(t *testing.T) {
 	for _, onDAV := range []bool{false, true} {
 		t.Run(fmt.Sprintf("onDAV=%v", onDAV), func(t *testing.T) {
-			e := startE2E(t, spemu.LoginConfig{OAuthAutoApprove: 1, BearerOnDAV: onDAV})
+			e := startE2E(t, spemu.LoginConfig{OAuthAutoApprove: 1, BearerOnDAV: onDAV}, 0)
 			ctx := context.Background()
 			dir := t.TempDir()
 			tokFile, runs := filepath.Join(dir, "token"), filepath.Join(dir, "runs")
 			at, rt := brokerToken(t, e, "")
 			os.WriteFile(tokFile, []byte(at), 0o600)
 			cmd := fmt.Sprintf("echo run >> %s; cat %s", runs, tokFile)
-			a, err := auth.NewBearerCommand(auth.BearerCommandConfig{Command: cmd, SiteURL: e.srv.LibraryURL(), OnDAV: onDAV,
+			a, err := auth.NewBearerCommand(auth.BearerCommandConfig{Command: cmd, SiteURL: e.lib, OnDAV: onDAV,
 				HTTPClient: e.httpClient(), Logger: e.log})
 			if err != nil {
 				t.Fatal(err)
@@ -546,9 +554,9 @@ func TestE2EBearerCommand(t *testing.T) {
 func TestE2ECookiesForOtherTools(t *testing.T) {
 	// What `odfb cookies` does: any strategy's Authorize gives a Cookie
 	// header that another client (here plain net/http) can use.
-	e := startE2E(t, spemu.LoginConfig{})
+	e := startE2E(t, spemu.LoginConfig{}, 0)
 	a := samlFor(t, e, e2ePassword)
-	req, _ := http.NewRequest("PROPFIND", e.srv.LibraryURL(), nil)
+	req, _ := http.NewRequest("PROPFIND", e.lib, nil)
 	if err := a.Authorize(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
@@ -556,7 +564,7 @@ func TestE2ECookiesForOtherTools(t *testing.T) {
 	if !strings.Contains(ck, "FedAuth=") || !strings.Contains(ck, "rtFa=") {
 		t.Fatalf("cookie header %q", ck)
 	}
-	plain, _ := http.NewRequest("PROPFIND", e.srv.LibraryURL(), nil)
+	plain, _ := http.NewRequest("PROPFIND", e.lib, nil)
 	plain.Header.Set("Depth", "0")
 	plain.Header.Set("Cookie", ck)
 	resp, err := http.DefaultClient.Do(plain)
