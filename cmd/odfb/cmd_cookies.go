@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/odfb/odfb/davclient/auth"
+	"github.com/odfb/odfb/internal/exitcodes"
 	"github.com/odfb/odfb/internal/version"
 )
 
@@ -29,50 +30,23 @@ URL) and renewed once if the server refuses it.
 options:
 `
 
-// cookiesAuthFlags are the strategy flags `odfb cookies` accepts: the
-// simple ones (as authflags.go defines them for mount) and the modern ones.
-type cookiesAuthFlags struct {
-	method, cookieFile, cookieCommand, username, passwordFile *string
-	modern                                                    *modernAuthFlags
-}
-
-func addCookiesAuthFlags(fs *flag.FlagSet) *cookiesAuthFlags {
-	return &cookiesAuthFlags{
-		method:        fs.String("auth", "", "strategy: "+strings.Join(auth.Methods, "|")+" (default: chosen from what is configured)"),
-		cookieFile:    fs.String("cookie-file", "", "file with a Cookie header line or Netscape cookies.txt (0600)"),
-		cookieCommand: fs.String("cookie-command", "", "command printing a Cookie header value"),
-		username:      fs.String("username", "", "user name (legacy SAML, basic)"),
-		passwordFile:  fs.String("password-file", "", "file holding the password (0600); else ODFB_PASSWORD, else a prompt"),
-		modern:        addModernAuthFlags(fs),
-	}
-}
-
-func (f *cookiesAuthFlags) options(url string, log *slog.Logger) auth.Options {
-	o := auth.Options{Method: *f.method, SiteURL: url, CookieFile: *f.cookieFile, CookieCommand: *f.cookieCommand,
-		Username: *f.username, Cookies: os.Getenv("AUTH_COOKIES"), Logger: log}
-	f.modern.apply(&o)
-	if o.Username != "" {
-		o.Password = modernPasswordSource(*f.passwordFile, o.Username)
-	}
-	return o
-}
-
 // cmdCookies implements `odfb cookies`. It returns the exit status.
 func cmdCookies(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("cookies", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, cookiesUsage); fs.PrintDefaults() }
-	af := addCookiesAuthFlags(fs)
+	af := addAuthFlags(fs)
 	noCheck := fs.Bool("no-check", false, "print the cookie without trying it on URL")
 	verbose := fs.Bool("v", false, "log the steps to stderr")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitcodes.Usage
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fs.Usage()
-		return 2
+		return exitcodes.Usage
 	}
-	url := fs.Arg(0)
+	url := pos[0]
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelDebug
@@ -83,10 +57,10 @@ func cmdCookies(args []string, stdout, stderr io.Writer) int {
 	v, err := cookieValue(ctx, af.options(url, log), !*noCheck)
 	if err != nil {
 		fmt.Fprintln(stderr, "odfb cookies:", err)
-		return 1
+		return exitcodes.Auth
 	}
 	fmt.Fprintln(stdout, v)
-	return 0
+	return exitcodes.OK
 }
 
 // cookieValue runs the strategy o describes for URL o.SiteURL and returns

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/odfb/odfb/davclient/auth"
+	"github.com/odfb/odfb/internal/exitcodes"
 )
 
 const loginUsage = `usage: odfb login [options] URL
@@ -46,14 +47,15 @@ func cmdLogin(args []string, stdout, stderr io.Writer) int {
 	logout := fs.Bool("logout", false, "remove the stored login for URL's host instead")
 	timeout := fs.Duration("timeout", 15*time.Minute, "how long to wait for the sign-in")
 	verbose := fs.Bool("v", false, "log the steps to stderr")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitcodes.Usage
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fs.Usage()
-		return 2
+		return exitcodes.Usage
 	}
-	url := fs.Arg(0)
+	url := pos[0]
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelDebug
@@ -68,14 +70,14 @@ func cmdLogin(args []string, stdout, stderr io.Writer) int {
 		host, err := loginHost(url)
 		if err != nil {
 			fmt.Fprintln(stderr, "odfb login:", err)
-			return 2
+			return exitcodes.Usage
 		}
 		if err := (auth.CredentialsStore{Path: cfg.Credentials}).Delete(host, cfg.ClientID); err != nil {
 			fmt.Fprintln(stderr, "odfb login:", err)
-			return 1
+			return exitcodes.Other
 		}
 		fmt.Fprintf(stdout, "Removed the stored login for %s (client id %s) from %s.\n", host, cfg.ClientID, cfg.Credentials)
-		return 0
+		return exitcodes.OK
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -93,13 +95,13 @@ func cmdLogin(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			fmt.Fprintln(stderr, "odfb login: interrupted; nothing stored")
-			return 1
+			return exitcodes.Other
 		}
 		fmt.Fprintln(stderr, "odfb login:", err)
-		return 1
+		return exitcodes.Auth
 	}
 	fmt.Fprintf(stdout, "Signed in: %s.\nThe login is stored in %s; `odfb mount %s MOUNTPOINT` will use it.\n", desc, cfg.Credentials, url)
-	return 0
+	return exitcodes.OK
 }
 
 // loginHost returns the host[:port] of a library URL, lower case.

@@ -60,9 +60,10 @@ type session struct {
 	probe        func(ctx context.Context, c *credential) error
 	freshRefused func(ctx context.Context, c *credential) error
 
-	sem chan struct{} // held while logging in; a mutex that honours ctx
-	mu  sync.Mutex    // guards cur
-	cur *credential
+	sem      chan struct{} // held while logging in; a mutex that honours ctx
+	lastWarn time.Time     // guarded by sem: the last "renewal failed" warning
+	mu       sync.Mutex    // guards cur
+	cur      *credential
 }
 
 func newSession(name string, log *slog.Logger, login loginFunc) *session {
@@ -108,6 +109,10 @@ func (s *session) get(ctx context.Context) (*credential, error) {
 	nc, err := s.login(ctx, c, false)
 	if err != nil {
 		if c != nil && (c.expires.IsZero() || s.now().Before(c.expires)) {
+			if s.now().Sub(s.lastWarn) < time.Minute {
+				return c, nil
+			}
+			s.lastWarn = s.now()
 			s.log.Warn("auth: renewal before expiry failed; using the current credential until it runs out",
 				"strategy", s.name, "expires", c.expires.Format(time.RFC3339), "err", err)
 			return c, nil
