@@ -213,18 +213,19 @@ func (s CredentialsStore) getLocked(host, clientID string) (CredentialsEntry, er
 	return CredentialsEntry{}, fmt.Errorf("%w for %s (client id %s) in %s", ErrNoLogin, normHost(host), clientID, s.Path)
 }
 
-// HasHost reports whether the file holds a login for host with any client id.
-func (s CredentialsStore) HasHost(host string) bool {
+// HasHost reports whether the file holds a login for host with any
+// client id. A missing file is no error; an unreadable or unsafe one is.
+func (s CredentialsStore) HasHost(host string) (bool, error) {
 	doc, err := s.read()
 	if err != nil {
-		return false
+		return false, err
 	}
 	for _, e := range doc.Entries {
 		if normHost(e.Host) == normHost(host) {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 // Put stores e, replacing the entry for the same host and client id.

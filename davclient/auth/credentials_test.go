@@ -65,8 +65,8 @@ func TestCredentialsStoreRoundTrip(t *testing.T) {
 	if _, err := s.Get("a.example", "c"); !errors.Is(err, ErrNoLogin) {
 		t.Errorf("deleted entry still there: %v", err)
 	}
-	if !s.HasHost("B.example") {
-		t.Error("HasHost(b.example) = false")
+	if has, err := s.HasHost("B.example"); !has || err != nil {
+		t.Errorf("HasHost(b.example) = %v, %v", has, err)
 	}
 }
 

@@ -88,8 +88,14 @@ func ChooseMethod(o Options) (method, reason string, err error) {
 	if creds == "" {
 		creds = DefaultCredentialsPath()
 	}
-	if host != "" && (CredentialsStore{Path: creds}).HasHost(host) {
-		return MethodOAuth, "a login for " + host + " is stored in " + creds, nil
+	if host != "" {
+		has, err := CredentialsStore{Path: creds}.HasHost(host)
+		if err != nil {
+			return "", "", err
+		}
+		if has {
+			return MethodOAuth, "a login for " + host + " is stored in " + creds, nil
+		}
 	}
 	if o.Username != "" {
 		if o.STSURL != "" || isSharePointOnlineHost(host) {

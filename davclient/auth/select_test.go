@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,6 +38,12 @@ func TestChooseMethod(t *testing.T) {
 	if _, _, err := ChooseMethod(Options{Method: "kerberos"}); err == nil || !strings.Contains(err.Error(), "oauth") {
 		t.Errorf("unknown method: %v", err)
 	}
+	// An unsafe credentials file is an error, not a silent fallback.
+	os.Chmod(creds, 0o644)
+	if _, _, err := ChooseMethod(Options{SiteURL: spo, Credentials: creds, Username: "u"}); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("0644 credentials file: %v", err)
+	}
+	os.Chmod(creds, 0o600)
 	// Select reports missing inputs by flag name.
 	if _, err := Select(context.Background(), Options{Method: MethodBearerCommand, SiteURL: spo}); err == nil || !strings.Contains(err.Error(), "--bearer-command") {
 		t.Errorf("missing bearer command: %v", err)
