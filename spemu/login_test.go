@@ -288,3 +288,26 @@ func TestLoginBearerOnDAV(t *testing.T) {
 		t.Errorf("bearer with BearerOnDAV off: %d", resp.StatusCode)
 	}
 }
+
+func TestLoginGetUserRealm(t *testing.T) {
+	h := newLoginHarness(t, LoginConfig{}, time.Hour)
+	resp, err := http.PostForm(h.srv.URL+"/GetUserRealm.srf", url.Values{"login": {"bob@contoso.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j map[string]any
+	json.NewDecoder(resp.Body).Decode(&j)
+	resp.Body.Close()
+	if j["NameSpaceType"] != "Managed" || j["CloudInstanceName"] != "microsoftonline.com" {
+		t.Errorf("JSON realm: %v", j)
+	}
+	resp, err = http.Get(h.srv.URL + "/GetUserRealm.srf?login=eve@fabrikam.com&xml=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(b, []byte(`<RealmInfo Success="true">`)) || !bytes.Contains(b, []byte("<NameSpaceType>Unknown</NameSpaceType>")) {
+		t.Errorf("XML realm: %s", b)
+	}
+}
