@@ -109,7 +109,7 @@ func DeviceLogin(ctx context.Context, cfg OAuthConfig, show func(DeviceCode)) (s
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
 	da, err := oc.DeviceAuth(ctx)
 	if err != nil {
-		return "", classifyTokenError("device code request", oc.Endpoint.DeviceAuthURL, err)
+		return "", classifyTokenError("device code request", oc.Endpoint.DeviceAuthURL, cfg.SiteURL, err)
 	}
 	show(DeviceCode{VerificationURI: da.VerificationURI, VerificationURIComplete: da.VerificationURIComplete, UserCode: da.UserCode, Expires: da.Expiry})
 	tok, err := oc.DeviceAccessToken(ctx, da)
@@ -126,7 +126,7 @@ func DeviceLogin(ctx context.Context, cfg OAuthConfig, show func(DeviceCode)) (s
 		if errors.Is(err, context.DeadlineExceeded) && !da.Expiry.IsZero() && time.Now().After(da.Expiry) {
 			return "", errors.New("oauth: the code expired before the sign-in finished; run `odfb login` again")
 		}
-		return "", classifyTokenError("device code sign-in", oc.Endpoint.TokenURL, err)
+		return "", classifyTokenError("device code sign-in", oc.Endpoint.TokenURL, cfg.SiteURL, err)
 	}
 	if tok.RefreshToken == "" {
 		return "", fmt.Errorf("oauth: %s gave no refresh token (is offline_access allowed for client %s?)", oc.Endpoint.TokenURL, cfg.ClientID)
@@ -308,7 +308,7 @@ func (a *OAuth) redeem(ctx context.Context) (*oauth2.Token, error) {
 	err := a.store.Update(a.host, a.cfg.ClientID, func(e CredentialsEntry) (CredentialsEntry, error) {
 		t, err := refreshGrant(ctx, a.client, a.oc, e.RefreshToken)
 		if err != nil {
-			return e, classifyTokenError("token refresh", a.oc.Endpoint.TokenURL, err)
+			return e, classifyTokenError("token refresh", a.oc.Endpoint.TokenURL, a.cfg.SiteURL, err)
 		}
 		tok = t
 		rolled := t.RefreshToken != "" && t.RefreshToken != e.RefreshToken
@@ -335,7 +335,7 @@ func (a *OAuth) redeem(ctx context.Context) (*oauth2.Token, error) {
 
 // classifyTokenError turns an oauth2 error into one a person can act on,
 // never quoting a response body (it could hold a token).
-func classifyTokenError(what, endpoint string, err error) error {
+func classifyTokenError(what, endpoint, siteURL string, err error) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
 		return fmt.Errorf("oauth: %s at %s: %w", what, endpoint, err)
@@ -354,7 +354,7 @@ func classifyTokenError(what, endpoint string, err error) error {
 	}
 	switch {
 	case re.ErrorCode == "invalid_grant" || re.ErrorCode == "interaction_required" || re.ErrorCode == "consent_required":
-		return fmt.Errorf("oauth: %w (%s from %s); run `odfb login URL` again to sign in", ErrLoginExpired, detail, endpoint)
+		return fmt.Errorf("oauth: %w (%s from %s); run `odfb login %s` again to sign in", ErrLoginExpired, detail, endpoint, siteURL)
 	case re.ErrorCode == "invalid_client" || re.ErrorCode == "unauthorized_client":
 		return fmt.Errorf("oauth: %s refused the client id (%s); your organisation may require its own app registration: pass it with --client-id", endpoint, detail)
 	}
