@@ -140,14 +140,30 @@ func (t *Table) Cells() (header []string, rows [][]string) {
 	base := t.baseline()
 	for _, r := range t.Rows {
 		cells := []string{r.Tool}
+		// A failed row shows what it did measure (say, the time to
+		// close) and its status in the first column it has no time for;
+		// a row with every time but a status (wrong data) shows the
+		// status instead of the first time.
+		statusAt := -1
+		if r.Status != "" {
+			statusAt = 0
+			for i := range t.TimeCols {
+				if i >= len(r.Times) || r.Times[i] <= 0 {
+					statusAt = i
+					break
+				}
+			}
+		}
 		for i := range t.TimeCols {
 			switch {
-			case r.Status != "" && i == 0:
+			case i == statusAt:
 				cells = append(cells, shorten(r.Status, 48), "")
-			case r.Status != "":
+			case r.Status != "" && (i >= len(r.Times) || r.Times[i] <= 0):
 				cells = append(cells, "", "")
 			case i >= len(r.Times) || r.Times[i] <= 0:
 				cells = append(cells, "—", "")
+			case r.Status != "":
+				cells = append(cells, FormatDuration(r.Times[i]), "")
 			default:
 				ratio := "—"
 				if r.Tool == Baseline {
@@ -258,7 +274,7 @@ func WriteSummary(w io.Writer, tables []*Table) error {
 				}
 				switch {
 				case r.Status != "":
-					cell = shorten(r.Status, 24)
+					cell = shorten(r.Status, 30)
 				case col < 0 || col >= len(r.Times) || r.Times[col] <= 0:
 					cell = "—"
 				case tool == Baseline:

@@ -57,7 +57,8 @@ func TestTableRatiosAndStatus(t *testing.T) {
 		Rows: []Row{
 			{Tool: "odfb", Times: []time.Duration{1 * s, 4 * s}, PeakRSS: 30 << 20, CPU: 2 * s},
 			{Tool: "rclone", Times: []time.Duration{2 * s, 10 * s}, Tally: tallyOf("PUT", "PROPFIND", "PUT")},
-			{Tool: "davfs2", Status: "failed: server refused the upload: 413"},
+			{Tool: "davfs2", Times: []time.Duration{5 * s}, Status: "failed: 413: single PUT over the server's limit"},
+			{Tool: "rclone-full", Times: []time.Duration{s, 4 * s}, Status: "failed: WRONG DATA on the server"},
 			{Tool: "curl", Times: []time.Duration{3 * s}},
 		}}
 	header, rows := tb.Cells()
@@ -88,11 +89,16 @@ func TestTableRatiosAndStatus(t *testing.T) {
 	if rows[0][col("peak RSS")] != "30.0 MiB" || rows[1][col("peak RSS")] != "—" || rows[0][col("CPU")] != "2.00 s" {
 		t.Errorf("rss/cpu: %v / %v", rows[0], rows[1])
 	}
-	if rows[2][1] != "failed: server refused the upload: 413" || rows[2][3] != "" || rows[2][col("MiB/s")] != "—" {
+	// A failed upload keeps its time to close, the status goes where the
+	// missing time would be, and no ratio is drawn from a failed row.
+	if rows[2][1] != "5.00 s" || rows[2][2] != "" || rows[2][3] != "failed: 413: single PUT over the server's limit" || rows[2][col("MiB/s")] != "—" {
 		t.Errorf("failed row = %v", rows[2])
 	}
-	if rows[3][3] != "—" { // a second time the tool did not measure
-		t.Errorf("curl on-server cell = %q, want —", rows[3][3])
+	if rows[3][1] != "failed: WRONG DATA on the server" || rows[3][2] != "" || rows[3][3] != "4.00 s" || rows[3][4] != "" {
+		t.Errorf("wrong-data row = %v", rows[3])
+	}
+	if rows[4][3] != "—" { // a second time the tool did not measure
+		t.Errorf("curl on-server cell = %q, want —", rows[4][3])
 	}
 
 	// Without a measured baseline no ratio is invented.
@@ -119,7 +125,7 @@ func TestTableRatiosAndStatus(t *testing.T) {
 			t.Errorf("misaligned table line %q", l)
 		}
 	}
-	if len(lines) != 2+2+4 {
+	if len(lines) != 2+2+5 {
 		t.Errorf("%d lines:\n%s", len(lines), out.String())
 	}
 }

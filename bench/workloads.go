@@ -272,7 +272,10 @@ func (e *runEnv) workloadSmallWrite(ctx context.Context) []*Table {
 			}
 			onServer, note, err := e.waitOnServer(ctx, start, mark, t, m, want)
 			if err != nil {
-				return err
+				rows[0].Times = []time.Duration{closed}
+				rows[0].Tally = e.since(mark)
+				rows[0].Status = "failed: " + shorten(firstLine(err.Error()), 60)
+				return nil
 			}
 			rows[0].Times = []time.Duration{closed, onServer}
 			rows[0].Tally = e.since(mark)
@@ -355,7 +358,10 @@ func (e *runEnv) workloadBigWrite(ctx context.Context) []*Table {
 			closed := time.Since(start)
 			onServer, note, err := e.waitOnServer(ctx, start, mark, t, m, map[string]int64{rel: size})
 			if err != nil {
-				return err
+				rows[0].Times = []time.Duration{closed}
+				rows[0].Tally = e.since(mark)
+				rows[0].Status = "failed: " + shorten(firstLine(err.Error()), 60)
+				return nil
 			}
 			rows[0].Times = []time.Duration{closed, onServer}
 			rows[0].Tally = e.since(mark)
@@ -478,7 +484,7 @@ func (e *runEnv) waitOnServer(ctx context.Context, start time.Time, mark int64, 
 				refused = time.Now()
 			}
 		} else if time.Since(refused) > 20*time.Second {
-			return 0, trig.note, errors.New("server refused the upload: 413 (single PUT over the server's PUT limit)")
+			return 0, trig.note, errors.New("413: single PUT over the server's limit")
 		}
 		select {
 		case <-ctx.Done():
@@ -509,7 +515,11 @@ func (e *runEnv) curlRow(ctx context.Context, workload string, transfers ...[]st
 	row.PeakRSS, row.CPU = r.rss, r.cpu
 	if err != nil {
 		fmt.Fprintf(e.out, "    curl: %v\n", err)
-		row.Status = "failed: " + shorten(err.Error(), 70)
+		if row.Tally.Errors > 0 {
+			row.Status = "failed: HTTP " + row.Tally.errorStatuses()
+		} else {
+			row.Status = "failed: " + shorten(err.Error(), 70)
+		}
 		return row
 	}
 	row.Times = []time.Duration{r.dur}
