@@ -12,6 +12,7 @@ import (
 
 	"github.com/odfb/odfb/davclient/auth"
 	"github.com/odfb/odfb/remote"
+	"github.com/odfb/odfb/spemu"
 )
 
 // target is one server the shared verb suite runs against.
@@ -27,6 +28,8 @@ type target struct {
 	// requests counts requests seen by the server (nil: unknown).
 	requests func() int
 	opts     func(*Options)
+	// srv is the emulator behind the target (nil for other servers).
+	srv *spemu.Server
 }
 
 func newTestClient(t *testing.T, tg target) *Client {
