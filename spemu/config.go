@@ -1,0 +1,143 @@
+package spemu
+
+import (
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Config describes one emulated document library. The zero value of every
+// field means "the default"; New fills the defaults in.
+type Config struct {
+	Listen   string // address for Start; default "127.0.0.1:0"
+	Root     string // served directory; "" = a temp dir removed on Close
+	Site     string // server-relative site URL; default "/personal/alice_contoso_com"
+	Library  string // library URL segment; default "Documents"
+	Auth     string // "none" | "basic" | "cookie" (default "cookie")
+	User     string // default "alice@contoso.com"
+	Password string // for basic auth (and the login endpoints)
+	// CookieTTL is how long an issued session cookie stays valid; default 24h.
+	CookieTTL time.Duration
+	// PutLimit is the largest WebDAV PUT body accepted (413 above);
+	// default 250 MiB (262144000). A negative value means no limit.
+	PutLimit int64
+	// RequestLog receives one JSON object per line per request; nil = none.
+	// Writes are serialised by the server.
+	RequestLog io.Writer
+	Faults     Faults
+	// Seed seeds the fault generator (and nothing else that matters to
+	// clients); the same seed and request sequence give the same faults.
+	Seed int64
+	// OfficeMutation makes PUTs of .docx/.xlsx/.pptx (and the other Office
+	// Open XML types) store slightly different bytes, as SharePoint's
+	// property promotion does.
+	OfficeMutation bool
+	Logger         *slog.Logger // nil = discard
+
+	// --- Switches for behaviour the protocol reference marks [unc] ---
+
+	// PlainReasonPhrases turns off SharePoint's upper-case HTTP/1.1 reason
+	// phrases ("207 MULTI-STATUS") and lets net/http write its own
+	// ("207 Multi-Status"). Only connections accepted by Start are
+	// rewritten; Handler() used with httptest always gives Go's phrases.
+	PlainReasonPhrases bool
+	// AllowInfiniteDepth answers PROPFIND Depth: infinity (SharePoint 2007
+	// did) instead of 403 propfind-finite-depth (the default, like IIS).
+	AllowInfiniteDepth bool
+	// OverwriteStatus is the status of a PUT that replaces an existing
+	// file: 204 (default) or 200.
+	OverwriteStatus int
+	// NameErrorStatus is the status for a refused name or path: 400
+	// (default), 403 or 409. The X-MSDAVEXT_Error header comes with each.
+	NameErrorStatus int
+	// MaxFolderItems, when > 0, makes PROPFIND Depth 1 on a folder with
+	// more children fail with 503 (the [unc] large-folder behaviour). 0 =
+	// no cap, the default.
+	MaxFolderItems int
+	// RequestLogLimit bounds the records kept in memory for Requests():
+	// 0 keeps every record (tests), N > 0 keeps only the last N (a ring,
+	// for long benchmarks). The RequestLog writer always gets every record.
+	RequestLogLimit int
+
+	// --- Fields for the login and REST endpoints (login*.go, oauth*.go,
+	// rest*.go). Their owners add fields below this line. ---
+}
+
+// Faults are the injected failures and the traffic shaping. They can be
+// changed while serving with Server.SetFaults. Rates are fractions in
+// [0,1] of requests; one draw from the seeded generator per request
+// decides throttle, fail or drop (in that order of the ranges).
+type Faults struct {
+	Latency        time.Duration // added before each request is handled
+	Bandwidth      int64         // bytes/s per response (and request body), 0 = unlimited
+	ThrottleRate   float64       // fraction of requests answered 429/503
+	ThrottleStatus int           // 429 (default) or 503
+	RetryAfter     int           // seconds in Retry-After (default 1)
+	FailRate       float64       // fraction answered with a 5xx (not throttling)
+	// FailStatus is the status of an injected failure: 0 picks 500, 502
+	// or 503 (without Retry-After) from the seeded generator.
+	FailStatus int
+	DropRate   float64 // fraction whose connection is cut mid-response
+}
+
+// Default values.
+const (
+	DefaultListen    = "127.0.0.1:0"
+	DefaultSite      = "/personal/alice_contoso_com"
+	DefaultLibrary   = "Documents"
+	DefaultUser      = "alice@contoso.com"
+	DefaultCookieTTL = 24 * time.Hour
+	DefaultPutLimit  = 262144000 // 250 MiB, SharePoint's request message limit
+	// MaxPathLength is SharePoint's limit on a decoded server-relative path.
+	MaxPathLength = 400
+)
+
+func (c *Config) fillDefaults() {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.Site == "" {
+		c.Site = DefaultSite
+	}
+	if c.Site[0] != '/' {
+		c.Site = "/" + c.Site
+	}
+	for len(c.Site) > 1 && c.Site[len(c.Site)-1] == '/' {
+		c.Site = c.Site[:len(c.Site)-1]
+	}
+	if c.Site == "/" {
+		c.Site = ""
+	}
+	if c.Library == "" {
+		c.Library = DefaultLibrary
+	}
+	if c.Auth == "" {
+		c.Auth = "cookie"
+	}
+	if c.User == "" {
+		c.User = DefaultUser
+	}
+	if c.CookieTTL <= 0 {
+		c.CookieTTL = DefaultCookieTTL
+	}
+	if c.PutLimit == 0 {
+		c.PutLimit = DefaultPutLimit
+	}
+	if c.OverwriteStatus == 0 {
+		c.OverwriteStatus = 204
+	}
+	if c.NameErrorStatus == 0 {
+		c.NameErrorStatus = 400
+	}
+	c.Faults = c.Faults.normalized()
+}
+
+func (f Faults) normalized() Faults {
+	if f.ThrottleStatus == 0 {
+		f.ThrottleStatus = 429
+	}
+	if f.RetryAfter <= 0 {
+		f.RetryAfter = 1
+	}
+	return f
+}

@@ -1,0 +1,75 @@
+package spemu
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// SetFaults replaces the injected faults; safe while serving. Requests
+// already past the fault decision are not affected.
+func (s *Server) SetFaults(f Faults) {
+	f = f.normalized()
+	s.faultMu.Lock()
+	s.faults = f
+	s.faultMu.Unlock()
+}
+
+// Faults returns the faults in force.
+func (s *Server) Faults() Faults {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	return s.faults
+}
+
+// drawFault decides the fate of one request with one draw from the seeded
+// generator: throttle, fail, drop or "" (served normally). The draw is
+// made only when a rate is set, so a run without faults does not advance
+// the generator.
+func (s *Server) drawFault(f Faults) string {
+	if f.ThrottleRate <= 0 && f.FailRate <= 0 && f.DropRate <= 0 {
+		return ""
+	}
+	s.faultMu.Lock()
+	u := s.rng.Float64()
+	s.faultMu.Unlock()
+	switch {
+	case u < f.ThrottleRate:
+		return "throttle"
+	case u < f.ThrottleRate+f.FailRate:
+		return "fail"
+	case u < f.ThrottleRate+f.FailRate+f.DropRate:
+		return "drop"
+	}
+	return ""
+}
+
+// writeThrottle answers like SharePoint's throttling: 429 with the 21-byte
+// plain-text body, or 503 "Server Too Busy", both with Retry-After.
+func (s *Server) writeThrottle(w http.ResponseWriter, f Faults) {
+	h := w.Header()
+	h.Set("Retry-After", strconv.Itoa(f.RetryAfter))
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	body := "429 TOO MANY REQUESTS"
+	if f.ThrottleStatus == http.StatusServiceUnavailable {
+		body = "Server Too Busy"
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(f.ThrottleStatus)
+	w.Write([]byte(body))
+}
+
+// writeFail answers an injected server failure.
+func (s *Server) writeFail(w http.ResponseWriter, f Faults) {
+	code := f.FailStatus
+	if code == 0 {
+		s.faultMu.Lock()
+		code = []int{500, 502, 503}[s.rng.IntN(3)]
+		s.faultMu.Unlock()
+	}
+	body := strconv.Itoa(code) + " " + http.StatusText(code)
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(code)
+	w.Write([]byte(body))
+}
