@@ -10,6 +10,10 @@ import (
 	"github.com/odfb/odfb/remote"
 )
 
+// staleWait is how long a lookup waits for a listing being refreshed
+// before it is answered from the stale one.
+const staleWait = 3 * time.Second
+
 // dirState is a folder's listing held in memory.
 type dirState struct {
 	rec   dirRecord
@@ -157,9 +161,20 @@ func (c *Cache) listing(ctx context.Context, dir string) (*dirState, error) {
 		}
 	}
 	ch := c.lists.DoChan(fold(dir), func() (any, error) { return c.fetch(dir) })
+	var slow <-chan time.Time
+	if ds != nil {
+		// A stale listing is there: wait a little for the fresh one, then
+		// serve the stale one and let the fetch finish in the background
+		// (a server that hangs or retries must not hang ls).
+		t := time.NewTimer(staleWait)
+		defer t.Stop()
+		slow = t.C
+	}
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-slow:
+		return ds, nil
 	case r := <-ch:
 		if r.Err != nil {
 			if ds != nil && errors.Is(r.Err, remote.ErrUnavailable) {

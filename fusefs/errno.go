@@ -18,8 +18,6 @@ func toErrno(err error) syscall.Errno {
 	switch {
 	case err == nil:
 		return 0
-	case errors.As(err, &errno):
-		return errno
 	case errors.Is(err, remote.ErrNotFound):
 		return syscall.ENOENT
 	case errors.Is(err, remote.ErrExists):
@@ -46,9 +44,19 @@ func toErrno(err error) syscall.Errno {
 		return syscall.EINTR
 	case errors.Is(err, os.ErrClosed):
 		return syscall.EBADF
+	case errors.As(err, &errno) && !isRemote(err):
+		// A local errno (the content cache's disk, EROFS from this
+		// package). A network errno inside a remote error is not the
+		// application's business: that is EIO below.
+		return errno
 	default:
 		// ErrUnavailable (nothing cached to serve), ErrThrottled,
 		// ErrServer, ErrUploadGone, ErrOutsideRoot, local I/O errors.
 		return syscall.EIO
 	}
+}
+
+func isRemote(err error) bool {
+	var re *remote.Error
+	return errors.As(err, &re)
 }

@@ -36,6 +36,8 @@ func TestToErrno(t *testing.T) {
 		{names.ErrTooLong, syscall.ENAMETOOLONG},
 		{context.Canceled, syscall.EINTR},
 		{syscall.EROFS, syscall.EROFS},
+		{fmt.Errorf("local: %w", syscall.ENOSPC), syscall.ENOSPC},
+		{&remote.Error{Kind: remote.ErrUnavailable, Op: "GET", Err: syscall.ECONNREFUSED}, syscall.EIO},
 		{errors.New("something else"), syscall.EIO},
 	} {
 		if got := toErrno(c.err); got != c.want {

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# make demo: serve a small sample library with spemu on loopback and mount
+# it with odfb. Usage: scripts/demo.sh [MOUNTPOINT]   (default ./mnt)
+# Ctrl-C unmounts and stops the emulator. Everything lives in ./.demo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MNT=${1:-./mnt}
+DEMO=./.demo
+LIB=$DEMO/library
+ODFB=bin/odfb
+SPEMU=bin/spemu
+
+for b in "$ODFB" "$SPEMU"; do
+  [ -x "$b" ] || { echo "demo: $b is missing; run 'make demo' (it builds first)" >&2; exit 1; }
+done
+if [ ! -e /dev/fuse ]; then
+  echo "demo: /dev/fuse is missing (load the fuse module, or run in a container with --device /dev/fuse)" >&2
+  exit 1
+fi
+if [ "$(id -u)" != 0 ] && ! command -v fusermount3 >/dev/null; then
+  echo "demo: as a non-root user odfb needs fusermount3 (Debian: apt install fuse3)" >&2
+  exit 1
+fi
+if mountpoint -q "$MNT" 2>/dev/null; then
+  echo "demo: $MNT is already mounted; unmount it first (umount $MNT or fusermount3 -u $MNT)" >&2
+  exit 1
+fi
+
+mkdir -p "$DEMO" "$MNT"
+chmod 700 "$DEMO"
+
+# --- the sample library (server names, as SharePoint stores them) ---------
+if [ ! -e "$LIB/.sample-done" ]; then
+  mkdir -p "$LIB/Projects/2025 Plans" "$LIB/Pictures" "$LIB/Big files" "$LIB/Ünïcödé & spaces"
+  cat > "$LIB/README.txt" <<'TXT'
+Hello from the odfb demo.
+This folder is a SharePoint document library served by spemu, the
+SharePoint Online emulator, and mounted by odfb.
+TXT
+  printf 'Plans for 2025\n- ship odfb\n' > "$LIB/Projects/2025 Plans/plan #1 (100%).md"
+  # "Q1: results?.txt" as SharePoint stores it: ':' and '?' are forbidden
+  # there, so they are full-width look-alikes; odfb shows them as ASCII.
+  printf 'revenue: up\n' > "$LIB/Projects/Q1：results？.txt"
+  printf 'ça marche\n' > "$LIB/Ünïcödé & spaces/café.txt"
+  base64 -d > "$LIB/Pictures/gradient.png" <<'PNG'
+iVBORw0KGgoAAAANSUhEUgAAACAAAAAgCAIAAAD8GO2jAAAGy0lEQVR42hXVkb/GIBTG8ReHYTgMw+EwHIbDMBwOh8Pwh+FwOAyHYRiG4d3tD+jb53TOc36/H8MP8UP+GH+oH/rH9GP+YX4sP+yP9Yf74X9sP/Yfx4/zR/jBj/jj+nH/eH6kH++P/KP8qD/aj/7j9xsYBsSAHBgH1IAemAbmATOwDNiBdcAN+IFtYB84Bs6BMMBAHLgG7oFnIA28A3mgDNSBNtCHDxAMAiGQglGgBFowCWaBESwCK1gFTuAFm2AXHIJTEAQIouAS3IJHkASvIAuKoAqaoIsPkAwSIZGSUaIkWjJJZomRLBIrWSVO4iWbZJccklMSJEii5JLckkeSJK8kS4qkSpqkyw8YGUbEiBwZR9SIHplG5hEzsozYkXXEjfiRbWQfOUbOkTDCSBy5Ru6RZySNvCN5pIzUkTbSxw9QDAqhkIpRoRRaMSlmhVEsCqtYFU7hFZtiVxyKUxEUKKLiUtyKR5EUryIriqIqmqKrD9AMGqGRmlGjNFozaWaN0Swaq1k1TuM1m2bXHJpTEzRooubS3JpHkzSvJmuKpmqapusPmBgmxIScGCfUhJ6YJuYJM7FM2Il1wk34iW1inzgmzokwwUScuCbuiWciTbwTeaJM1Ik20acPmBlmxIycGWfUjJ6ZZuYZM7PM2Jl1xs34mW1mnzlmzpkww0ycuWbumWcmzbwzeabM1Jk20+cPMAwGYZCG0aAM2jAZZoMxLAZrWA3O4A2bYTcchtMQDBii4TLchseQDK8hG4qhGpqhmw9YGBbEglwYF9SCXpgW5gWzsCzYhXXBLfiFbWFfOBbOhbDAQly4Fu6FZyEtvAt5oSzUhbbQlw+wDBZhkZbRoizaMllmi7EsFmtZLc7iLZtltxyW0xIsWKLlstyWx5IsryVbiqVamqXbD1gZVsSKXBlX1IpemVbmFbOyrNiVdcWt+JVtZV85Vs6VsMJKXLlW7pVnJa28K3mlrNSVttLXD3AMDuGQjtGhHNoxOWaHcSwO61gdzuEdm2N3HI7TERw4ouNy3I7HkRyvIzuKozqao7sP8Awe4ZGe0aM82jN5Zo/xLB7rWT3O4z2bZ/ccntMTPHii5/LcnseTPK8ne4qnepqn+w/YGDbEhtwYN9SG3pg25g2zsWzYjXXDbfiNbWPfODbOjbDBRty4Nu6NZyNtvBt5o2zUjbbRtw/YGXbEjtwZd9SO3pl25h2zs+zYnXXH7fidbWffOXbOnbDDTty5du6dZyftvDt5p+zUnbbT9w84GA7EgTwYD9SBPpgO5gNzsBzYg/XAHfiD7WA/OA7Og3DAQTy4Du6D5yAdvAf5oBzUg3bQjw84GU7EiTwZT9SJPplO5hNzspzYk/XEnfiT7WQ/OU7Ok3DCSTy5Tu6T5ySdvCf5pJzUk3bSzw8IDAERkIExoAI6MAXmgAksARtYAy7gA1tgDxyBMxACBGLgCtyBJ5ACbyAHSqAGWqCHD/hffN9q+pbHF+9fAH8R+YXYFzNfEHyj+g3T1+5fQ34t833qV/avMN/Tv8v/T4QLbnggwQsZClRo0L+1/YsMERGRkTGiIjoyReaIiSwRG1kjLuIjW2SPHJEzEuL/9TFyRe7IE0mRN5IjJVIjLdLjB1wMF+JCXowX6kJfTBfzhblYLuzFeuEu/MV2sV8cF+dFuP4fHy+ui/viuUgX70W+KBf1ol306wNuhhtxI2/GG3Wjb6ab+cbcLDf2Zr1xN/5mu9lvjpvzJtz/pYk3181989ykm/cm35SbetNu+v0BD8ODeJAP44N60A/Tw/xgHpYH+7A+uAf/sD3sD8fD+RCe/8LHh+vhfnge0sP7kB/KQ31oD/35gMSQEAmZGBMqoRNTYk6YxJKwiTXhEj6xJfbEkTgTIf1/a0xciTvxJFLiTeRESdRES/T0AS/Di3iRL+OLetEv08v8Yl6WF/uyvrgX/7K97C/Hy/kS3v+miS/Xy/3yvKSX9yW/lJf60l76+wGZISMyMjNmVEZnpsycMZklYzNrxmV8ZsvsmSNzZkL+b8mYuTJ35smkzJvJmZKpmZbp+QMKQ0EUZGEsqIIuTIW5YApLwRbWgiv4wlbYC0fhLITy3/CxcBXuwlNIhbeQC6VQC63QywdUhoqoyMpYURVdmSpzxVSWiq2sFVfxla2yV47KWQn1f5xi5arclaeSKm8lV0qlVlql1w9oDA3RkI2xoRq6MTXmhmksDdtYG67hG1tjbxyNsxHa/7DGxtW4G08jNd5GbpRGbbRGbx/QGTqiIztjR3V0Z+rMHdNZOrazdlzHd7bO3jk6Zyf0/yiInatzd55O6ryd3Cmd2mmd3vkD4XNgWyf/NBMAAAAASUVORK5CYII=
+PNG
+  # 50 MiB of data that is not all zeros (so sha256sum proves the bytes).
+  head -c $((50 * 1024 * 1024)) /dev/urandom > "$LIB/Big files/fifty-MiB.bin"
+  touch "$LIB/.sample-done"
+fi
+
+# --- start the emulator ----------------------------------------------------
+PIDS=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo
+  echo "demo: unmounting $MNT and stopping spemu…"
+  if [ -n "${ODFB_PID:-}" ] && kill -0 "$ODFB_PID" 2>/dev/null; then
+    kill -TERM "$ODFB_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$ODFB_PID" 2>/dev/null || break; sleep 0.2; done
+  fi
+  if mountpoint -q "$MNT" 2>/dev/null; then
+    umount "$MNT" 2>/dev/null || fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
+  fi
+  if [ -n "${SPEMU_PID:-}" ]; then
+    kill -TERM "$SPEMU_PID" 2>/dev/null || true
+    wait "$SPEMU_PID" 2>/dev/null || true
+  fi
+  echo "demo: done (logs in $DEMO/*.log)"
+}
+trap cleanup INT TERM EXIT
+
+rm -f "$DEMO/cookie" "$DEMO/spemu.url"
+"$SPEMU" --listen 127.0.0.1:0 --root "$LIB" --auth cookie \
+  --write-cookie-file "$DEMO/cookie" --request-log "$DEMO/requests.log" \
+  > "$DEMO/spemu.url" 2> "$DEMO/spemu.log" &
+SPEMU_PID=$!
+for _ in $(seq 100); do
+  [ -s "$DEMO/spemu.url" ] && [ -s "$DEMO/cookie" ] && break
+  kill -0 "$SPEMU_PID" 2>/dev/null || { echo "demo: spemu exited; see $DEMO/spemu.log" >&2; cat "$DEMO/spemu.log" >&2; exit 1; }
+  sleep 0.1
+done
+URL=$(head -n 1 "$DEMO/spemu.url")
+[ -n "$URL" ] || { echo "demo: spemu printed no URL; see $DEMO/spemu.log" >&2; exit 1; }
+chmod 600 "$DEMO/cookie"
+
+# --- mount -------------------------------------------------------------------
+: > "$DEMO/odfb.log"
+"$ODFB" mount --cookie-file "$DEMO/cookie" --cache-dir "$DEMO/cache" \
+  --dir-cache-time 10s "$URL" "$MNT" 2> "$DEMO/odfb.log" &
+ODFB_PID=$!
+for _ in $(seq 150); do
+  grep -q "mounted " "$DEMO/odfb.log" && break
+  kill -0 "$ODFB_PID" 2>/dev/null || { echo "demo: odfb mount failed:" >&2; cat "$DEMO/odfb.log" >&2; exit 1; }
+  sleep 0.1
+done
+grep -q "mounted " "$DEMO/odfb.log" || { echo "demo: odfb did not mount in 15s:" >&2; cat "$DEMO/odfb.log" >&2; exit 1; }
+
+cat <<MSG
+
+  odfb demo: the library $URL
+  is mounted at $MNT (read-only for now; writes answer EROFS).
+
+  Try, in another terminal:
+    ls -l $MNT
+    cat "$MNT/README.txt"
+    ls -l "$MNT/Projects"            # 'Q1:results?.txt' is 'Q1：results？.txt' on the server
+    sha256sum "$MNT/Big files/fifty-MiB.bin" "$LIB/Big files/fifty-MiB.bin"
+    df -h $MNT; stat "$MNT/Pictures/gradient.png"
+    $ODFB mount --help               # every option
+    tail -f $DEMO/requests.log       # what odfb asks the server (spemu's request log)
+
+  Ctrl-C here unmounts and stops the emulator.
+MSG
+
+wait "$ODFB_PID" || true
