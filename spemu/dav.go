@@ -156,6 +156,14 @@ func htmlEscape(s string) string {
 // the locks for a write to it (exists=false: it is to be created at
 // libPath). The caller holds s.st.mu.
 func (s *Server) checkConditions(r *http.Request, libPath string, it Item, exists bool) error {
+	if err := checkETagHeaders(r, it, exists); err != nil {
+		return err
+	}
+	return s.checkIfAndLocks(r, libPath, false)
+}
+
+// checkETagHeaders evaluates If-Match and If-None-Match for a write.
+func checkETagHeaders(r *http.Request, it Item, exists bool) error {
 	if im := r.Header.Get("If-Match"); im != "" {
 		if !exists || (strings.TrimSpace(im) != "*" && !etagListMatch(im, it.ETag())) {
 			return errPrecondition
@@ -166,7 +174,7 @@ func (s *Server) checkConditions(r *http.Request, libPath string, it Item, exist
 			return errPrecondition
 		}
 	}
-	return s.checkIfAndLocks(r, libPath, false)
+	return nil
 }
 
 // etagListMatch compares a comma-separated If-Match list with etag. Our
@@ -374,15 +382,21 @@ func (s *Server) davMoveCopy(w http.ResponseWriter, r *http.Request, libPath str
 		return
 	}
 	created, err := s.st.MoveCopy(libPath, dst, move, overwrite, shallow, func(src, d Item, dstExists bool) error {
-		if err := s.checkConditions(r, libPath, src, true); err != nil {
+		// Conditions are about the source (the Request-URI); a COPY does
+		// not modify it, so only a MOVE needs the source's lock tokens.
+		if err := checkETagHeaders(r, src, true); err != nil {
+			return err
+		}
+		submitted, err := s.evalIf(r, libPath)
+		if err != nil {
 			return err
 		}
 		if move {
-			if err := s.checkIfAndLocks(r, libPath, true); err != nil {
+			if err := s.checkLocks(libPath, true, submitted); err != nil {
 				return err
 			}
 		}
-		return s.checkIfAndLocks(r, dst, dstExists)
+		return s.checkLocks(dst, dstExists, submitted)
 	})
 	if err != nil {
 		s.writeError(w, r, err)

@@ -157,57 +157,76 @@ func parseIf(h string) ([]ifList, error) {
 	return lists, nil
 }
 
-// checkIfAndLocks evaluates the If header (412 when false) and then the
-// locks on libPath (423 unless a matching lock token was submitted).
-// members also checks locks below libPath (DELETE, MOVE of a folder).
-// The caller holds s.st.mu.
+// checkIfAndLocks evaluates the If header against libPath (412 when
+// false) and then the locks on libPath (423 unless a matching lock token
+// was submitted). members also checks locks below libPath (DELETE, MOVE
+// of a folder). The caller holds s.st.mu.
 func (s *Server) checkIfAndLocks(r *http.Request, libPath string, members bool) error {
+	submitted, err := s.evalIf(r, libPath)
+	if err != nil {
+		return err
+	}
+	return s.checkLocks(libPath, members, submitted)
+}
+
+// evalIf evaluates the If header; untagged lists apply to reqPath (the
+// Request-URI). It returns every state token the header mentions (the
+// lock tokens the client submits). The caller holds s.st.mu.
+func (s *Server) evalIf(r *http.Request, reqPath string) ([]string, error) {
+	h := r.Header.Get("If")
+	if h == "" {
+		return nil, nil
+	}
+	lists, err := parseIf(h)
+	if err != nil {
+		return nil, err
+	}
 	var submitted []string
-	if h := r.Header.Get("If"); h != "" {
-		lists, err := parseIf(h)
-		if err != nil {
-			return err
-		}
-		anyTrue := false
-		for _, l := range lists {
-			target := libPath
-			if l.resource != "" {
-				u, err := url.Parse(l.resource)
-				if err != nil || !hasPathPrefixFold(u.Path, s.libPrefix) {
-					target = ""
-				} else {
-					target = cleanLibPath(u.Path[len(s.libPrefix):])
-				}
+	anyTrue := false
+	for _, l := range lists {
+		target := reqPath
+		if l.resource != "" {
+			u, err := url.Parse(l.resource)
+			if err != nil || !hasPathPrefixFold(u.Path, s.libPrefix) {
+				target = ""
+			} else {
+				target = cleanLibPath(u.Path[len(s.libPrefix):])
 			}
-			ok := true
-			for _, c := range l.conds {
-				var res bool
-				if c.token != "" {
-					submitted = append(submitted, c.token)
-					if target != "" {
-						for _, la := range s.st.locksCovering(target, false) {
-							if la.lock.Token == c.token {
-								res = true
-							}
+		}
+		ok := true
+		for _, c := range l.conds {
+			var res bool
+			if c.token != "" {
+				submitted = append(submitted, c.token)
+				if target != "" {
+					for _, la := range s.st.locksCovering(target, false) {
+						if la.lock.Token == c.token {
+							res = true
 						}
 					}
-				} else if target != "" {
-					if it, err := s.st.statLocked(target); err == nil {
-						res = it.ETag() == strings.TrimPrefix(c.etag, "W/")
-					}
 				}
-				if res == c.not {
-					ok = false
+			} else if target != "" {
+				if it, err := s.st.statLocked(target); err == nil {
+					res = it.ETag() == strings.TrimPrefix(c.etag, "W/")
 				}
 			}
-			if ok {
-				anyTrue = true
+			if res == c.not {
+				ok = false
 			}
 		}
-		if !anyTrue {
-			return errPrecondition
+		if ok {
+			anyTrue = true
 		}
 	}
+	if !anyTrue {
+		return nil, errPrecondition
+	}
+	return submitted, nil
+}
+
+// checkLocks fails with errLocked when a lock covers libPath (or, with
+// members, an item below it) whose token is not in submitted.
+func (s *Server) checkLocks(libPath string, members bool, submitted []string) error {
 	for _, la := range s.st.locksCovering(libPath, members) {
 		found := false
 		for _, t := range submitted {
