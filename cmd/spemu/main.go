@@ -208,4 +208,3 @@ func writeCookieFile(srv *spemu.Server, name string) error {
 	}
 	return os.Rename(tmp, name)
 }
-
