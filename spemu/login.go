@@ -98,17 +98,17 @@ type loginService struct {
 	issueCookie func(name, user string, ttl time.Duration) string
 	now         func() time.Time
 
-	sts     map[string]grant // STS binary tokens
-	devices map[string]*deviceGrant
-	access  map[string]grant
-	refresh map[string]grant
+	sts     map[string]loginGrant // STS binary tokens
+	devices map[string]*loginDeviceGrant
+	access  map[string]loginGrant
+	refresh map[string]loginGrant
 	// legacyCookies are the FedAuth/rtFa values issued, refused while
 	// LegacyAuthOff is set.
 	legacyCookies map[string]bool
 }
 
-// grant is one issued token.
-type grant struct {
+// loginGrant is one issued token.
+type loginGrant struct {
 	user     string
 	audience string // host[:port] the token is for
 	clientID string
@@ -116,7 +116,7 @@ type grant struct {
 	expires  time.Time
 }
 
-type deviceGrant struct {
+type loginDeviceGrant struct {
 	userCode string
 	clientID string
 	scope    string
@@ -131,8 +131,8 @@ func newLoginService(cfg LoginConfig, user, password, site string, cookieTTL tim
 	cfg.fill()
 	return &loginService{
 		cfg: cfg, user: user, password: password, site: site, cookieTTL: cookieTTL, issueCookie: issue,
-		now: time.Now, sts: map[string]grant{}, devices: map[string]*deviceGrant{},
-		access: map[string]grant{}, refresh: map[string]grant{}, legacyCookies: map[string]bool{},
+		now: time.Now, sts: map[string]loginGrant{}, devices: map[string]*loginDeviceGrant{},
+		access: map[string]loginGrant{}, refresh: map[string]loginGrant{}, legacyCookies: map[string]bool{},
 	}
 }
 
@@ -220,10 +220,10 @@ func (l *loginService) approve(userCode string, deny bool) int {
 func (l *loginService) expireTokens(refresh bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.sts = map[string]grant{}
-	l.access = map[string]grant{}
+	l.sts = map[string]loginGrant{}
+	l.access = map[string]loginGrant{}
 	if refresh {
-		l.refresh = map[string]grant{}
+		l.refresh = map[string]loginGrant{}
 	}
 }
 

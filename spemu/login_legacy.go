@@ -147,7 +147,7 @@ func (l *loginService) serveExtSTS(w http.ResponseWriter, r *http.Request) {
 	now := l.now().UTC()
 	exp := now.Add(cfg.TokenTTL)
 	l.mu.Lock()
-	l.sts[tok] = grant{user: l.user, audience: strings.ToLower(au.Host), expires: exp}
+	l.sts[tok] = loginGrant{user: l.user, audience: strings.ToLower(au.Host), expires: exp}
 	l.mu.Unlock()
 	w.Header().Set("Content-Type", "application/soap+xml; charset=utf-8")
 	out := etree.NewDocument()

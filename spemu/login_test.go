@@ -75,7 +75,7 @@ func (h *loginHarness) hit(p string) int {
 	return h.hits[p]
 }
 
-func roundTrip(ctx context.Context, t *testing.T, a auth.Authenticator, u string) int {
+func loginRoundTrip(ctx context.Context, t *testing.T, a auth.Authenticator, u string) int {
 	t.Helper()
 	send := func() int {
 		req, _ := http.NewRequestWithContext(ctx, "PROPFIND", u, nil)
@@ -106,7 +106,7 @@ func TestLoginSAMLAgainstEmulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := roundTrip(context.Background(), t, a, h.srv.URL+"/sites/team/Shared%20Documents/"); st != 207 {
+	if st := loginRoundTrip(context.Background(), t, a, h.srv.URL+"/sites/team/Shared%20Documents/"); st != 207 {
 		t.Fatalf("status %d", st)
 	}
 	if h.hit("/extSTS.srf") != 1 || h.hit("/_forms/default.aspx") != 1 {
@@ -148,7 +148,7 @@ func TestLoginSTSFaultsAndRetirement(t *testing.T) {
 	h.l.setConfig(LoginConfig{})
 	b, _ := auth.NewSAML(auth.SAMLConfig{SiteURL: h.srv.URL + "/lib", Username: "alice@contoso.com",
 		Password: func(context.Context) (string, error) { return `p&ss<w"rd`, nil }, STSURL: h.srv.URL + "/extSTS.srf"})
-	if st := roundTrip(context.Background(), t, b, h.srv.URL+"/lib"); st != 207 {
+	if st := loginRoundTrip(context.Background(), t, b, h.srv.URL+"/lib"); st != 207 {
 		t.Fatalf("legacy on: %d", st)
 	}
 	h.l.setConfig(LoginConfig{LegacyAuthOff: true})
@@ -224,7 +224,7 @@ func TestLoginOAuthDeviceCodeRotationAndChallenge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := roundTrip(context.Background(), t, a, h.srv.URL+"/sites/team/Shared%20Documents/"); st != 207 {
+	if st := loginRoundTrip(context.Background(), t, a, h.srv.URL+"/sites/team/Shared%20Documents/"); st != 207 {
 		t.Fatalf("status %d", st)
 	}
 	// The refresh token rotated: the one stored at login is dead now.
@@ -276,7 +276,7 @@ func TestLoginBearerOnDAV(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, _ := auth.NewOAuth(cfg)
-	if st := roundTrip(context.Background(), t, a, h.srv.URL+"/lib/"); st != 207 {
+	if st := loginRoundTrip(context.Background(), t, a, h.srv.URL+"/lib/"); st != 207 {
 		t.Fatalf("bearer on DAV: %d", st)
 	}
 	h.l.setConfig(LoginConfig{BearerOnDAV: false})

@@ -108,7 +108,7 @@ func (l *loginService) serveDeviceCode(w http.ResponseWriter, r *http.Request) {
 	dc := loginSecret("DAQABAAEAAA", 32)
 	uc := loginUserCode()
 	l.mu.Lock()
-	l.devices[dc] = &deviceGrant{userCode: uc, clientID: r.PostForm.Get("client_id"), scope: scope, expires: l.now().Add(15 * time.Minute)}
+	l.devices[dc] = &loginDeviceGrant{userCode: uc, clientID: r.PostForm.Get("client_id"), scope: scope, expires: l.now().Add(15 * time.Minute)}
 	l.mu.Unlock()
 	base := "http://" + r.Host
 	if r.TLS != nil {
@@ -210,10 +210,10 @@ func (l *loginService) serveToken(w http.ResponseWriter, r *http.Request) {
 	at := "eyJ0eXAiOiJKV1QifQ." + loginSecret("", 40) + "." + loginSecret("", 16)
 	rt := loginSecret("0.AAAA", 48)
 	l.mu.Lock()
-	l.access[at] = grant{user: user, audience: aud, clientID: clientID, scope: scope, expires: now.Add(cfg.TokenTTL)}
+	l.access[at] = loginGrant{user: user, audience: aud, clientID: clientID, scope: scope, expires: now.Add(cfg.TokenTTL)}
 	offline := strings.Contains(" "+scope+" ", " offline_access ")
 	if offline {
-		l.refresh[rt] = grant{user: user, audience: aud, clientID: clientID, scope: scope, expires: now.Add(cfg.RefreshTokenTTL)}
+		l.refresh[rt] = loginGrant{user: user, audience: aud, clientID: clientID, scope: scope, expires: now.Add(cfg.RefreshTokenTTL)}
 	}
 	l.mu.Unlock()
 	resp := map[string]any{
