@@ -34,11 +34,12 @@ type Options struct {
 	// CAFile names extra PEM CA certificates, added to the system pool.
 	// TLS verification is always on.
 	CAFile string
-	// MaxConcurrent bounds the requests in flight (default 8). Clients
-	// made with the same Limiter share one bound.
+	// MaxConcurrent bounds the requests in flight across the process
+	// (default 8): every Client without its own Limiter shares one, sized
+	// by the first Client made.
 	MaxConcurrent int
-	// Limiter, when set, is shared with other clients of the process and
-	// MaxConcurrent is ignored.
+	// Limiter, when set, replaces the process-wide one (tests, or a
+	// process serving several libraries with separate bounds).
 	Limiter *Limiter
 	// Logger receives retries, throttling waits and server oddities.
 	Logger *slog.Logger
@@ -184,7 +185,7 @@ func New(opts Options) (*Client, error) {
 	}
 	c.lim = opts.Limiter
 	if c.lim == nil {
-		c.lim = NewLimiter(opts.MaxConcurrent)
+		c.lim = processLimiter(opts.MaxConcurrent)
 	}
 	c.auth = &authState{a: opts.Auth, log: log}
 	return c, nil
@@ -248,6 +249,22 @@ func (l *Limiter) acquire(done <-chan struct{}) bool {
 }
 
 func (l *Limiter) release() { <-l.ch }
+
+var (
+	procLimMu sync.Mutex
+	procLim   *Limiter
+)
+
+// processLimiter returns the Limiter shared by every Client of the process
+// that was not given its own; the first Client sizes it.
+func processLimiter(n int) *Limiter {
+	procLimMu.Lock()
+	defer procLimMu.Unlock()
+	if procLim == nil {
+		procLim = NewLimiter(n)
+	}
+	return procLim
+}
 
 // InFlight reports how many requests hold a slot now.
 func (l *Limiter) InFlight() int { return len(l.ch) }

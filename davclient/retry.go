@@ -2,6 +2,8 @@ package davclient
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -90,6 +92,9 @@ func (c *Client) do(ctx context.Context, k call) (*reply, error) {
 			}
 			if !notSent(err) {
 				ambiguous = true
+			}
+			if permanentNetError(err) {
+				return fail(remote.ErrUnavailable, 0, err)
 			}
 			if attempt >= c.opts.MaxRetries {
 				return fail(remote.ErrUnavailable, 0, err)
@@ -257,6 +262,17 @@ func notSent(err error) bool {
 	}
 	var dns *net.DNSError
 	return errors.As(err, &dns)
+}
+
+// permanentNetError reports failures a retry cannot cure: the server's
+// certificate is not trusted (add it with Options.CAFile) or names another
+// host.
+func permanentNetError(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
