@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,25 +48,13 @@ func startSpemu(t *testing.T, cfg spemu.Config) (*spemu.Server, target) {
 	return srv, tg
 }
 
-// startSpemuServer runs spemu's handler on an httptest server (the same
-// handler spemutest.Start serves) and returns the library URL.
+// startSpemuServer runs spemu on a loopback port (with SharePoint's
+// upper-case reason phrases) and returns the library URL.
 func startSpemuServer(t *testing.T, cfg spemu.Config) (*spemu.Server, string) {
 	t.Helper()
-	if cfg.Root == "" {
-		cfg.Root = t.TempDir()
-	}
-	srv, err := spemu.New(cfg)
-	mustOK(t, err)
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		hs.Close()
-		srv.Close()
-	})
-	c := srv.Config()
-	return srv, hs.URL + escapePath(c.Site+"/"+c.Library)
+	srv := spemutest.Start(t, cfg)
+	return srv, srv.LibraryURL()
 }
-
-var _ = spemutest.Start
 
 func TestVerbsSpemu(t *testing.T) {
 	_, tg := startSpemu(t, spemu.Config{})
