@@ -44,7 +44,7 @@ type BearerCommand struct {
 	cfg    BearerCommandConfig
 	base   string
 	client *http.Client
-	sess   *session
+	sess   *loginSession
 }
 
 var _ Authenticator = (*BearerCommand)(nil)
@@ -63,7 +63,7 @@ func NewBearerCommand(cfg BearerCommandConfig) (*BearerCommand, error) {
 		cfg.Timeout = 2 * time.Minute
 	}
 	a := &BearerCommand{cfg: cfg, base: b.String(), client: loginHTTPClient(cfg.HTTPClient)}
-	a.sess = newSession(a.String(), cfg.Logger, a.login)
+	a.sess = newLoginSession(a.String(), cfg.Logger, a.login)
 	if !cfg.OnDAV {
 		a.sess.probe = probeWith(a.client, cfg.SiteURL)
 	}
@@ -93,14 +93,14 @@ func (a *BearerCommand) Authorize(ctx context.Context, req *http.Request) error 
 // Refresh runs the command again (and exchanges the new token).
 func (a *BearerCommand) Refresh(ctx context.Context) error { return a.sess.refresh(ctx) }
 
-func (a *BearerCommand) login(ctx context.Context, _ *credential, _ bool) (*credential, error) {
+func (a *BearerCommand) login(ctx context.Context, _ *loginCredential, _ bool) (*loginCredential, error) {
 	tok, exp, err := a.run(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if a.cfg.OnDAV {
 		a.cfg.loggerOrDiscard().Info("auth: bearer command produced a token", "strategy", "bearer-command", "host", a.base, "expires", fmtTime(exp))
-		return &credential{header: "Authorization", value: "Bearer " + tok, issued: time.Now(), expires: exp}, nil
+		return &loginCredential{header: "Authorization", value: "Bearer " + tok, issued: time.Now(), expires: exp}, nil
 	}
 	c, err := exchangeBearer(ctx, a.client, a.base, tok)
 	if err != nil {

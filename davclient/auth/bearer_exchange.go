@@ -22,7 +22,7 @@ var errTokenRefused = errors.New("SharePoint refused the access token")
 // exchangeBearer POSTs the access token to base+NativeClientAuthenticatePath
 // and returns the SPOIDCRL cookie as a credential. Neither the token nor
 // the cookie ever reaches an error text.
-func exchangeBearer(ctx context.Context, client *http.Client, base, token string) (*credential, error) {
+func exchangeBearer(ctx context.Context, client *http.Client, base, token string) (*loginCredential, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+NativeClientAuthenticatePath, http.NoBody)
 	if err != nil {
 		return nil, err
@@ -51,7 +51,7 @@ func exchangeBearer(ctx context.Context, client *http.Client, base, token string
 	if v == "" {
 		return nil, fmt.Errorf("cookie exchange at %s: HTTP %d but no SPOIDCRL cookie in the answer", req.URL.Redacted(), resp.StatusCode)
 	}
-	return &credential{header: "Cookie", value: v, issued: time.Now(), expires: exp}, nil
+	return &loginCredential{header: "Cookie", value: v, issued: time.Now(), expires: exp}, nil
 }
 
 // jwtExpiry reads the exp claim of a JWT without verifying it (the

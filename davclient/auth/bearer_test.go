@@ -35,7 +35,7 @@ func TestBearerCommandExchangesAndReruns(t *testing.T) {
 	}
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
-		if st, err := do(ctx, t, a, f.srv.URL+"/lib/"); err != nil || st != 207 {
+		if st, err := doWithRefresh(ctx, t, a, f.srv.URL+"/lib/"); err != nil || st != 207 {
 			t.Fatal(st, err)
 		}
 	}
@@ -45,7 +45,7 @@ func TestBearerCommandExchangesAndReruns(t *testing.T) {
 	// Everything expires; the command now prints a new token.
 	f.expireAll()
 	os.WriteFile(tokFile, []byte(fakeAccessToken(f)+"\n"), 0o600)
-	if st, err := do(ctx, t, a, f.srv.URL+"/lib/"); err != nil || st != 207 {
+	if st, err := doWithRefresh(ctx, t, a, f.srv.URL+"/lib/"); err != nil || st != 207 {
 		t.Fatal(st, err)
 	}
 	if runs(t, counter) != 2 {
@@ -53,7 +53,7 @@ func TestBearerCommandExchangesAndReruns(t *testing.T) {
 	}
 	// A token SharePoint refuses gives a clear error without the token.
 	f.expireAll()
-	_, err = do(ctx, t, a, f.srv.URL+"/lib/")
+	_, err = doWithRefresh(ctx, t, a, f.srv.URL+"/lib/")
 	if err == nil || !strings.Contains(err.Error(), "access token") {
 		t.Fatalf("want refusal error, got %v", err)
 	}
@@ -73,14 +73,14 @@ func TestBearerCommandOnDAVAndFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, err := do(context.Background(), t, a, f.srv.URL+"/lib/"); err != nil || st != 207 {
+	if st, err := doWithRefresh(context.Background(), t, a, f.srv.URL+"/lib/"); err != nil || st != 207 {
 		t.Fatal(st, err)
 	}
 	if f.count("authenticate") != 0 {
 		t.Error("exchanged although OnDAV")
 	}
 	b, _ := NewBearerCommand(BearerCommandConfig{Command: "echo boom >&2; exit 4", SiteURL: f.srv.URL})
-	_, err = do(context.Background(), t, b, f.srv.URL+"/lib/")
+	_, err = doWithRefresh(context.Background(), t, b, f.srv.URL+"/lib/")
 	if err == nil || !strings.Contains(err.Error(), "boom") || !strings.Contains(err.Error(), "exit status 4") {
 		t.Fatalf("got %v", err)
 	}

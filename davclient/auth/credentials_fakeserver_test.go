@@ -154,9 +154,9 @@ func (f *fakeSPO) sts(w http.ResponseWriter, body []byte) {
 		return
 	}
 	env := doc.Root()
-	user := text(path(env, [2]string{nsSOAP12, "Header"}, [2]string{nsWSSE, "Security"}, [2]string{nsWSSE, "UsernameToken"}, [2]string{nsWSSE, "Username"}))
-	pw := text(path(env, [2]string{nsSOAP12, "Header"}, [2]string{nsWSSE, "Security"}, [2]string{nsWSSE, "UsernameToken"}, [2]string{nsWSSE, "Password"}))
-	applies := text(path(env, [2]string{nsSOAP12, "Body"}, [2]string{nsWST, "RequestSecurityToken"}, [2]string{nsWSP, "AppliesTo"}, [2]string{nsWSA, "EndpointReference"}, [2]string{nsWSA, "Address"}))
+	user := soapText(soapPath(env, [2]string{nsSOAP12, "Header"}, [2]string{nsWSSE, "Security"}, [2]string{nsWSSE, "UsernameToken"}, [2]string{nsWSSE, "Username"}))
+	pw := soapText(soapPath(env, [2]string{nsSOAP12, "Header"}, [2]string{nsWSSE, "Security"}, [2]string{nsWSSE, "UsernameToken"}, [2]string{nsWSSE, "Password"}))
+	applies := soapText(soapPath(env, [2]string{nsSOAP12, "Body"}, [2]string{nsWST, "RequestSecurityToken"}, [2]string{nsWSP, "AppliesTo"}, [2]string{nsWSA, "EndpointReference"}, [2]string{nsWSA, "Address"}))
 	w.Header().Set("Content-Type", "application/soap+xml; charset=utf-8")
 	code := f.fault
 	if code == "" && (user != f.user || pw != f.pw) {
@@ -264,7 +264,7 @@ func assertNoSecrets(t *testing.T, secrets []string, texts ...string) {
 
 // do sends one request through a like davclient does: Authorize, and on
 // an auth refusal one Refresh and one replay.
-func do(ctx context.Context, t *testing.T, a Authenticator, url string) (int, error) {
+func doWithRefresh(ctx context.Context, t *testing.T, a Authenticator, url string) (int, error) {
 	t.Helper()
 	send := func() (int, error) {
 		req, _ := http.NewRequestWithContext(ctx, "PROPFIND", url, nil)

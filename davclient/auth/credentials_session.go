@@ -20,8 +20,8 @@ import (
 // lifetime), the lazy first login, proactive renewal before the lifetime
 // ends, and the HTTP client the logins use.
 
-// credential is what one login produced.
-type credential struct {
+// loginCredential is what one login produced.
+type loginCredential struct {
 	header  string      // "Cookie" or "Authorization"
 	value   string      // secret
 	issued  time.Time   // when the login finished
@@ -31,7 +31,7 @@ type credential struct {
 
 // renewAt is when a credential should be replaced before it runs out: a
 // fifth of its lifetime early, at most five minutes early.
-func (c *credential) renewAt() time.Time {
+func (c *loginCredential) renewAt() time.Time {
 	if c.expires.IsZero() {
 		return time.Time{}
 	}
@@ -45,10 +45,10 @@ func (c *credential) renewAt() time.Time {
 
 // loginFunc performs one login. prev is the credential being replaced (nil
 // on the first login); refused says the server refused prev.
-type loginFunc func(ctx context.Context, prev *credential, refused bool) (*credential, error)
+type loginFunc func(ctx context.Context, prev *loginCredential, refused bool) (*loginCredential, error)
 
-// session serialises logins and hands out the current credential.
-type session struct {
+// loginSession serialises logins and hands out the current credential.
+type loginSession struct {
 	name  string
 	log   *slog.Logger
 	login loginFunc
@@ -57,29 +57,29 @@ type session struct {
 	// probe, when set, checks a fresh credential after a refusal;
 	// freshRefused, when set, turns "fresh credential refused" into an
 	// error (nil: log in once more).
-	probe        func(ctx context.Context, c *credential) error
-	freshRefused func(ctx context.Context, c *credential) error
+	probe        func(ctx context.Context, c *loginCredential) error
+	freshRefused func(ctx context.Context, c *loginCredential) error
 
 	sem      chan struct{} // held while logging in; a mutex that honours ctx
 	lastWarn time.Time     // guarded by sem: the last "renewal failed" warning
 	mu       sync.Mutex    // guards cur
-	cur      *credential
+	cur      *loginCredential
 }
 
-func newSession(name string, log *slog.Logger, login loginFunc) *session {
+func newLoginSession(name string, log *slog.Logger, login loginFunc) *loginSession {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &session{name: name, log: log, login: login, now: time.Now, sem: make(chan struct{}, 1)}
+	return &loginSession{name: name, log: log, login: login, now: time.Now, sem: make(chan struct{}, 1)}
 }
 
-func (s *session) current() *credential {
+func (s *loginSession) current() *loginCredential {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.cur
 }
 
-func (s *session) acquire(ctx context.Context) error {
+func (s *loginSession) acquire(ctx context.Context) error {
 	select {
 	case s.sem <- struct{}{}:
 		return nil
@@ -88,12 +88,12 @@ func (s *session) acquire(ctx context.Context) error {
 	}
 }
 
-func (s *session) release() { <-s.sem }
+func (s *loginSession) release() { <-s.sem }
 
 // get returns a usable credential, logging in when there is none or when
 // the one held is due for renewal. A failed renewal keeps using the old
 // credential while it has not expired (the next request tries again).
-func (s *session) get(ctx context.Context) (*credential, error) {
+func (s *loginSession) get(ctx context.Context) (*loginCredential, error) {
 	c := s.current()
 	if c != nil && !s.due(c) {
 		return c, nil
@@ -113,7 +113,7 @@ func (s *session) get(ctx context.Context) (*credential, error) {
 				return c, nil
 			}
 			s.lastWarn = s.now()
-			s.log.Warn("auth: renewal before expiry failed; using the current credential until it runs out",
+			s.log.Warn("auth: renewal before expiry failed; using the current loginCredential until it runs out",
 				"strategy", s.name, "expires", c.expires.Format(time.RFC3339), "err", err)
 			return c, nil
 		}
@@ -123,12 +123,12 @@ func (s *session) get(ctx context.Context) (*credential, error) {
 	return nc, nil
 }
 
-func (s *session) due(c *credential) bool {
+func (s *loginSession) due(c *loginCredential) bool {
 	r := c.renewAt()
 	return !r.IsZero() && !s.now().Before(r)
 }
 
-func (s *session) set(c *credential) {
+func (s *loginSession) set(c *loginCredential) {
 	if c.issued.IsZero() {
 		c.issued = s.now()
 	}
@@ -150,7 +150,7 @@ const refreshDebounce = 3 * time.Second
 // strategy logs in again; when the new credential is refused by a probe
 // too, s.freshRefused turns that into an error (the SAML strategy
 // recognises the 2026 block there).
-func (s *session) refresh(ctx context.Context) error {
+func (s *loginSession) refresh(ctx context.Context) error {
 	before := s.current()
 	if err := s.acquire(ctx); err != nil {
 		return err
@@ -165,7 +165,7 @@ func (s *session) refresh(ctx context.Context) error {
 	}
 	suspicious := c != nil && s.probe != nil && s.now().Sub(c.issued) < refreshDebounce
 	if suspicious && s.probe(ctx, c) == nil {
-		return nil // the refused request carried an older credential
+		return nil // the refused request carried an older loginCredential
 	}
 	nc, err := s.login(ctx, c, true)
 	if err != nil {
@@ -179,13 +179,13 @@ func (s *session) refresh(ctx context.Context) error {
 	return nil
 }
 
-var errProbeRefused = errors.New("the server refused the credential")
+var errProbeRefused = errors.New("the server refused the loginCredential")
 
 // probeWith returns a probe that sends PROPFIND Depth 0 to target with the
 // credential and reports errProbeRefused on 401, or 403 with the
 // SharePoint auth signature.
-func probeWith(client *http.Client, target string) func(ctx context.Context, c *credential) error {
-	return func(ctx context.Context, c *credential) error {
+func probeWith(client *http.Client, target string) func(ctx context.Context, c *loginCredential) error {
+	return func(ctx context.Context, c *loginCredential) error {
 		req, err := http.NewRequestWithContext(ctx, "PROPFIND", target, nil)
 		if err != nil {
 			return err
@@ -217,7 +217,7 @@ func isAuthRefusal(resp *http.Response) bool {
 }
 
 // apply puts the credential on req, replacing any earlier credential.
-func (c *credential) apply(req *http.Request) {
+func (c *loginCredential) apply(req *http.Request) {
 	c.used.Store(true)
 	if c.header == "Cookie" {
 		req.Header.Del("Authorization")
@@ -303,6 +303,3 @@ func cookiesNamed(resp *http.Response, names ...string) (string, time.Time) {
 	}
 	return strings.Join(parts, "; "), exp
 }
-
-// errSecretless is returned for failures whose detail could carry a secret.
-var errSecretless = errors.New("details withheld because they could contain a secret")

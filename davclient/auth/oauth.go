@@ -186,7 +186,7 @@ type OAuth struct {
 	host   string
 	store  CredentialsStore
 	client *http.Client
-	sess   *session
+	sess   *loginSession
 
 	mu     sync.Mutex // guards access
 	access *oauth2.Token
@@ -212,7 +212,7 @@ func NewOAuth(cfg OAuthConfig) (*OAuth, error) {
 		return nil, fmt.Errorf("oauth: %w", err)
 	}
 	a.desc = describeEntry(e)
-	a.sess = newSession("oauth", cfg.Logger, a.login)
+	a.sess = newLoginSession("oauth", cfg.Logger, a.login)
 	if !cfg.OnDAV {
 		a.sess.probe = probeWith(a.client, cfg.SiteURL)
 	}
@@ -237,14 +237,14 @@ func (a *OAuth) Authorize(ctx context.Context, req *http.Request) error {
 // valid, else after redeeming the refresh token.
 func (a *OAuth) Refresh(ctx context.Context) error { return a.sess.refresh(ctx) }
 
-func (a *OAuth) login(ctx context.Context, _ *credential, refused bool) (*credential, error) {
+func (a *OAuth) login(ctx context.Context, _ *loginCredential, refused bool) (*loginCredential, error) {
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, a.client)
 	if a.cfg.OnDAV {
 		tok, err := a.redeem(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return &credential{header: "Authorization", value: "Bearer " + tok.AccessToken, issued: time.Now(), expires: tok.Expiry}, nil
+		return &loginCredential{header: "Authorization", value: "Bearer " + tok.AccessToken, issued: time.Now(), expires: tok.Expiry}, nil
 	}
 	tok := a.heldAccess()
 	fresh := false

@@ -61,7 +61,7 @@ func TestOAuthDeviceLoginAndRenewal(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if st, err := do(ctx, t, a, lib); err != nil || st != 207 {
+			if st, err := doWithRefresh(ctx, t, a, lib); err != nil || st != 207 {
 				t.Errorf("request: %d %v", st, err)
 			}
 		}()
@@ -83,7 +83,7 @@ func TestOAuthDeviceLoginAndRenewal(t *testing.T) {
 		delete(f.cookies, k)
 	}
 	f.mu.Unlock()
-	if st, err := do(ctx, t, a, lib); err != nil || st != 207 {
+	if st, err := doWithRefresh(ctx, t, a, lib); err != nil || st != 207 {
 		t.Fatal(st, err)
 	}
 	if f.count("token") != 3 || f.count("authenticate") != 3 {
@@ -91,7 +91,7 @@ func TestOAuthDeviceLoginAndRenewal(t *testing.T) {
 	}
 	// Both expire: one refresh, one exchange, and the new refresh token is stored.
 	f.expireAll()
-	if st, err := do(ctx, t, a, lib); err != nil || st != 207 {
+	if st, err := doWithRefresh(ctx, t, a, lib); err != nil || st != 207 {
 		t.Fatal(st, err)
 	}
 	if f.count("token") != 4 || f.count("authenticate") != 5 {
@@ -126,7 +126,7 @@ func TestOAuthDeadGrantSaysLoginAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.deadGrant = true
-	_, err = do(context.Background(), t, a, cfg.SiteURL+"/")
+	_, err = doWithRefresh(context.Background(), t, a, cfg.SiteURL+"/")
 	if !errors.Is(err, ErrLoginExpired) || !strings.Contains(err.Error(), "odfb login") || !strings.Contains(err.Error(), "AADSTS700082") {
 		t.Fatalf("error %v: want ErrLoginExpired naming AADSTS700082 and odfb login", err)
 	}
@@ -154,7 +154,7 @@ func TestOAuthBearerOnDAV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, err := do(context.Background(), t, a, cfg.SiteURL+"/"); err != nil || st != 207 {
+	if st, err := doWithRefresh(context.Background(), t, a, cfg.SiteURL+"/"); err != nil || st != 207 {
 		t.Fatal(st, err)
 	}
 	if n := f.count("authenticate"); n != 0 {

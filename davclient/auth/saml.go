@@ -53,7 +53,7 @@ type SAML struct {
 	cfg    SAMLConfig
 	base   string
 	client *http.Client
-	sess   *session
+	sess   *loginSession
 	log    *slog.Logger
 
 	mu     sync.Mutex // guards failed
@@ -93,9 +93,9 @@ func NewSAML(cfg SAMLConfig) (*SAML, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &SAML{cfg: cfg, base: b.String(), client: loginHTTPClient(cfg.HTTPClient), log: log}
-	a.sess = newSession(a.String(), log, a.login)
+	a.sess = newLoginSession(a.String(), log, a.login)
 	a.sess.probe = probeWith(a.client, cfg.SiteURL)
-	a.sess.freshRefused = func(context.Context, *credential) error {
+	a.sess.freshRefused = func(context.Context, *loginCredential) error {
 		err := fmt.Errorf("saml: SharePoint refused the FedAuth cookie it had just issued to %s (403, X-MSDAVEXT_Error 917656): %w", a.cfg.Username, ErrLegacyRetired)
 		a.remember(err, nil)
 		return err
@@ -145,7 +145,7 @@ func (a *SAML) remembered(pw string) error {
 	return f.err
 }
 
-func (a *SAML) login(ctx context.Context, _ *credential, refused bool) (*credential, error) {
+func (a *SAML) login(ctx context.Context, _ *loginCredential, refused bool) (*loginCredential, error) {
 	pw, err := a.cfg.Password(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("saml: password: %w", err)
@@ -224,7 +224,7 @@ func (a *SAML) token(ctx context.Context, pw string) (string, time.Time, error) 
 
 // signIn posts the token to wsignin1.0 and takes FedAuth and rtFa from
 // that response itself (it is a redirect that must not be followed).
-func (a *SAML) signIn(ctx context.Context, tok string) (*credential, error) {
+func (a *SAML) signIn(ctx context.Context, tok string) (*loginCredential, error) {
 	u := a.base + "/_forms/default.aspx?wa=wsignin1.0"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(tok))
 	if err != nil {
@@ -241,7 +241,7 @@ func (a *SAML) signIn(ctx context.Context, tok string) (*credential, error) {
 	if !strings.Contains(v, "FedAuth=") {
 		return nil, fmt.Errorf("saml: the sign-in at %s (HTTP %d) set no FedAuth cookie: %w", u, resp.StatusCode, ErrLegacyRetired)
 	}
-	return &credential{header: "Cookie", value: v, issued: time.Now(), expires: exp}, nil
+	return &loginCredential{header: "Cookie", value: v, issued: time.Now(), expires: exp}, nil
 }
 
 // PasswordFile returns a password source reading path (which must be

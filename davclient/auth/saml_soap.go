@@ -82,7 +82,7 @@ var aadstsCodeRE = regexp.MustCompile(`AADSTS(\d+)`)
 
 // child returns the first child element of e with namespace ns and local
 // name local (ns "" matches any namespace).
-func child(e *etree.Element, ns, local string) *etree.Element {
+func soapChild(e *etree.Element, ns, local string) *etree.Element {
 	if e == nil {
 		return nil
 	}
@@ -94,14 +94,14 @@ func child(e *etree.Element, ns, local string) *etree.Element {
 	return nil
 }
 
-func path(e *etree.Element, steps ...[2]string) *etree.Element {
+func soapPath(e *etree.Element, steps ...[2]string) *etree.Element {
 	for _, s := range steps {
-		e = child(e, s[0], s[1])
+		e = soapChild(e, s[0], s[1])
 	}
 	return e
 }
 
-func text(e *etree.Element) string {
+func soapText(e *etree.Element) string {
 	if e == nil {
 		return ""
 	}
@@ -119,34 +119,34 @@ func parseRSTR(b []byte) (*rstr, error) {
 		return nil, errors.New("the STS answer is not a SOAP 1.2 envelope")
 	}
 	r := &rstr{}
-	hdr := child(env, nsSOAP12, "Header")
-	r.reqStatus = text(path(hdr, [2]string{nsPSF, "pp"}, [2]string{nsPSF, "reqstatus"}))
-	body := child(env, nsSOAP12, "Body")
+	hdr := soapChild(env, nsSOAP12, "Header")
+	r.reqStatus = soapText(soapPath(hdr, [2]string{nsPSF, "pp"}, [2]string{nsPSF, "reqstatus"}))
+	body := soapChild(env, nsSOAP12, "Body")
 	if body == nil {
 		return nil, errors.New("the STS answer has no SOAP body")
 	}
-	if f := child(body, nsSOAP12, "Fault"); f != nil {
+	if f := soapChild(body, nsSOAP12, "Fault"); f != nil {
 		sf := &stsFault{
-			Subcode: text(path(f, [2]string{nsSOAP12, "Code"}, [2]string{nsSOAP12, "Subcode"}, [2]string{nsSOAP12, "Value"})),
-			Reason:  text(path(f, [2]string{nsSOAP12, "Reason"}, [2]string{nsSOAP12, "Text"})),
+			Subcode: soapText(soapPath(f, [2]string{nsSOAP12, "Code"}, [2]string{nsSOAP12, "Subcode"}, [2]string{nsSOAP12, "Value"})),
+			Reason:  soapText(soapPath(f, [2]string{nsSOAP12, "Reason"}, [2]string{nsSOAP12, "Text"})),
 		}
-		perr := path(f, [2]string{nsSOAP12, "Detail"}, [2]string{nsPSF, "error"})
-		sf.Code = text(child(perr, nsPSF, "value"))
-		sf.Text = text(path(perr, [2]string{nsPSF, "internalerror"}, [2]string{nsPSF, "text"}))
+		perr := soapPath(f, [2]string{nsSOAP12, "Detail"}, [2]string{nsPSF, "error"})
+		sf.Code = soapText(soapChild(perr, nsPSF, "value"))
+		sf.Text = soapText(soapPath(perr, [2]string{nsPSF, "internalerror"}, [2]string{nsPSF, "text"}))
 		if m := aadstsCodeRE.FindString(sf.Text + " " + sf.Reason); m != "" {
 			sf.AADSTS = m
 		}
 		r.fault = sf
 		return r, nil
 	}
-	resp := child(body, nsWST, "RequestSecurityTokenResponse")
+	resp := soapChild(body, nsWST, "RequestSecurityTokenResponse")
 	if resp == nil {
 		return r, nil
 	}
-	r.token = text(path(resp, [2]string{nsWST, "RequestedSecurityToken"}, [2]string{nsWSSE, "BinarySecurityToken"}))
-	lt := child(resp, nsWST, "Lifetime")
-	r.created, _ = time.Parse(time.RFC3339Nano, text(child(lt, nsWSU, "Created")))
-	r.expires, _ = time.Parse(time.RFC3339Nano, text(child(lt, nsWSU, "Expires")))
+	r.token = soapText(soapPath(resp, [2]string{nsWST, "RequestedSecurityToken"}, [2]string{nsWSSE, "BinarySecurityToken"}))
+	lt := soapChild(resp, nsWST, "Lifetime")
+	r.created, _ = time.Parse(time.RFC3339Nano, soapText(soapChild(lt, nsWSU, "Created")))
+	r.expires, _ = time.Parse(time.RFC3339Nano, soapText(soapChild(lt, nsWSU, "Expires")))
 	return r, nil
 }
 

@@ -37,7 +37,7 @@ func TestSAMLLoginOncePerBurst(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, err := do(ctx, t, a, lib)
+			st, err := doWithRefresh(ctx, t, a, lib)
 			if err == nil && st != 207 {
 				err = fmt.Errorf("status %d", st)
 			}
@@ -64,7 +64,7 @@ func TestSAMLLoginOncePerBurst(t *testing.T) {
 	// Expire every cookie: the next burst makes exactly one more login.
 	f.expireAll()
 	for i := 0; i < 5; i++ {
-		if st, err := do(ctx, t, a, lib); err != nil || st != 207 {
+		if st, err := doWithRefresh(ctx, t, a, lib); err != nil || st != 207 {
 			t.Fatalf("after expiry: %d %v", st, err)
 		}
 	}
@@ -81,7 +81,7 @@ func TestSAMLWrongPasswordOneRequestPerBurst(t *testing.T) {
 	ctx := context.Background()
 	var errTexts []string
 	for i := 0; i < 10; i++ {
-		_, err := do(ctx, t, a, f.srv.URL+"/lib/")
+		_, err := doWithRefresh(ctx, t, a, f.srv.URL+"/lib/")
 		if err == nil {
 			t.Fatal("wrong password accepted")
 		}
@@ -98,7 +98,7 @@ func TestSAMLWrongPasswordOneRequestPerBurst(t *testing.T) {
 	}
 	// Correcting the password allows one new attempt at once.
 	wrong = f.pw
-	if st, err := do(ctx, t, a, f.srv.URL+"/lib/"); err != nil || st != 207 {
+	if st, err := doWithRefresh(ctx, t, a, f.srv.URL+"/lib/"); err != nil || st != 207 {
 		t.Fatalf("after fixing the password: %d %v", st, err)
 	}
 	if n := f.count("sts"); n != 2 {
@@ -128,7 +128,7 @@ func TestSAMLFaultsAndRetirement(t *testing.T) {
 			a, logs := newTestSAML(t, f, nil)
 			var last error
 			for i := 0; i < tc.wantCalls; i++ {
-				_, last = do(context.Background(), t, a, f.srv.URL+"/lib/")
+				_, last = doWithRefresh(context.Background(), t, a, f.srv.URL+"/lib/")
 				if last == nil {
 					t.Fatal("no error")
 				}
@@ -156,16 +156,16 @@ func TestSAMLRenewsBeforeExpiry(t *testing.T) {
 	now := time.Now()
 	a.sess.now = func() time.Time { return now }
 	ctx := context.Background()
-	if st, err := do(ctx, t, a, f.srv.URL+"/lib/"); err != nil || st != 207 {
+	if st, err := doWithRefresh(ctx, t, a, f.srv.URL+"/lib/"); err != nil || st != 207 {
 		t.Fatal(st, err)
 	}
 	now = now.Add(30 * time.Minute)
-	do(ctx, t, a, f.srv.URL+"/lib/")
+	doWithRefresh(ctx, t, a, f.srv.URL+"/lib/")
 	if n := f.count("sts"); n != 1 {
 		t.Fatalf("renewed at half-life: %d logins", n)
 	}
 	now = now.Add(26 * time.Minute) // 56 min: inside the last fifth
-	if st, err := do(ctx, t, a, f.srv.URL+"/lib/"); err != nil || st != 207 {
+	if st, err := doWithRefresh(ctx, t, a, f.srv.URL+"/lib/"); err != nil || st != 207 {
 		t.Fatal(st, err)
 	}
 	if n := f.count("sts"); n != 2 {
