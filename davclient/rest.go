@@ -206,6 +206,10 @@ func (c *Client) StartUpload(ctx context.Context, p, uploadID string, chunk io.R
 			// Someone (or our own lost attempt) created it meanwhile: fine,
 			// the session starts on the existing file.
 			if !(errors.As(aerr, &re) && (re.Kind == remote.ErrExists || alreadyExists(re))) {
+				if errors.As(aerr, &re) && re.Kind == remote.ErrNotFound {
+					// The folder is missing, as PUT reports it.
+					re.Kind = remote.ErrConflict
+				}
 				return 0, aerr
 			}
 		}

@@ -419,3 +419,47 @@ func TestPlain403IsNotAuth(t *testing.T) {
 	s401 := &scripted{steps: []http.HandlerFunc{status(401)}}
 	wantKind(t, scriptedClient(t, s401, nil).Mkdir(context.Background(), "/d"), remote.ErrAuth)
 }
+
+// patternReader is a large ReaderAt that records the biggest single read.
+type patternReader struct {
+	size    int64
+	maxRead atomic.Int64
+}
+
+func (p *patternReader) ReadAt(b []byte, off int64) (int, error) {
+	if off >= p.size {
+		return 0, io.EOF
+	}
+	n := min(int64(len(b)), p.size-off)
+	for i := int64(0); i < n; i++ {
+		b[i] = byte(off + i)
+	}
+	for {
+		m := p.maxRead.Load()
+		if n <= m || p.maxRead.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	if n < int64(len(b)) {
+		return int(n), io.EOF
+	}
+	return int(n), nil
+}
+
+func TestPutStreamsFromReaderAt(t *testing.T) {
+	var got atomic.Int64
+	s := &scripted{steps: []http.HandlerFunc{func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.ContentLength)
+		w.WriteHeader(201)
+	}}}
+	c := scriptedClient(t, s, nil)
+	src := &patternReader{size: 16 << 20}
+	_, err := c.Put(context.Background(), "/big", src, src.size, remote.PutOptions{})
+	mustOK(t, err)
+	if got.Load() != src.size || int64(len(s.bodies[0])) != src.size {
+		t.Fatalf("server got Content-Length %d and %d bytes", got.Load(), len(s.bodies[0]))
+	}
+	if m := src.maxRead.Load(); m > 1<<20 {
+		t.Fatalf("a single read of %d bytes: the body is not streamed", m)
+	}
+}

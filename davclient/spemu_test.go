@@ -198,6 +198,8 @@ func runChunkedSuite(t *testing.T, c *Client, tg target, dir string) {
 		if n := countRequests(srv, "POST", "/_api/contextinfo"); n != infos+1 {
 			t.Fatalf("%d contextinfo requests after the digest expired, want %d", n, infos+1)
 		}
+		_, err = c.StartUpload(ctx, "/no such folder/x.bin", id, bytes.NewReader(data[:10]), 10)
+		wantKind(t, err, remote.ErrConflict)
 		var tooBig bigReader
 		_, err = c.StartUpload(ctx, p, id, tooBig, MaxRESTRequest+1)
 		wantKind(t, err, remote.ErrTooLarge)
