@@ -1,6 +1,7 @@
 package spemu
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -223,6 +224,7 @@ func (l *loginService) serveToken(w http.ResponseWriter, r *http.Request) {
 	if offline {
 		resp["refresh_token"] = rt
 	}
+	resp["id_token"] = loginIDToken(user, clientID, now)
 	loginJSON(w, http.StatusOK, resp)
 }
 
@@ -315,4 +317,13 @@ func loginUserCode() string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b[:9])
+}
+
+// loginIDToken is an unsigned id token naming the user (clients read
+// preferred_username for display; nobody may trust it).
+func loginIDToken(user, clientID string, now time.Time) string {
+	hdr := base64.RawURLEncoding.EncodeToString([]byte(`{"typ":"JWT","alg":"none"}`))
+	claims, _ := json.Marshal(map[string]any{"aud": clientID, "iss": "https://login.microsoftonline.com/" + loginTenantGUID + "/v2.0",
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "preferred_username": user, "tid": loginTenantGUID})
+	return hdr + "." + base64.RawURLEncoding.EncodeToString(claims) + "."
 }

@@ -100,7 +100,11 @@ func cmdLogin(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "odfb login:", err)
 		return exitcodes.Auth
 	}
-	fmt.Fprintf(stdout, "Signed in: %s.\nThe login is stored in %s; `odfb mount %s MOUNTPOINT` will use it.\n", desc, cfg.Credentials, url)
+	mountArgs := url
+	if cfg.Credentials != auth.DefaultCredentialsPath() {
+		mountArgs = "--credentials " + cfg.Credentials + " " + url
+	}
+	fmt.Fprintf(stdout, "Signed in: %s.\nThe login is stored in %s; `odfb mount %s MOUNTPOINT` will use it.\n", desc, cfg.Credentials, mountArgs)
 	return exitcodes.OK
 }
 

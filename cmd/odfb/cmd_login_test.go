@@ -50,7 +50,8 @@ func TestCmdLoginThenCookies(t *testing.T) {
 	if code != exitcodes.OK {
 		t.Fatalf("login exit %d: %s", code, errb.String())
 	}
-	if !strings.Contains(out.String(), base+"/devicelogin") || !strings.Contains(out.String(), "enter the code") {
+	if !strings.Contains(out.String(), base+"/devicelogin") || !strings.Contains(out.String(), "enter the code") ||
+		!strings.Contains(out.String(), "Signed in: "+spemu.DefaultUser) {
 		t.Errorf("login output: %q", out.String())
 	}
 	fi, err := os.Stat(creds)
