@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -141,4 +142,20 @@ func TestCmdCookiesLegacyOff(t *testing.T) {
 	if code := cmdCookies(args, &out, &errb); code != exitcodes.Auth || !strings.Contains(errb.String(), "1 May 2026") || !strings.Contains(errb.String(), "odfb login") {
 		t.Errorf("legacy off: exit %d, %q", code, errb.String())
 	}
+}
+
+// TestNoSecretFlags guards the rule that no secret ever reaches argv (and
+// so a `ps` line): no authentication flag of mount/cookies or login takes
+// a password, cookie or token value.
+func TestNoSecretFlags(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	addAuthFlags(fs)
+	fs.VisitAll(func(f *flag.Flag) {
+		n := strings.ToLower(f.Name)
+		for _, bad := range []string{"password", "passwd", "cookie", "token", "secret"} {
+			if strings.Contains(n, bad) && !strings.HasSuffix(n, "-file") && !strings.HasSuffix(n, "-command") {
+				t.Errorf("flag --%s looks like it takes a secret on the command line", f.Name)
+			}
+		}
+	})
 }
