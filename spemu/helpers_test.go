@@ -40,10 +40,10 @@ func do(t *testing.T, method, url string, body []byte, hdr ...string) resp {
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header.Set("User-Agent", "NONISV|odfb|spemu-test")
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	req.Header.Set("User-Agent", "NONISV|odfb|spemu-test")
 	res, err := noRedirect.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)

@@ -32,6 +32,11 @@ const (
 
 const invalidNameText = `The file or folder name contains characters that are not permitted. Please use a different name. A name cannot contain any of the following characters: " * : < > ? / \ |, begin or end with a space, or be a reserved name.`
 
+// MaxNameBytes is the longest name spemu stores: the per-name limit of
+// SharePoint is not documented ([unc], 255–256 characters are reported)
+// and Linux file systems stop at 255 bytes.
+const MaxNameBytes = 255
+
 var reservedNames = map[string]bool{".lock": true, "con": true, "prn": true, "aux": true, "nul": true, "desktop.ini": true}
 
 func init() {
@@ -48,6 +53,10 @@ func CheckName(name string, isDir, atLibRoot bool) error {
 	bad := func() error { return &NameError{Code: codeInvalidName, Name: name, Text: invalidNameText} }
 	if name == "" || name == "." || name == ".." || !utf8.ValidString(name) {
 		return bad()
+	}
+	if len(name) > MaxNameBytes {
+		return &NameError{Code: codePathTooLong, Name: name,
+			Text: fmt.Sprintf("The file or folder name is too long. A name must be %d bytes or less.", MaxNameBytes)}
 	}
 	if strings.ContainsAny(name, "\"*:<>?/\\|") {
 		return bad()

@@ -22,6 +22,12 @@ type respWriter struct {
 	drop       bool  // cut the connection part-way through the body
 	headerSent bool  // the real WriteHeader was called
 	cut        int64 // body bytes to let through before the cut
+	// final, when set, is called once just before the write that
+	// completes a body of declared Content-Length: the request is logged
+	// before the client can have the whole answer, so a test that counts
+	// records right after a response never misses it.
+	final func(respBytes int64)
+	cl    int64 // declared Content-Length, -1 unknown
 }
 
 func (w *respWriter) WriteHeader(code int) {
@@ -47,6 +53,10 @@ func (w *respWriter) WriteHeader(code int) {
 
 func (w *respWriter) sendHeader() {
 	w.headerSent = true
+	w.cl = -1
+	if cl, err := strconv.ParseInt(w.Header().Get("Content-Length"), 10, 64); err == nil {
+		w.cl = cl
+	}
 	if w.pc != nil {
 		w.pc.expectStatus()
 	}
@@ -72,6 +82,11 @@ func (w *respWriter) Write(p []byte) (int, error) {
 		chunk := p
 		if w.limit != nil && len(chunk) > w.limit.chunk {
 			chunk = chunk[:w.limit.chunk]
+		}
+		if w.final != nil && w.cl >= 0 && w.n+int64(len(chunk)) >= w.cl {
+			f := w.final
+			w.final = nil
+			f(w.cl)
 		}
 		n, err := w.write(chunk)
 		w.n += int64(n)

@@ -205,22 +205,31 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		rec.Range = r.Header.Get("Range")
 	}
-	defer func() {
-		p := recover()
-		rec.Status = rw.status
-		if rec.Status == 0 {
-			if p != nil {
-				rec.Status = 0 // connection cut before any answer
-			} else {
-				rec.Status = http.StatusOK
-			}
+	logged := false
+	logIt := func(respBytes int64, aborted bool) {
+		if logged {
+			return
 		}
+		logged = true
+		rec.Status = rw.status
+		if rec.Status == 0 && !aborted {
+			rec.Status = http.StatusOK
+		} // 0 stays when the connection was cut before any answer
 		if body != nil {
 			rec.ReqBytes = body.n
 		}
-		rec.RespBytes = rw.n
+		rec.RespBytes = respBytes
 		rec.DurMS = float64(time.Since(start).Microseconds()) / 1000
 		s.reqlog.add(&rec)
+	}
+	rw.final = func(n int64) {
+		if !rw.drop {
+			logIt(n, false)
+		}
+	}
+	defer func() {
+		p := recover()
+		logIt(rw.n, p != nil)
 		if p != nil {
 			panic(p)
 		}

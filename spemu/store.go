@@ -586,7 +586,7 @@ func (st *store) MoveCopy(src, dst string, move, overwrite, shallow bool, check 
 		d = st.item(r)
 	}
 	sk, dk := foldKey(s.Path), foldKey(r.lib)
-	if sk == dk && move && s.Path != r.lib {
+	if sk == dk && move && path.Base(s.Path) != path.Base(cleanLibPath(dst)) {
 		// A case-only rename of the same item.
 		dstExists = false
 	} else if sk == dk || strings.HasPrefix(dk, sk+"/") {
