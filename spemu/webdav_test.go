@@ -26,7 +26,7 @@ func TestOptionsHeaders(t *testing.T) {
 	wantStatus(t, r, 200, "OPTIONS")
 	for h, want := range map[string]string{
 		"DAV": "1,2", "MS-Author-Via": "DAV", "Public-Extension": "http://schemas.microsoft.com/repl-2",
-		"DocumentManagementServer": "Properties Schema;Source Control;Version History;",
+		"DocumentManagementServer":        "Properties Schema;Source Control;Version History;",
 		"MicrosoftSharePointTeamServices": "16.0.0.26001", "X-MS-InvokeApp": "1; RequireReadOnly",
 	} {
 		if got := r.header.Get(h); got != want {
