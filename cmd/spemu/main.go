@@ -35,7 +35,11 @@ it serves until SIGINT or SIGTERM. Sizes accept units: 250M, 1G, 64K (binary).
 Flags:
 `
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, stop))
+}
 
 // sizeFlag is a flag.Value for byte counts with units.
 type sizeFlag struct{ v *int64 }
@@ -56,7 +60,8 @@ func (f sizeFlag) Set(s string) error {
 	return nil
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+// run is the whole command; it serves until stop delivers a signal.
+func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	fs := flag.NewFlagSet("spemu", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg spemu.Config
@@ -157,9 +162,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		f.Sync()
 	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	s := <-sig
+	s := <-stop
 	logger.Info("spemu: stopping", "signal", s.String())
 	return 0
 }
