@@ -35,8 +35,8 @@ type Options struct {
 	// TLS verification is always on.
 	CAFile string
 	// MaxConcurrent bounds the requests in flight across the process
-	// (default 8): every Client without its own Limiter shares one, sized
-	// by the first Client made.
+	// (default 8): every Client of the same server (scheme://host:port)
+	// without its own Limiter shares one bound, sized by the first Client.
 	MaxConcurrent int
 	// Limiter, when set, replaces the process-wide one (tests, or a
 	// process serving several libraries with separate bounds).
@@ -185,7 +185,7 @@ func New(opts Options) (*Client, error) {
 	}
 	c.lim = opts.Limiter
 	if c.lim == nil {
-		c.lim = processLimiter(opts.MaxConcurrent)
+		c.lim = processLimiter(u.Scheme+"://"+strings.ToLower(u.Host), opts.MaxConcurrent)
 	}
 	c.auth = &authState{a: opts.Auth, log: log}
 	return c, nil
@@ -252,18 +252,22 @@ func (l *Limiter) release() { <-l.ch }
 
 var (
 	procLimMu sync.Mutex
-	procLim   *Limiter
+	procLims  = map[string]*Limiter{}
 )
 
 // processLimiter returns the Limiter shared by every Client of the process
-// that was not given its own; the first Client sizes it.
-func processLimiter(n int) *Limiter {
+// that talks to server (scheme://host:port) without a Limiter of its own;
+// the first such Client sizes it. Keying by server keeps unrelated servers
+// (tests with their own emulators) from starving each other.
+func processLimiter(server string, n int) *Limiter {
 	procLimMu.Lock()
 	defer procLimMu.Unlock()
-	if procLim == nil {
-		procLim = NewLimiter(n)
+	l := procLims[server]
+	if l == nil {
+		l = NewLimiter(n)
+		procLims[server] = l
 	}
-	return procLim
+	return l
 }
 
 // InFlight reports how many requests hold a slot now.

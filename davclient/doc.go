@@ -48,7 +48,7 @@
 // # Retry rules
 //
 // One wrapper (retry.go) sends every request. Per attempt it takes a slot
-// of the Limiter (shared by the whole process through Options.Limiter;
+// of the Limiter (one per server for the whole process, or Options.Limiter;
 // released while waiting, held by a streaming GET until its body is
 // closed), authorizes the request and rewinds the body (bodies are
 // io.ReaderAt, re-read from 0; never buffered whole).

@@ -463,3 +463,37 @@ func TestPutStreamsFromReaderAt(t *testing.T) {
 		t.Fatalf("a single read of %d bytes: the body is not streamed", m)
 	}
 }
+
+func TestProcessLimiterPerServer(t *testing.T) {
+	a, _ := New(Options{URL: "https://limiter-test.example/lib", MaxConcurrent: 3})
+	b, _ := New(Options{URL: "https://LIMITER-TEST.example/other", MaxConcurrent: 50})
+	o, _ := New(Options{URL: "https://limiter-other.example/lib", MaxConcurrent: 5})
+	if a.lim != b.lim || cap(a.lim.ch) != 3 {
+		t.Fatal("clients of one server do not share the process limiter")
+	}
+	if o.lim == a.lim || cap(o.lim.ch) != 5 {
+		t.Fatal("another server shares the limiter")
+	}
+}
+
+func TestRetryAfterForms(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		h    map[string]string
+		want time.Duration
+	}{
+		{map[string]string{"Retry-After": "120"}, 120 * time.Second},
+		{map[string]string{"Retry-After": now.Add(30 * time.Second).Format(http.TimeFormat)}, 30 * time.Second},
+		{map[string]string{"Retry-After": "5", "RateLimit-Reset": "9"}, 9 * time.Second},
+		{map[string]string{"Retry-After": "garbage"}, 0},
+		{map[string]string{}, 0},
+	} {
+		resp := &http.Response{Header: http.Header{}}
+		for k, v := range tc.h {
+			resp.Header.Set(k, v)
+		}
+		if got := retryAfter(resp, now); got != tc.want {
+			t.Errorf("%v: %v, want %v", tc.h, got, tc.want)
+		}
+	}
+}
