@@ -41,17 +41,28 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, stop))
 }
 
-// sizeFlag is a flag.Value for byte counts with units.
-type sizeFlag struct{ v *int64 }
+// sizeFlag is a flag.Value for byte counts with units; with unlimited,
+// "-1" and "0" mean no limit (stored as -1).
+type sizeFlag struct {
+	v         *int64
+	unlimited bool
+}
 
 func (f sizeFlag) String() string {
 	if f.v == nil {
 		return ""
 	}
+	if *f.v < 0 {
+		return "-1"
+	}
 	return units.FormatSize(*f.v)
 }
 
 func (f sizeFlag) Set(s string) error {
+	if f.unlimited && (strings.TrimSpace(s) == "-1" || strings.TrimSpace(s) == "0") {
+		*f.v = -1
+		return nil
+	}
 	n, err := units.ParseSize(s)
 	if err != nil {
 		return err
@@ -75,10 +86,10 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	fs.DurationVar(&cfg.CookieTTL, "cookie-ttl", spemu.DefaultCookieTTL, "lifetime of issued session cookies (FedAuth, rtFa, SPOIDCRL), e.g. 24h, 90s")
 	cookieFile := fs.String("write-cookie-file", "", "write a valid Cookie header value \"FedAuth=…; rtFa=…\" to FILE (mode 0600) once listening; nothing is written unless --auth cookie")
 	cfg.PutLimit = spemu.DefaultPutLimit
-	fs.Var(sizeFlag{&cfg.PutLimit}, "put-limit", "largest WebDAV PUT body in bytes; bigger ones get 413 and nothing is stored (units: 250M, 2G)")
+	fs.Var(sizeFlag{&cfg.PutLimit, true}, "put-limit", "largest WebDAV PUT body in bytes; bigger ones get 413 and nothing is stored (units: 250M, 2G; -1 or 0: no limit)")
 	requestLog := fs.String("request-log", "", "append one JSON object per request to FILE (time, method, path, query, status, req_bytes, resp_bytes, dur_ms, fault, …)")
 	fs.DurationVar(&cfg.Faults.Latency, "latency", 0, "extra delay before each request is answered, e.g. 50ms")
-	fs.Var(sizeFlag{&cfg.Faults.Bandwidth}, "bandwidth", "cap in bytes per second on each response and request body, e.g. 10M (0: unlimited)")
+	fs.Var(sizeFlag{v: &cfg.Faults.Bandwidth}, "bandwidth", "cap in bytes per second on each response and request body, e.g. 10M (0: unlimited)")
 	fs.Float64Var(&cfg.Faults.ThrottleRate, "throttle-rate", 0, "fraction (0..1) of requests answered with throttling (--throttle-status, Retry-After)")
 	fs.IntVar(&cfg.Faults.ThrottleStatus, "throttle-status", 429, "status of throttled requests: 429 (body \"429 TOO MANY REQUESTS\") or 503 (\"Server Too Busy\")")
 	fs.IntVar(&cfg.Faults.RetryAfter, "retry-after", 1, "seconds sent in Retry-After with throttled requests")

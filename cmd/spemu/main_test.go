@@ -26,6 +26,18 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	}
 }
 
+func TestSizeFlags(t *testing.T) {
+	var v int64
+	for in, want := range map[string]int64{"-1": -1, "0": -1, "250M": 262144000, "50MiB": 50 << 20} {
+		if err := (sizeFlag{&v, true}).Set(in); err != nil || v != want {
+			t.Errorf("--put-limit %s = %d, %v; want %d", in, v, err, want)
+		}
+	}
+	if err := (sizeFlag{v: &v}).Set("-1"); err == nil {
+		t.Errorf("--bandwidth -1 accepted")
+	}
+}
+
 func TestPasswordFileMode(t *testing.T) {
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "pw")
