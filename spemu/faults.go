@@ -1,14 +1,42 @@
 package spemu
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 )
 
+// validate checks rates and statuses.
+func (f Faults) validate() error {
+	for name, r := range map[string]float64{"throttle": f.ThrottleRate, "fail": f.FailRate, "drop": f.DropRate} {
+		if r < 0 || r > 1 {
+			return fmt.Errorf("spemu: %s rate %v outside 0..1", name, r)
+		}
+	}
+	if f.ThrottleRate+f.FailRate+f.DropRate > 1 {
+		return fmt.Errorf("spemu: throttle, fail and drop rates add up to more than 1")
+	}
+	if f.ThrottleStatus != 429 && f.ThrottleStatus != 503 {
+		return fmt.Errorf("spemu: throttle status %d (want 429 or 503)", f.ThrottleStatus)
+	}
+	if f.FailStatus != 0 && (f.FailStatus < 500 || f.FailStatus > 599) {
+		return fmt.Errorf("spemu: fail status %d (want 0 or 5xx)", f.FailStatus)
+	}
+	if f.Latency < 0 || f.Bandwidth < 0 {
+		return fmt.Errorf("spemu: negative latency or bandwidth")
+	}
+	return nil
+}
+
 // SetFaults replaces the injected faults; safe while serving. Requests
-// already past the fault decision are not affected.
+// already past the fault decision are not affected. Invalid values (rates
+// outside 0..1, a throttle status other than 429/503) are a programming
+// error and panic.
 func (s *Server) SetFaults(f Faults) {
 	f = f.normalized()
+	if err := f.validate(); err != nil {
+		panic(err)
+	}
 	s.faultMu.Lock()
 	s.faults = f
 	s.faultMu.Unlock()

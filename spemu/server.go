@@ -54,8 +54,14 @@ func New(cfg Config) (*Server, error) {
 	if strings.ContainsAny(cfg.Library, "/") || CheckName(cfg.Library, true, false) != nil {
 		return nil, fmt.Errorf("spemu: library name %q is not a valid URL segment", cfg.Library)
 	}
-	if cfg.Faults.ThrottleStatus != 429 && cfg.Faults.ThrottleStatus != 503 {
-		return nil, fmt.Errorf("spemu: throttle status %d (want 429 or 503)", cfg.Faults.ThrottleStatus)
+	if err := cfg.Faults.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.OverwriteStatus != 200 && cfg.OverwriteStatus != 204 {
+		return nil, fmt.Errorf("spemu: overwrite status %d (want 200 or 204)", cfg.OverwriteStatus)
+	}
+	if cfg.NameErrorStatus != 400 && cfg.NameErrorStatus != 403 && cfg.NameErrorStatus != 409 {
+		return nil, fmt.Errorf("spemu: name error status %d (want 400, 403 or 409)", cfg.NameErrorStatus)
 	}
 	logger := cfg.Logger
 	if logger == nil {
