@@ -79,6 +79,7 @@ func loginRoundTrip(ctx context.Context, t *testing.T, a auth.Authenticator, u s
 	t.Helper()
 	send := func() int {
 		req, _ := http.NewRequestWithContext(ctx, "PROPFIND", u, nil)
+		req.Header.Set("Depth", "0")
 		if err := a.Authorize(ctx, req); err != nil {
 			t.Fatalf("authorize: %v", err)
 		}
@@ -309,5 +310,59 @@ func TestLoginGetUserRealm(t *testing.T) {
 	resp.Body.Close()
 	if !bytes.Contains(b, []byte(`<RealmInfo Success="true">`)) || !bytes.Contains(b, []byte("<NameSpaceType>Unknown</NameSpaceType>")) {
 		t.Errorf("XML realm: %s", b)
+	}
+}
+
+// TestLoginRoutesOnServer checks the wiring into the real server: the
+// sign-in endpoints are public, Bearer requests get the §2.1 challenge,
+// and the request log records no secret.
+func TestLoginRoutesOnServer(t *testing.T) {
+	var reqlog bytes.Buffer
+	srv, err := New(Config{Auth: "cookie", Password: "pw-on-server", RequestLog: &reqlog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	srv.SetLogin(LoginConfig{OAuthAutoApprove: 1})
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	lib := ts.URL + DefaultSite + "/" + DefaultLibrary
+	// Empty bearer on the library: 401 with the challenge naming the exchange endpoint.
+	req, _ := http.NewRequest("PROPFIND", lib, nil)
+	req.Header.Set("Authorization", "Bearer ")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	wa := resp.Header.Get("WWW-Authenticate")
+	if resp.StatusCode != 401 || !strings.Contains(wa, `realm="`) || !strings.Contains(wa, "cookie_uri=") {
+		t.Fatalf("empty bearer: %d %q", resp.StatusCode, wa)
+	}
+	// The whole OAuth chain through the real routes.
+	cfg := auth.OAuthConfig{SiteURL: lib, Authority: ts.URL, Credentials: filepath.Join(t.TempDir(), "c.json")}
+	if _, err := auth.DeviceLogin(context.Background(), cfg, func(auth.DeviceCode) {}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := auth.NewOAuth(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := loginRoundTrip(context.Background(), t, a, lib); st != 207 {
+		t.Fatalf("OAuth through the server: %d", st)
+	}
+	req, _ = http.NewRequest("PROPFIND", lib, nil)
+	a.Authorize(context.Background(), req)
+	ck := strings.TrimPrefix(req.Header.Get("Cookie"), "SPOIDCRL=")
+	var kinds []string
+	for _, r := range srv.Requests() {
+		kinds = append(kinds, r.Path+":"+r.Auth)
+	}
+	joined := strings.Join(kinds, " ")
+	if !strings.Contains(joined, "/oauth2/v2.0/token:none") || !strings.Contains(joined, "/_api/SP.OAuth.NativeClient/Authenticate:none") {
+		t.Errorf("sign-in requests not logged as unauthenticated: %s", joined)
+	}
+	if len(ck) < 8 || strings.Contains(reqlog.String(), ck) || strings.Contains(reqlog.String(), "pw-on-server") {
+		t.Errorf("secret in the request log (cookie %d chars)", len(ck))
 	}
 }
