@@ -576,3 +576,63 @@ func TestE2ECookiesForOtherTools(t *testing.T) {
 		t.Errorf("PROPFIND with the printed cookie: %d", resp.StatusCode)
 	}
 }
+
+func TestE2ECookieFileAndCommand(t *testing.T) {
+	for _, method := range []string{auth.MethodCookieFile, auth.MethodCookieCommand} {
+		t.Run(method, func(t *testing.T) {
+			e := startE2E(t, spemu.LoginConfig{}, 0)
+			// These strategies log through the default logger: catch it too.
+			old := slog.Default()
+			slog.SetDefault(e.log)
+			t.Cleanup(func() { slog.SetDefault(old) })
+			ctx := context.Background()
+			dir := t.TempDir()
+			ckFile, runs := filepath.Join(dir, "cookie"), filepath.Join(dir, "runs")
+			fresh := func() {
+				ck, err := e.srv.IssueSessionCookie()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, part := range strings.Split(ck, "; ") {
+					e.rec.add(part[strings.IndexByte(part, '=')+1:])
+				}
+				if err := os.WriteFile(ckFile, []byte(ck+"\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fresh()
+			o := auth.Options{Method: method, SiteURL: e.lib, Logger: e.log}
+			cmd := fmt.Sprintf("echo run >> %s; cat %s", runs, ckFile)
+			if method == auth.MethodCookieFile {
+				o.CookieFile = ckFile
+			} else {
+				o.CookieCommand = cmd
+			}
+			a, err := auth.Select(ctx, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := e.client(a)
+			const expiries = 3
+			for round := 0; round <= expiries; round++ {
+				e.workload(ctx, c, round)
+				if round < expiries {
+					e.srv.ExpireSessions()
+					fresh()
+				}
+			}
+			if method == auth.MethodCookieCommand {
+				b, _ := os.ReadFile(runs)
+				if got := strings.Count(string(b), "run"); got != expiries+1 {
+					t.Errorf("command runs = %d, want %d (one per expiry)", got, expiries+1)
+				}
+			}
+			// The cookie file is re-read when it changes, so it may need no
+			// refresh at all; the command runs only on refusals.
+			if got := c.Refreshes(); got > expiries || (method == auth.MethodCookieCommand && got != expiries) {
+				t.Errorf("refreshes = %d, want %d at most (one per expiry)", got, expiries)
+			}
+			e.assertNoSecrets(cmd)
+		})
+	}
+}
