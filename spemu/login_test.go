@@ -366,3 +366,43 @@ func TestLoginRoutesOnServer(t *testing.T) {
 		t.Errorf("secret in the request log (cookie %d chars)", len(ck))
 	}
 }
+
+func TestLoginApproveAndDenyFromTest(t *testing.T) {
+	srv, err := New(Config{Auth: "cookie"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	lib := ts.URL + DefaultSite + "/" + DefaultLibrary
+	cfg := auth.OAuthConfig{SiteURL: lib, Authority: ts.URL, Credentials: filepath.Join(t.TempDir(), "c.json")}
+	// Approved through the Go API, as the person would in the browser.
+	_, err = auth.DeviceLogin(context.Background(), cfg, func(d auth.DeviceCode) {
+		if n := srv.ApproveDeviceCode(d.UserCode); n != 1 {
+			t.Errorf("ApproveDeviceCode(%s) = %d", d.UserCode, n)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = auth.DeviceLogin(context.Background(), cfg, func(d auth.DeviceCode) { srv.DenyDeviceCode("") })
+	if err == nil || !strings.Contains(err.Error(), "declined") {
+		t.Fatalf("denied code: %v", err)
+	}
+	// Without approval the code stays pending until the context ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	if _, err := auth.DeviceLogin(ctx, cfg, func(auth.DeviceCode) {}); err == nil {
+		t.Fatal("unapproved code signed in")
+	}
+	polls := 0
+	for _, r := range srv.Requests() {
+		if strings.HasSuffix(r.Path, "/oauth2/v2.0/token") && r.Status == 400 {
+			polls++
+		}
+	}
+	if polls < 2 {
+		t.Errorf("pending polls answered 400 = %d, want at least 2", polls)
+	}
+}
