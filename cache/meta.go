@@ -199,7 +199,13 @@ func (c *Cache) revalidate(dir string) {
 		ch := c.lists.DoChan(fold(dir), func() (any, error) { return c.fetch(dir) })
 		select {
 		case <-c.bg.Done():
-		case <-ch:
+		case r := <-ch:
+			// Unreachable is logged once by serverAway; anything else
+			// (refused credentials, a server error) would otherwise go
+			// unnoticed behind the stale listing.
+			if r.Err != nil && !errors.Is(r.Err, remote.ErrUnavailable) && !errors.Is(r.Err, remote.ErrNotFound) {
+				c.log.Warn("background refresh of a cached listing failed; showing the stored one", "path", dir, "err", r.Err)
+			}
 		}
 	}()
 }

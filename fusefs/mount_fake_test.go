@@ -41,6 +41,7 @@ func TestFakeTreeAndNames(t *testing.T) {
 		f.AddFile(p, d, mtime)
 	}
 	f.AddDir("/empty")
+	f.AddHidden("/Forms/AllItems.aspx", []byte("<html/>"), mtime)
 	m := fstest.Mount(t, fstest.Config{Remote: f})
 
 	want := map[string]string{
@@ -87,6 +88,10 @@ func TestFakeTreeAndNames(t *testing.T) {
 	sort.Strings(dirs)
 	if fmt.Sprint(dirs) != "[ /empty /mapped /with space /Ünïcödé]" {
 		t.Errorf("dirs: %q", dirs)
+	}
+	// Hidden items are not listed but can be opened by name.
+	if data, err := os.ReadFile(filepath.Join(m.Dir, "Forms", "AllItems.aspx")); err != nil || string(data) != "<html/>" {
+		t.Errorf("hidden item by name: %q %v", data, err)
 	}
 	// Case-insensitive, case-preserving.
 	data, err := os.ReadFile(filepath.Join(m.Dir, "PLAIN.TXT"))

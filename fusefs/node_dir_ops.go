@@ -35,7 +35,9 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 }
 
 // Readdir lists a folder, sorted by the names the user sees, so that
-// repeated listings and seekdir offsets are stable.
+// repeated listings and seekdir offsets are stable. Entries the server
+// marks hidden are left out of listings (they can still be opened by
+// name).
 func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	r := rootOf(&n.Inode)
 	dir := serverPath(&n.Inode)
@@ -45,6 +47,11 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	}
 	list := make([]fuse.DirEntry, 0, len(kids))
 	for _, k := range kids {
+		if k.Hidden {
+			// SharePoint marks its own items hidden (a library's "Forms"
+			// folder); they stay reachable by name, like dot files.
+			continue
+		}
 		mode := uint32(syscall.S_IFREG)
 		if k.IsDir {
 			mode = syscall.S_IFDIR

@@ -87,6 +87,19 @@ func (f *Fake) AddFile(p string, data []byte, mtime time.Time) string {
 	return e.ETag
 }
 
+// AddHidden is AddFile for an item the server marks hidden, in a hidden
+// folder (like a SharePoint library's Forms/).
+func (f *Fake) AddHidden(p string, data []byte, mtime time.Time) string {
+	etag := f.AddFile(p, data, mtime)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.objs[fold(p)].entry.Hidden = true
+	if d := f.objs[fold(remote.Dir(p))]; d != nil && d.entry.Path != "/" {
+		d.entry.Hidden = true
+	}
+	return etag
+}
+
 // Remove deletes a file or folder (and everything under it) server-side.
 func (f *Fake) Remove(p string) {
 	f.mu.Lock()
