@@ -139,6 +139,11 @@ func New(opts Options) (*Client, error) {
 	if opts.UserAgent == "" {
 		opts.UserAgent = version.UserAgent()
 	}
+	if strings.Contains(opts.UserAgent, "Mozilla/") {
+		// SharePoint answers a browser with HTML login redirects instead of
+		// WebDAV (sharepoint-protocol.md §3.2).
+		return nil, errors.New("davclient: a browser User-Agent makes SharePoint answer with login pages; use the default or a NONISV|Company|App/Version string")
+	}
 	if opts.Auth == nil {
 		opts.Auth = auth.None()
 	}
