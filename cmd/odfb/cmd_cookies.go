@@ -90,10 +90,10 @@ func cookieValue(ctx context.Context, o auth.Options, check bool) (string, error
 		return req, nil
 	}
 	req, err := authorize()
-	if err != nil || !check {
-		if err != nil {
-			return "", err
-		}
+	if err != nil {
+		return "", err
+	}
+	if !check {
 		return req.Header.Get("Cookie"), nil
 	}
 	client := &http.Client{Timeout: 60 * time.Second,
