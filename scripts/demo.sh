@@ -18,9 +18,15 @@ if [ ! -e /dev/fuse ]; then
   echo "demo: /dev/fuse is missing (load the fuse module, or run in a container with --device /dev/fuse)" >&2
   exit 1
 fi
-if [ "$(id -u)" != 0 ] && ! command -v fusermount3 >/dev/null; then
-  echo "demo: as a non-root user odfb needs fusermount3 (Debian: apt install fuse3)" >&2
-  exit 1
+if [ "$(id -u)" != 0 ]; then
+  if ! command -v fusermount3 >/dev/null; then
+    echo "demo: as a non-root user odfb needs fusermount3 (Debian: apt install fuse3)" >&2
+    exit 1
+  fi
+  if [ ! -r /dev/fuse ] || [ ! -w /dev/fuse ]; then
+    echo "demo: /dev/fuse is not readable and writable by $(id -un) ($(ls -l /dev/fuse)); run as root or fix its mode (usually 0666)" >&2
+    exit 1
+  fi
 fi
 if mountpoint -q "$MNT" 2>/dev/null; then
   echo "demo: $MNT is already mounted; unmount it first (umount $MNT or fusermount3 -u $MNT)" >&2
