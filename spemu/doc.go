@@ -86,6 +86,10 @@
 //   - s.afterUpload(item) after a commit — applies Office mutation.
 //   - s.st.Mkdir(p), s.st.Remove(p), s.st.MoveCopy(...).
 //
+// Per-server state: s.extState(key, create) keeps state on the Server
+// (key: a private type of the file), freed with it; s.onClose(fn) runs fn
+// at Close (remove upload temp files, stop timers).
+//
 // Config fields for those endpoints go in the marked section at the end
 // of Config (config.go); New fills no defaults for them, so their zero
 // values must mean "the likely real behaviour".

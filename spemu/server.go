@@ -32,7 +32,10 @@ type Server struct {
 
 	handler http.Handler
 
+	ext sync.Map // per-server state of the endpoint files, see extState
+
 	mu      sync.Mutex
+	closers []func()
 	ln      net.Listener
 	httpSrv *http.Server
 	baseURL string
@@ -152,6 +155,12 @@ func (s *Server) Close() error {
 		}
 		cancel()
 	}
+	s.mu.Lock()
+	closers := s.closers
+	s.mu.Unlock()
+	for i := len(closers) - 1; i >= 0; i-- {
+		closers[i]()
+	}
 	s.st.close()
 	if s.ownRoot {
 		if rerr := os.RemoveAll(s.st.root); err == nil {
@@ -159,6 +168,26 @@ func (s *Server) Close() error {
 		}
 	}
 	return err
+}
+
+// extState returns the per-server state stored under key (use a private
+// type of the calling file as the key), creating it with create on first
+// use. It lets rest*.go, login*.go and oauth*.go keep state on the Server
+// without a field in server.go and without a global map that outlives it.
+func (s *Server) extState(key any, create func() any) any {
+	if v, ok := s.ext.Load(key); ok {
+		return v
+	}
+	v, _ := s.ext.LoadOrStore(key, create())
+	return v
+}
+
+// onClose registers fn to run when the server closes (after it stopped
+// serving, before the store is flushed), e.g. to remove upload temp files.
+func (s *Server) onClose(fn func()) {
+	s.mu.Lock()
+	s.closers = append(s.closers, fn)
+	s.mu.Unlock()
 }
 
 // Handler is the whole emulator as an http.Handler (for httptest). URLs in
