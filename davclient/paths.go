@@ -1,7 +1,7 @@
 package davclient
 
 import (
-	"net/url"
+	"fmt"
 	"path"
 	"strings"
 
@@ -23,13 +23,23 @@ func (c *Client) davURL(p string) string {
 	return u.Scheme + "://" + u.Host + esc + escapePath(p)
 }
 
-// escapePath percent-encodes each segment of an absolute path.
+// escapePath percent-encodes each segment of an absolute path. Only
+// RFC 3986 unreserved characters stay as they are: IIS refuses a raw "+"
+// (its double-escaping filter) and some servers treat ";" as a parameter,
+// so everything else is encoded, which every server decodes the same way.
 func escapePath(p string) string {
-	segs := strings.Split(p, "/")
-	for i, s := range segs {
-		segs[i] = url.PathEscape(s)
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		ch := p[i]
+		switch {
+		case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9',
+			ch == '-', ch == '.', ch == '_', ch == '~', ch == '/':
+			b.WriteByte(ch)
+		default:
+			fmt.Fprintf(&b, "%%%02X", ch)
+		}
 	}
-	return strings.Join(segs, "/")
+	return b.String()
 }
 
 // serverRelative returns the decoded server-relative path of a library

@@ -280,10 +280,13 @@ func TestUserAgentAndEncoding(t *testing.T) {
 		w.WriteHeader(201)
 	}}}
 	mustOK(t, scriptedClient(t, s, nil).Mkdir(context.Background(), "/a b/c#d%e?f&ü"))
+	if got := escapePath("/x+y;z=1,(o'k)@$"); got != "/x%2By%3Bz%3D1%2C%28o%27k%29%40%24" {
+		t.Errorf("escapePath = %q", got)
+	}
 	if ua != version.UserAgent() || !strings.HasPrefix(ua, "NONISV|odfb|odfb/") {
 		t.Errorf("User-Agent %q", ua)
 	}
-	if uri != "/lib/a%20b/c%23d%25e%3Ff&%C3%BC" {
+	if uri != "/lib/a%20b/c%23d%25e%3Ff%26%C3%BC" {
 		t.Errorf("request URI %q", uri)
 	}
 }
