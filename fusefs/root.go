@@ -44,7 +44,9 @@ type Options struct {
 }
 
 // Root is the filesystem's root directory and holds all filesystem-wide
-// state. Every node reaches it through rootOf.
+// state. Every node reaches it through rootOf. The write side adds its
+// state here too (the uploader lives in cache and is reached through
+// Root.cache; open-for-write handles in file.go), so nodes stay thin.
 type Root struct {
 	node
 	cache *cache.Cache
