@@ -70,9 +70,11 @@
 //     MOVE/COPY: 404 or 412 after an ambiguous attempt makes the client
 //     look (PROPFIND source and destination): a moved source and an
 //     existing destination is success, anything else is the error;
-//     ContinueUpload: the server checks offsets; a 4xx after an ambiguous
-//     attempt is resolved with GetUploadStatus (the expected offset equals
-//     offset+n: the chunk was applied, success); otherwise ErrUploadGone;
+//     ContinueUpload: the server checks offsets; a 4xx is resolved with
+//     GetUploadStatus: when the server expects offset+n it already holds
+//     this chunk (a lost answer, or a process that died before saving the
+//     offset; one upload id names one content), which is success;
+//     otherwise ErrUploadGone;
 //     StartUpload is idempotent for the same upload id (SharePoint's rule);
 //     FinishUpload that fails with a 4xx is ErrUploadGone: the caller
 //     starts over (the file was either committed or left as it was, never
@@ -107,7 +109,8 @@
 // only when it does not exist; an existing file's session starts on it
 // directly, so its content changes only at FinishUpload. The upload id is
 // the caller's GUID: with it and the confirmed offset a restarted process
-// resumes with ContinueUpload; ErrUploadGone tells it to start over. The
+// resumes with ContinueUpload (Client.UploadOffset asks the server where a
+// session stands); ErrUploadGone tells it to start over. The
 // REST address is the site URL: the library URL without its last segment
 // unless Options.WebURL says otherwise.
 package davclient

@@ -278,8 +278,8 @@ func (c *Client) ContinueUpload(ctx context.Context, p, uploadID string, offset 
 // sessionError decides what a failed chunk call means. Errors the retry
 // wrapper already made final (auth, throttling, network, too large) pass
 // through; a 4xx about the session becomes ErrUploadGone unless
-// GetUploadStatus proves the chunk was applied by a lost earlier attempt,
-// in which case it returns errChunkApplied for the caller to turn into
+// GetUploadStatus shows the server already holds exactly this chunk, in
+// which case it returns errChunkApplied for the caller to turn into
 // success.
 func (c *Client) sessionError(ctx context.Context, p, id string, offset, n int64, r *reply, err error) error {
 	var re *remote.Error
@@ -294,7 +294,11 @@ func (c *Client) sessionError(ctx context.Context, p, id string, offset, n int64
 		return err
 	}
 	exp, serr := c.uploadStatus(ctx, p, id)
-	if serr == nil && exp == offset+n && r.ambiguous {
+	if serr == nil && exp == offset+n {
+		// The server already holds this chunk: an earlier attempt whose
+		// answer was lost, or a previous process that died before it saved
+		// the new offset. The upload id names one staged content, so the
+		// bytes are the same.
 		return errChunkApplied
 	}
 	detail := re.Detail
@@ -305,6 +309,26 @@ func (c *Client) sessionError(ctx context.Context, p, id string, offset, n int64
 }
 
 var errChunkApplied = errors.New("chunk applied by an earlier attempt")
+
+// UploadOffset asks the server (GetUploadStatus) for the confirmed offset
+// of a session: a restarted process whose saved offset may lag behind the
+// server's can resume from the server's. ErrUploadGone when the server no
+// longer knows the session; ErrNotSupported without a REST API.
+func (c *Client) UploadOffset(ctx context.Context, p, uploadID string) (int64, error) {
+	p = remote.Clean(p)
+	if err := checkUploadArgs("GetUploadStatus", p, uploadID, 0); err != nil {
+		return 0, err
+	}
+	off, err := c.uploadStatus(ctx, p, uploadID)
+	var re *remote.Error
+	if errors.As(err, &re) && re.Status >= 400 && re.Status < 500 && re.Kind != remote.ErrAuth && re.Kind != remote.ErrThrottled && re.Kind != remote.ErrForbidden {
+		return 0, &remote.Error{Kind: remote.ErrUploadGone, Op: "GetUploadStatus", Path: p, Status: re.Status, Detail: re.Detail, Err: re}
+	}
+	if err != nil && !errors.As(err, &re) {
+		return 0, &remote.Error{Kind: remote.ErrServer, Op: "GetUploadStatus", Path: p, Err: err}
+	}
+	return off, err
+}
 
 // uploadStatus asks GetUploadStatus for the offset the server expects next.
 func (c *Client) uploadStatus(ctx context.Context, p, id string) (int64, error) {

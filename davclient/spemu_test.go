@@ -163,10 +163,23 @@ func runChunkedSuite(t *testing.T, c *Client, tg target, dir string) {
 		srv.ExpireUploadSessions()
 		_, err = c2.FinishUpload(ctx, p, ids[3], off, bytes.NewReader(data[off:]), int64(len(data))-off)
 		wantKind(t, err, remote.ErrUploadGone)
+		_, err = c2.UploadOffset(ctx, p, ids[3])
+		wantKind(t, err, remote.ErrUploadGone)
 		// Resume a live session from the saved id and offset.
 		off, err = c.StartUpload(ctx, p, ids[3], bytes.NewReader(data[:250_000]), 250_000)
 		mustOK(t, err)
 		c3 := newTestClient(t, tg)
+		if got, err := c3.UploadOffset(ctx, p, ids[3]); err != nil || got != off {
+			t.Fatalf("UploadOffset = %d, %v; want %d", got, err, off)
+		}
+		// A saved offset one chunk behind the server's (the process died
+		// before saving it): resending that chunk is accepted.
+		next, err := c3.ContinueUpload(ctx, p, ids[3], off, bytes.NewReader(data[off:400_000]), 400_000-off)
+		mustOK(t, err)
+		if again, err := c3.ContinueUpload(ctx, p, ids[3], off, bytes.NewReader(data[off:400_000]), 400_000-off); err != nil || again != next {
+			t.Fatalf("resending the last chunk: %d, %v", again, err)
+		}
+		off = next
 		off, err = c3.ContinueUpload(ctx, p, ids[3], off, bytes.NewReader(data[off:700_000]), 700_000-off)
 		mustOK(t, err)
 		_, err = c3.FinishUpload(ctx, p, ids[3], off, bytes.NewReader(data[off:]), int64(len(data))-off)
