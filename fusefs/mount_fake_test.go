@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/odfb/odfb/cache"
+	"github.com/odfb/odfb/fusefs"
 	"github.com/odfb/odfb/fusefs/fstest"
 	"github.com/odfb/odfb/remote"
 	"github.com/odfb/odfb/remote/remotetest"
@@ -254,5 +255,37 @@ func TestFakeParallelReaders(t *testing.T) {
 	}
 	if sent != int64(len(data)) {
 		t.Errorf("parallel readers moved %d bytes for a %d-byte file", sent, len(data))
+	}
+}
+
+func TestFakeStatfsAndLongNames(t *testing.T) {
+	f := remotetest.New()
+	f.SetQuota(remote.Quota{Known: true, Used: 3 << 30, Available: 7 << 30})
+	f.AddDir("/d")
+	// The library sits at 380 characters of server path: names that would
+	// pass SharePoint's 400 are looked up, longer ones are not.
+	m := fstest.Mount(t, fstest.Config{Remote: f, FS: fusefs.Options{PrefixChars: 380}})
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(m.Dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	if total := int64(st.Blocks) * st.Bsize; total != 10<<30 {
+		t.Errorf("statfs total %d, want %d", total, int64(10<<30))
+	}
+	if free := int64(st.Bavail) * st.Bsize; free != 7<<30 {
+		t.Errorf("statfs available %d, want %d", free, int64(7<<30))
+	}
+	if _, err := os.ReadDir(filepath.Join(m.Dir, "d")); err != nil {
+		t.Fatal(err)
+	}
+	f.ResetCalls()
+	if _, err := os.Stat(filepath.Join(m.Dir, "d", strings.Repeat("x", 30))); !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("over-long path: %v, want ENOENT", err)
+	}
+	if _, err := os.Stat(filepath.Join(m.Dir, "d", "short")); !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("missing short name: %v, want ENOENT", err)
+	}
+	if n := f.TotalCalls(); n != 0 {
+		t.Errorf("lookups of impossible and missing names made %d requests", n)
 	}
 }
