@@ -30,6 +30,7 @@ type fakeSPO struct {
 	fault      string // "" | "50126" | "50076" | "notoken"
 	legacyOff  bool   // wsignin1.0 sets no cookies
 	refuseAll  bool   // every cookie is refused on the library
+	federated  bool   // GetUserRealm says Federated
 	tokenTTL   time.Duration
 	cookieTTL  time.Duration // Max-Age on issued cookies, 0 = session cookie
 	pending    int           // device-code polls answered authorization_pending
@@ -85,6 +86,13 @@ func (f *fakeSPO) serve(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	body, _ := io.ReadAll(r.Body)
 	switch {
+	case r.URL.Path == "/GetUserRealm.srf":
+		f.counts["realm"]++
+		ns := "Managed"
+		if f.federated {
+			ns = "Federated"
+		}
+		json.NewEncoder(w).Encode(map[string]any{"NameSpaceType": ns, "AuthURL": "https://adfs.contoso.com/adfs/ls/"})
 	case r.URL.Path == "/extSTS.srf":
 		f.counts["sts"]++
 		f.lastRST = body

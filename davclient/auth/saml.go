@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -58,6 +60,9 @@ type SAML struct {
 
 	mu     sync.Mutex // guards failed
 	failed *samlFailure
+
+	realmOnce sync.Once
+	realmErr  error
 }
 
 // samlFailure remembers a refusal so a burst of requests makes one login.
@@ -152,6 +157,10 @@ func (a *SAML) login(ctx context.Context, _ *loginCredential, refused bool) (*lo
 	}
 	if err := a.remembered(pw); err != nil {
 		return nil, err
+	}
+	a.realmOnce.Do(func() { a.realmErr = a.checkRealm(ctx) })
+	if a.realmErr != nil {
+		return nil, a.realmErr
 	}
 	tok, expires, err := a.token(ctx, pw)
 	if err != nil {
@@ -274,4 +283,43 @@ func PasswordEnv(name string) func(context.Context) (string, error) {
 		}
 		return s, nil
 	}
+}
+
+// checkRealm asks GetUserRealm.srf (next to the STS) once per process
+// whether the account is managed. A federated (ADFS) account cannot use
+// this login: sending its password to extSTS would only fail (and count
+// against the lockout). Any other outcome, including an unreachable or
+// unreadable realm service, lets the login go on.
+func (a *SAML) checkRealm(ctx context.Context) error {
+	u, err := url.Parse(a.cfg.STSURL)
+	if err != nil || u.Host == "" {
+		return nil
+	}
+	realm := u.Scheme + "://" + u.Host + "/GetUserRealm.srf"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, realm, strings.NewReader(url.Values{"login": {a.cfg.Username}}.Encode()))
+	if err != nil {
+		return nil
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := a.client.Do(req)
+	if err != nil {
+		a.log.Info("auth: home realm discovery failed; trying the login anyway", "url", realm, "err", err)
+		return nil
+	}
+	defer resp.Body.Close()
+	var j struct {
+		NameSpaceType string `json:"NameSpaceType"`
+		AuthURL       string `json:"AuthURL"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&j) != nil {
+		return nil
+	}
+	if strings.EqualFold(j.NameSpaceType, "Federated") {
+		host := ""
+		if au, err := url.Parse(j.AuthURL); err == nil {
+			host = " (" + au.Host + ")"
+		}
+		return fmt.Errorf("saml: %s is a federated account%s; the legacy password login does not support federation: use `odfb login` (OAuth device code)", a.cfg.Username, host)
+	}
+	return nil
 }

@@ -224,3 +224,18 @@ func FuzzParseRSTR(f *testing.F) {
 		}
 	})
 }
+
+func TestSAMLFederatedAccountRefusedBeforeSTS(t *testing.T) {
+	f := newFakeSPO(t)
+	f.federated = true
+	a, _ := newTestSAML(t, f, nil)
+	for i := 0; i < 3; i++ {
+		_, err := doWithRefresh(context.Background(), t, a, f.srv.URL+"/lib/")
+		if err == nil || !strings.Contains(err.Error(), "federated") || !strings.Contains(err.Error(), "adfs.contoso.com") {
+			t.Fatalf("got %v", err)
+		}
+	}
+	if f.count("sts") != 0 || f.count("realm") != 1 {
+		t.Errorf("sts=%d realm=%d, want 0 and 1", f.count("sts"), f.count("realm"))
+	}
+}
