@@ -373,3 +373,39 @@ func TestServerAwayColdFails(t *testing.T) {
 		t.Fatalf("cold offline: %v", err)
 	}
 }
+
+func TestRemovedFolderIsForgotten(t *testing.T) {
+	f := remotetest.New()
+	f.AddFile("/gone/sub/a.txt", []byte("abc"), time.Unix(1710000000, 0))
+	clk := &clock{t: time.Unix(1720000000, 0)}
+	c := openCache(t, t.TempDir(), f, clk, 0)
+	defer c.Close()
+	ctx := context.Background()
+	for _, d := range []string{"/", "/gone", "/gone/sub"} { // as the kernel walks there
+		if _, err := c.ReadDir(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := c.Open(ctx, "/gone/sub/a.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 3)
+	h.ReadAt(ctx, buf, 0)
+	h.Close()
+	c.wg.Wait()
+	if c.ContentUsed() != 3 {
+		t.Fatalf("used %d", c.ContentUsed())
+	}
+	f.Remove("/gone")
+	clk.add(2 * time.Minute)
+	if _, err := c.ReadDir(ctx, "/"); err != nil {
+		t.Fatal(err)
+	}
+	if ds := c.stored("/gone/sub"); ds != nil {
+		t.Fatal("listing of a removed folder still stored")
+	}
+	if c.ContentUsed() != 0 {
+		t.Fatalf("content of a removed folder still cached: %d bytes", c.ContentUsed())
+	}
+}

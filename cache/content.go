@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -246,6 +247,33 @@ func (s *contentStore) drop(path, keep string) {
 	var rec contentRecord
 	if found, _ := getJSON(s.c.db, bucketContent, key, &rec); found && (keep == "" || rec.ETag != keep) {
 		s.removeRecordLocked(key, rec)
+	}
+}
+
+// dropTree removes cached content of every file under dir.
+func (s *contentStore) dropTree(dir string) {
+	prefix := fold(dir) + "/"
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, cf := range s.files {
+		if strings.HasPrefix(k, prefix) {
+			s.retireLocked(cf)
+		}
+	}
+	var gone []string
+	var recs []contentRecord
+	s.c.db.View(func(tx *bolt.Tx) error {
+		cur := tx.Bucket(bucketContent).Cursor()
+		for k, v := cur.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, v = cur.Next() {
+			var r contentRecord
+			if json.Unmarshal(v, &r) == nil {
+				gone, recs = append(gone, string(k)), append(recs, r)
+			}
+		}
+		return nil
+	})
+	for i, k := range gone {
+		s.removeRecordLocked(k, recs[i])
 	}
 }
 

@@ -1,11 +1,14 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sort"
 	"strings"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/odfb/odfb/remote"
 )
@@ -267,6 +270,9 @@ func (c *Cache) replace(key string, ds *dirState) {
 	}
 	for _, k := range old.rec.Kids {
 		if k.IsDir {
+			if i, ok := ds.index[strings.ToLower(k.Name())]; !ok || !ds.rec.Kids[i].IsDir {
+				c.forgetTree(k.Path)
+			}
 			continue
 		}
 		i, ok := ds.index[strings.ToLower(k.Name())]
@@ -279,4 +285,36 @@ func (c *Cache) replace(key string, ds *dirState) {
 			c.content.drop(k.Path, versionOf(n))
 		}
 	}
+}
+
+// forgetTree drops the stored listings of a folder that is gone and of
+// everything under it (their files' cached content goes with the next
+// eviction, or now when they are listed again).
+func (c *Cache) forgetTree(dir string) {
+	key := fold(dir)
+	c.mu.Lock()
+	for k := range c.dirs {
+		if k == key || strings.HasPrefix(k, key+"/") {
+			delete(c.dirs, k)
+		}
+	}
+	c.mu.Unlock()
+	err := c.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDirs)
+		if err := b.Delete([]byte(key)); err != nil {
+			return err
+		}
+		cur := b.Cursor()
+		prefix := []byte(key + "/")
+		for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Seek(prefix) {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		c.log.Warn("cannot forget the listings of a removed folder", "path", dir, "err", err)
+	}
+	c.content.dropTree(dir)
 }
