@@ -21,8 +21,8 @@ import (
 var (
 	errNotFound     = fmt.Errorf("spemu: %w", fs.ErrNotExist)
 	errExists       = fmt.Errorf("spemu: %w", fs.ErrExist)
-	errNoParent     = errors.New("parent folder does not exist") // 409
-	errNotDir       = errors.New("not a folder")                 // 409
+	errNoParent     = fmt.Errorf("spemu: parent folder missing: %w", fs.ErrNotExist) // 409
+	errNotDir       = errors.New("not a folder")                                     // 409
 	errIsDir        = errors.New("is a folder")
 	errPrecondition = errors.New("precondition failed") // 412
 	errTooLarge     = errors.New("request body over the PUT limit")
