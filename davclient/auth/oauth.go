@@ -188,9 +188,12 @@ type OAuth struct {
 	client *http.Client
 	sess   *loginSession
 
-	mu     sync.Mutex // guards access
+	mu     sync.Mutex // guards access, unsaved, unsavedFrom
 	access *oauth2.Token
 	desc   string
+	// unsaved is a rolled refresh token the file could not take yet;
+	// unsavedFrom is the token it replaced (still in the file).
+	unsaved, unsavedFrom string
 }
 
 var _ Authenticator = (*OAuth)(nil)
@@ -306,12 +309,25 @@ func tokenLife(t *oauth2.Token) time.Duration {
 func (a *OAuth) redeem(ctx context.Context) (*oauth2.Token, error) {
 	var tok *oauth2.Token
 	err := a.store.Update(a.host, a.cfg.ClientID, func(e CredentialsEntry) (CredentialsEntry, error) {
-		t, err := refreshGrant(ctx, a.client, a.oc, e.RefreshToken)
+		rt := e.RefreshToken
+		a.mu.Lock()
+		if a.unsaved != "" && a.unsavedFrom == rt {
+			rt = a.unsaved // the file still holds the one we already redeemed
+		}
+		a.mu.Unlock()
+		t, err := refreshGrant(ctx, a.client, a.oc, rt)
 		if err != nil {
 			return e, classifyTokenError("token refresh", a.oc.Endpoint.TokenURL, a.cfg.SiteURL, err)
 		}
 		tok = t
-		rolled := t.RefreshToken != "" && t.RefreshToken != e.RefreshToken
+		rolled := t.RefreshToken != "" && t.RefreshToken != rt
+		a.mu.Lock()
+		a.unsaved, a.unsavedFrom = "", ""
+		if rolled {
+			// Remembered until the file write below is known to succeed.
+			a.unsaved, a.unsavedFrom = t.RefreshToken, e.RefreshToken
+		}
+		a.mu.Unlock()
 		if rolled {
 			e.RefreshToken = t.RefreshToken
 		}
@@ -321,6 +337,18 @@ func (a *OAuth) redeem(ctx context.Context) (*oauth2.Token, error) {
 		a.cfg.Logger.Info("auth: redeemed the refresh token", "strategy", "oauth", "host", a.host, "rolled", rolled, "access_expires", fmtTime(t.Expiry), "credentials", a.store.Path)
 		return e, nil
 	})
+	if err != nil && tok != nil {
+		// The grant worked but the rolled refresh token could not be
+		// stored: keep going with it in memory and try to store it at
+		// the next renewal.
+		a.cfg.Logger.Error("auth: could not store the rolled refresh token; keeping it in memory until the file can be written",
+			"credentials", a.store.Path, "err", err)
+		err = nil
+	} else if err == nil {
+		a.mu.Lock()
+		a.unsaved, a.unsavedFrom = "", ""
+		a.mu.Unlock()
+	}
 	if err != nil {
 		if errors.Is(err, ErrNoLogin) {
 			return nil, fmt.Errorf("oauth: %w; run `odfb login %s`", err, a.cfg.SiteURL)
