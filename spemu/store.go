@@ -93,6 +93,14 @@ func openStore(root string, logger *slog.Logger) (*store, error) {
 		return nil, err
 	}
 	fi, err := os.Stat(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Like `mkdir -p`: a new library starts empty.
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return nil, fmt.Errorf("spemu: creating root: %w", err)
+		}
+		logger.Info("spemu: created the root directory", "root", abs)
+		fi, err = os.Stat(abs)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("spemu: root %s: %w", abs, err)
 	}
