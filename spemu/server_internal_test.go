@@ -42,3 +42,22 @@ func TestSplitETags(t *testing.T) {
 		t.Errorf("splitETags: %q", got)
 	}
 }
+
+// FuzzParseIf: the If header parser never panics and what it accepts has
+// a condition in every list.
+func FuzzParseIf(f *testing.F) {
+	for _, s := range []string{`(<opaquelocktoken:a>)`, `<http://h/p> (Not <DAV:no-lock> ["x"])`, `(["{A},1"]) (<b>)`, `(`, ``} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		lists, err := parseIf(h)
+		if err != nil {
+			return
+		}
+		for _, l := range lists {
+			if len(l.conds) == 0 {
+				t.Fatalf("empty list accepted from %q", h)
+			}
+		}
+	})
+}
