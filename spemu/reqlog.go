@@ -83,8 +83,9 @@ func (l *requestLog) reset() {
 	l.mu.Unlock()
 }
 
-// Requests returns a copy of the records kept so far, oldest first (all of
-// them unless Config.RequestLogLimit bounds the memory).
+// Requests returns a copy of the records kept so far, in the order the
+// requests were answered (all of them unless Config.RequestLogLimit
+// bounds the memory).
 func (s *Server) Requests() []RequestRecord { return s.reqlog.snapshot() }
 
 // ResetRequests forgets the records kept in memory (the log file keeps them).
