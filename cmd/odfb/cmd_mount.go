@@ -98,6 +98,9 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 		return fail(exitcodes.Usage, "mountpoint: %v", err)
 	}
 	if st, err := os.Stat(mnt); err != nil || !st.IsDir() {
+		if errors.Is(err, syscall.ENOTCONN) {
+			return fail(exitcodes.Mount, "mountpoint %s is a dead mount (an earlier odfb was killed); clear it with: fusermount3 -uz %s", mnt, mnt)
+		}
 		return fail(exitcodes.Mount, "mountpoint %s is not a directory", mnt)
 	}
 
