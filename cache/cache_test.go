@@ -409,3 +409,31 @@ func TestRemovedFolderIsForgotten(t *testing.T) {
 		t.Fatalf("content of a removed folder still cached: %d bytes", c.ContentUsed())
 	}
 }
+
+func TestChangedWhileOpen(t *testing.T) {
+	f := remotetest.New()
+	f.AddFile("/f.txt", []byte("old content"), time.Unix(1710000000, 0))
+	clk := &clock{t: time.Unix(1720000000, 0)}
+	c := openCache(t, t.TempDir(), f, clk, 0)
+	defer c.Close()
+	ctx := context.Background()
+	h, err := c.Open(ctx, "/f.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.AddFile("/f.txt", []byte("new content"), time.Unix(1730000000, 0)) // same size, new ETag
+	buf := make([]byte, 11)
+	if _, err := h.ReadAt(ctx, buf, 0); !errors.Is(err, remote.ErrPrecondition) {
+		t.Fatalf("read of a version replaced on the server: %v, want ErrPrecondition", err)
+	}
+	h.Close()
+	// The parent listing was invalidated: the next open sees the new version.
+	h, err = c.Open(ctx, "/f.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if n, err := h.ReadAt(ctx, buf, 0); (err != nil && err != io.EOF) || string(buf[:n]) != "new content" {
+		t.Fatalf("reopen: %q %v", buf[:n], err)
+	}
+}
