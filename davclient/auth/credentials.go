@@ -228,6 +228,24 @@ func (s CredentialsStore) HasHost(host string) (bool, error) {
 	return false, nil
 }
 
+// onlyEntryFor returns the host's login when exactly one is stored.
+func (s CredentialsStore) onlyEntryFor(host string) (CredentialsEntry, bool) {
+	doc, err := s.read()
+	if err != nil {
+		return CredentialsEntry{}, false
+	}
+	var found []CredentialsEntry
+	for _, e := range doc.Entries {
+		if normHost(e.Host) == normHost(host) {
+			found = append(found, e)
+		}
+	}
+	if len(found) != 1 {
+		return CredentialsEntry{}, false
+	}
+	return found[0], true
+}
+
 // Put stores e, replacing the entry for the same host and client id.
 func (s CredentialsStore) Put(e CredentialsEntry) error {
 	unlock, err := s.lock(true)

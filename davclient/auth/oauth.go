@@ -208,14 +208,34 @@ func NewOAuth(cfg OAuthConfig) (*OAuth, error) {
 	a := &OAuth{cfg: cfg, oc: oc, base: base, store: CredentialsStore{Path: cfg.Credentials}, client: loginHTTPClient(cfg.HTTPClient)}
 	a.host = strings.TrimPrefix(strings.TrimPrefix(base, "https://"), "http://")
 	e, err := a.store.Get(a.host, cfg.ClientID)
+	if errors.Is(err, ErrNoLogin) {
+		// One login for the host under another client id (odfb login
+		// --client-id X, mount without it): use that one.
+		if only, ok := a.store.onlyEntryFor(a.host); ok {
+			cfg.Logger.Info("auth: using the host's only stored login", "host", a.host, "client_id", only.ClientID, "credentials", cfg.Credentials)
+			e, err = only, nil
+		}
+	}
 	if err != nil {
 		if errors.Is(err, ErrNoLogin) {
 			return nil, fmt.Errorf("oauth: %w; run `odfb login %s` first", err, cfg.SiteURL)
 		}
 		return nil, fmt.Errorf("oauth: %w", err)
 	}
+	// A refresh token is only good at the authority and tenant that issued
+	// it, and for its client id: take them from the login.
+	if e.Authority != "" {
+		a.cfg.Authority = e.Authority
+	}
+	if e.Tenant != "" {
+		a.cfg.Tenant = e.Tenant
+	}
+	a.cfg.ClientID = e.ClientID
+	if a.oc, _, err = a.cfg.fill(); err != nil {
+		return nil, err
+	}
 	a.desc = describeEntry(e)
-	a.sess = newLoginSession("oauth", cfg.Logger, a.login)
+	a.sess = newLoginSession("oauth", a.cfg.Logger, a.login)
 	if !cfg.OnDAV {
 		a.sess.probe = probeWith(a.client, cfg.SiteURL)
 	}

@@ -161,3 +161,22 @@ func TestOAuthBearerOnDAV(t *testing.T) {
 		t.Errorf("Authenticate requests = %d with bearer on DAV", n)
 	}
 }
+
+func TestOAuthMountUsesTheStoredLoginsAuthority(t *testing.T) {
+	f := newFakeSPO(t)
+	cfg, _ := oauthConfig(t, f)
+	deviceLogin(t, f, cfg)
+	// The mount names neither the authority nor the client id: the
+	// stored login supplies both (its refresh token is only good there).
+	m := OAuthConfig{SiteURL: cfg.SiteURL, Credentials: cfg.Credentials}
+	a, err := NewOAuth(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := doWithRefresh(context.Background(), t, a, cfg.SiteURL+"/"); err != nil || st != 207 {
+		t.Fatalf("%d %v", st, err)
+	}
+	if !strings.Contains(a.String(), "client-1") {
+		t.Errorf("String() = %q", a.String())
+	}
+}
