@@ -77,6 +77,7 @@ type store struct {
 	mu    sync.Mutex
 	meta  map[string]*itemMeta
 	dirty bool
+	dirs  map[string]*dirIndex // disk dir → case-folded names, see findChild
 
 	stop chan struct{}
 	done chan struct{}
@@ -108,7 +109,7 @@ func openStore(root string, logger *slog.Logger) (*store, error) {
 		return nil, fmt.Errorf("spemu: root %s is not a directory", abs)
 	}
 	st := &store{root: abs, pvt: filepath.Join(abs, pvtDir), logger: logger,
-		meta: map[string]*itemMeta{}, stop: make(chan struct{}), done: make(chan struct{})}
+		meta: map[string]*itemMeta{}, dirs: map[string]*dirIndex{}, stop: make(chan struct{}), done: make(chan struct{})}
 	st.tmp = filepath.Join(st.pvt, "tmp")
 	if err := os.RemoveAll(st.tmp); err != nil {
 		return nil, fmt.Errorf("spemu: clearing %s: %w", st.tmp, err)
@@ -244,27 +245,88 @@ func (st *store) resolve(p string) (resolved, error) {
 	panic("unreachable")
 }
 
+// dirIndex maps the case-folded names of one folder to their stored
+// names. It is valid while the folder's mtime is the one recorded; spemu's
+// own changes update it in place, a change behind spemu's back changes the
+// mtime and forces a re-read. Without it every new file would cost a
+// ReadDir of its folder (quadratic for bulk uploads into one folder).
+type dirIndex struct {
+	mtime time.Time
+	names map[string]string
+}
+
 // findChild finds seg in the folder dir, exactly or case-insensitively.
+// The caller holds st.mu.
 func (st *store) findChild(dir, seg string) (string, os.FileInfo, error) {
 	if fi, err := os.Stat(filepath.Join(dir, seg)); err == nil {
 		return seg, fi, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return "", nil, err
 	}
-	ents, err := os.ReadDir(dir)
+	dfi, err := os.Stat(dir)
 	if err != nil {
 		return "", nil, err
 	}
-	for _, e := range ents {
-		if strings.EqualFold(e.Name(), seg) && !isPrivateName(e.Name()) {
-			fi, err := os.Stat(filepath.Join(dir, e.Name()))
-			if err != nil {
-				return "", nil, err
+	idx := st.dirs[dir]
+	if idx == nil || !idx.mtime.Equal(dfi.ModTime()) {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return "", nil, err
+		}
+		idx = &dirIndex{mtime: dfi.ModTime(), names: make(map[string]string, len(ents))}
+		for _, e := range ents {
+			if !isPrivateName(e.Name()) {
+				idx.names[strings.ToLower(e.Name())] = e.Name()
 			}
-			return e.Name(), fi, nil
+		}
+		if len(st.dirs) > 4096 {
+			clear(st.dirs) // a bound, not an LRU: indexes are cheap to rebuild
+		}
+		st.dirs[dir] = idx
+	}
+	name, ok := idx.names[strings.ToLower(seg)]
+	if !ok {
+		return "", nil, nil
+	}
+	fi, err := os.Stat(filepath.Join(dir, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		delete(idx.names, strings.ToLower(seg))
+		return "", nil, nil
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	return name, fi, nil
+}
+
+// noteDir records that spemu added (present) or removed the entry name
+// in the folder dir, keeping the folder's index valid. The caller holds
+// st.mu.
+func (st *store) noteDir(dir, name string, present bool) {
+	idx := st.dirs[dir]
+	if idx == nil {
+		return
+	}
+	dfi, err := os.Stat(dir)
+	if err != nil {
+		delete(st.dirs, dir)
+		return
+	}
+	if present {
+		idx.names[strings.ToLower(name)] = name
+	} else {
+		delete(idx.names, strings.ToLower(name))
+	}
+	idx.mtime = dfi.ModTime()
+}
+
+// forgetDirs drops the indexes of dir and everything below it.
+func (st *store) forgetDirs(dir string) {
+	for d := range st.dirs {
+		if d == dir || strings.HasPrefix(d, dir+string(filepath.Separator)) {
+			delete(st.dirs, d)
 		}
 	}
-	return "", nil, nil
 }
 
 func newGUID() string {
@@ -451,6 +513,7 @@ func (st *store) commitLocked(p, tmp string, check CommitCheck) (Item, bool, err
 	if err := os.Rename(tmp, r.disk); err != nil {
 		return Item{}, false, err
 	}
+	st.noteDir(filepath.Dir(r.disk), filepath.Base(r.disk), true)
 	fi, err := os.Stat(r.disk)
 	if err != nil {
 		return Item{}, false, err
@@ -525,6 +588,7 @@ func (st *store) mkdirLocked(p string) (Item, error) {
 	if err := os.Mkdir(r.disk, 0o755); err != nil {
 		return Item{}, err
 	}
+	st.noteDir(filepath.Dir(r.disk), filepath.Base(r.disk), true)
 	fi, err := os.Stat(r.disk)
 	if err != nil {
 		return Item{}, err
@@ -553,6 +617,8 @@ func (st *store) removeLocked(p string) error {
 	if err := os.RemoveAll(it.disk); err != nil {
 		return err
 	}
+	st.forgetDirs(it.disk)
+	st.noteDir(filepath.Dir(it.disk), filepath.Base(it.disk), false)
 	st.dropMetaLocked(it.Path)
 	return nil
 }
@@ -612,6 +678,8 @@ func (st *store) MoveCopy(src, dst string, move, overwrite, shallow bool, check 
 		if err := os.RemoveAll(r.disk); err != nil {
 			return false, err
 		}
+		st.forgetDirs(r.disk)
+		st.noteDir(filepath.Dir(r.disk), filepath.Base(r.disk), false)
 		st.dropMetaLocked(r.lib)
 	}
 	target := r.disk
@@ -623,6 +691,9 @@ func (st *store) MoveCopy(src, dst string, move, overwrite, shallow bool, check 
 		if err := os.Rename(s.disk, target); err != nil {
 			return false, err
 		}
+		st.forgetDirs(s.disk)
+		st.noteDir(filepath.Dir(s.disk), filepath.Base(s.disk), false)
+		st.noteDir(filepath.Dir(target), filepath.Base(target), true)
 		// Keep the items' identities (GUIDs, versions, props) under the new path.
 		dk = foldKey(dstLib)
 		moved := map[string]*itemMeta{}
@@ -643,6 +714,7 @@ func (st *store) MoveCopy(src, dst string, move, overwrite, shallow bool, check 
 		os.RemoveAll(target)
 		return false, err
 	}
+	st.noteDir(filepath.Dir(target), filepath.Base(target), true)
 	// Copies are new items; dead properties are copied (RFC 4918 9.8.2).
 	for k, m := range st.meta {
 		if k == sk || strings.HasPrefix(k, sk+"/") {

@@ -3,6 +3,8 @@ package spemu_test
 import (
 	"errors"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -101,5 +103,25 @@ func TestLocksAndPropsSurviveRestart(t *testing.T) {
 		if v, _ := prop(rsp, "Z:Win32LastModifiedTime"); !strings.HasPrefix(v, "Wed, 03 Jan 2001") {
 			t.Errorf("Win32LastModifiedTime after restart: %q", v)
 		}
+	}
+}
+
+// TestCaseIndexSeesDiskChanges: the case-folded folder index notices
+// files created and removed on disk behind spemu's back.
+func TestCaseIndexSeesDiskChanges(t *testing.T) {
+	s := start(t, nil)
+	lib := s.LibraryURL()
+	wantStatus(t, do(t, "GET", lib+"/ext.txt", nil), 404, "GET before")
+	if err := os.WriteFile(filepath.Join(s.Root(), "Ext.TXT"), []byte("disk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := do(t, "GET", lib+"/ext.txt", nil); r.status != 200 || string(r.body) != "disk" {
+		t.Errorf("GET after a disk change: %d %q", r.status, r.body)
+	}
+	os.Remove(filepath.Join(s.Root(), "Ext.TXT"))
+	wantStatus(t, do(t, "GET", lib+"/ext.txt", nil), 404, "GET after removal on disk")
+	wantStatus(t, do(t, "PUT", lib+"/EXT.txt", []byte("new")), 201, "PUT after removal on disk")
+	if _, err := os.Stat(filepath.Join(s.Root(), "EXT.txt")); err != nil {
+		t.Errorf("new file stored under its new name: %v", err)
 	}
 }
