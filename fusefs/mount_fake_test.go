@@ -43,13 +43,19 @@ func TestFakeTreeAndNames(t *testing.T) {
 	}
 	f.AddDir("/empty")
 	f.AddHidden("/Forms/AllItems.aspx", []byte("<html/>"), mtime)
+	// SharePoint marks every "_name" hidden; a user's own file must still
+	// be listed (or rsync would upload it again on every run).
+	f.AddHidden("/_private/_notes.txt", []byte("mine"), mtime)
+	want := map[string]string{"/_private/_notes.txt": "mine"}
 	m := fstest.Mount(t, fstest.Config{Remote: f})
 
-	want := map[string]string{
+	for k, v := range map[string]string{
 		"/plain.txt":                    string(files["/plain.txt"]),
 		"/with space/a #1 %20.txt":      string(files["/with space/a #1 %20.txt"]),
 		"/Ünïcödé/日本語.md":               "ja",
 		`/mapped/a:b"c*d<e>f?g\h|i.txt`: "mapped",
+	} {
+		want[k] = v
 	}
 	got := map[string]string{}
 	var dirs []string
@@ -87,7 +93,7 @@ func TestFakeTreeAndNames(t *testing.T) {
 		}
 	}
 	sort.Strings(dirs)
-	if fmt.Sprint(dirs) != "[ /empty /mapped /with space /Ünïcödé]" {
+	if fmt.Sprint(dirs) != "[ /_private /empty /mapped /with space /Ünïcödé]" {
 		t.Errorf("dirs: %q", dirs)
 	}
 	// Hidden items are not listed but can be opened by name.

@@ -3,12 +3,14 @@ package fusefs
 import (
 	"context"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/odfb/odfb/internal/names"
+	"github.com/odfb/odfb/remote"
 )
 
 // Lookup finds a child by name, case-insensitively, from the folder's
@@ -47,9 +49,7 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	}
 	list := make([]fuse.DirEntry, 0, len(kids))
 	for _, k := range kids {
-		if k.Hidden {
-			// SharePoint marks its own items hidden (a library's "Forms"
-			// folder); they stay reachable by name, like dot files.
+		if systemItem(k) {
 			continue
 		}
 		mode := uint32(syscall.S_IFREG)
@@ -60,4 +60,15 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	return fs.NewListDirStream(list), 0
+}
+
+// systemItem reports whether a listed entry is SharePoint's own furniture
+// rather than something a user stored: the hidden "Forms" folder at the
+// library root (a name users cannot create there). Such items stay
+// reachable by name, like dot files. Everything else is listed even when
+// the server marks it hidden: SharePoint sets the hidden bit on every
+// name that starts with "_", and leaving a user's "_notes.txt" out of
+// listings would make rsync and backup tools upload it again every run.
+func systemItem(e remote.Entry) bool {
+	return e.Hidden && e.IsDir && remote.Dir(e.Path) == "/" && strings.EqualFold(e.Name(), "Forms")
 }
