@@ -638,6 +638,20 @@ func (st *store) dropMetaLocked(lib string) {
 // without its members (COPY Depth: 0). It returns whether dst was
 // created (false: replaced). check runs under the lock with both items.
 func (st *store) MoveCopy(src, dst string, move, overwrite, shallow bool, check func(src Item, dst Item, dstExists bool) error) (bool, error) {
+	// A file's copy is made outside the lock (it may be gigabytes) and
+	// renamed into place under it, if the source did not change meanwhile.
+	var prepared string
+	var preparedFrom Item
+	if !move {
+		tmp, from, err := st.copyToTemp(src)
+		switch {
+		case err == nil:
+			prepared, preparedFrom = tmp, from
+			defer os.Remove(tmp)
+		case !errors.Is(err, errIsDir):
+			return false, err
+		}
+	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	s, err := st.statLocked(src)
@@ -710,7 +724,11 @@ func (st *store) MoveCopy(src, dst string, move, overwrite, shallow bool, check 
 		st.dirty = true
 		return !dstExists, nil
 	}
-	if err := copyTree(s.disk, target, shallow); err != nil {
+	if prepared != "" && !s.IsDir && s.GUID == preparedFrom.GUID && s.Version == preparedFrom.Version {
+		if err := os.Rename(prepared, target); err != nil {
+			return false, err
+		}
+	} else if err := copyTree(s.disk, target, shallow); err != nil {
 		os.RemoveAll(target)
 		return false, err
 	}
@@ -740,6 +758,35 @@ func (st *store) pendingProps(key string, props map[string]string) {
 }
 
 var errForbiddenSelf = errors.New("source and destination overlap")
+
+// copyToTemp copies the file p into a new temp file (outside the lock)
+// and returns its name and the item it was copied from; errIsDir for a
+// folder.
+func (st *store) copyToTemp(p string) (string, Item, error) {
+	in, it, err := st.Open(p)
+	if err != nil {
+		return "", it, err
+	}
+	defer in.Close()
+	out, err := st.TempFile()
+	if err != nil {
+		return "", it, err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(out.Name())
+		return "", it, err
+	}
+	if err := out.Close(); err != nil {
+		os.Remove(out.Name())
+		return "", it, err
+	}
+	if err := os.Chmod(out.Name(), 0o644); err != nil {
+		os.Remove(out.Name())
+		return "", it, err
+	}
+	return out.Name(), it, nil
+}
 
 func copyTree(src, dst string, shallow bool) error {
 	fi, err := os.Stat(src)
