@@ -15,12 +15,16 @@ import (
 // tailRecords is how many request records a failing test logs.
 const tailRecords = 50
 
-// Start starts spemu with cfg on 127.0.0.1:0 (whatever cfg.Listen says),
-// registers Close with t.Cleanup and fails the test when it cannot start.
-// When the test fails, the last ~50 request records are logged.
+// Start starts spemu with cfg on 127.0.0.1:0 (or on cfg.Listen when set,
+// e.g. to restart on the same address), with a t.TempDir root unless
+// cfg.Root is set, registers Close with t.Cleanup and fails the test when
+// it cannot start. When the test fails, the last ~50 request records are
+// logged.
 func Start(t testing.TB, cfg spemu.Config) *spemu.Server {
 	t.Helper()
-	cfg.Listen = "127.0.0.1:0"
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
 	if cfg.Root == "" {
 		cfg.Root = t.TempDir()
 	}
