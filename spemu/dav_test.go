@@ -66,6 +66,9 @@ func TestPutGetPropfindDelete(t *testing.T) {
 	if len(rs) != 3 || rs[lib] == nil || rs[fileHref] == nil || rs[dirHref] == nil {
 		t.Fatalf("PROPFIND hrefs %v, want %s, %s, %s", keys(rs), lib, fileHref, dirHref)
 	}
+	if got, _ := prop(rs[lib], "D:displayname"); got != "Documents" {
+		t.Errorf("library root displayname %q", got)
+	}
 	f := rs[fileHref]
 	for name, want := range map[string]string{
 		"D:getcontentlength": "12", "D:isFolder": "f", "D:iscollection": "0", "D:ishidden": "0",

@@ -200,7 +200,11 @@ func (s *Server) liveProp(e *etree.Element, p propName, it Item, r *http.Request
 	if p.ns == nsDAV {
 		switch p.local {
 		case "displayname":
-			e.SetText(it.Name)
+			if it.Path == "/" {
+				e.SetText(s.cfg.Library)
+			} else {
+				e.SetText(it.Name)
+			}
 		case "lockdiscovery":
 			var lk *lockInfo
 			if it.meta != nil {
