@@ -58,6 +58,10 @@ type Config struct {
 	Latency   time.Duration // spemu --latency per request
 	Bandwidth int64         // spemu --bandwidth in bytes/s, 0 = unlimited
 	Auth      string        // "cookie" (default) or "none"
+	// PutLimit is spemu's --put-limit: < 0 no limit (the default, so
+	// every tool can write the big file), 0 spemu's own default (250 MiB,
+	// SharePoint's), > 0 that many bytes.
+	PutLimit  int64
 	Tools     []string
 	Workloads []string
 	Sizes     Sizes

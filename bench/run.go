@@ -149,7 +149,15 @@ func (e *runEnv) header(started time.Time) string {
 	if e.cfg.Bandwidth > 0 {
 		fmt.Fprintf(&b, ", --bandwidth %s/s", FormatBytes(e.cfg.Bandwidth))
 	}
-	fmt.Fprintf(&b, ", --auth %s\n", e.cfg.Auth)
+	fmt.Fprintf(&b, ", --auth %s", e.cfg.Auth)
+	switch {
+	case e.cfg.PutLimit < 0:
+		b.WriteString(", no PUT limit (SharePoint refuses single requests over 250 MB: the single-PUT tools' big write would fail there; -put-limit default shows it)\n")
+	case e.cfg.PutLimit == 0:
+		b.WriteString(", spemu's default PUT limit (250 MiB, SharePoint's)\n")
+	default:
+		fmt.Fprintf(&b, ", --put-limit %s\n", FormatBytes(e.cfg.PutLimit))
+	}
 	mode := "full"
 	if e.cfg.Quick {
 		mode = "quick (BENCH_QUICK=1)"

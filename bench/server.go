@@ -43,6 +43,12 @@ func StartServer(ctx context.Context, cfg Config, extraArgs []string) (*Server, 
 		"--request-log", s.Log.Path,
 		"--latency", cfg.Latency.String(),
 	}
+	switch {
+	case cfg.PutLimit < 0:
+		args = append(args, "--put-limit", "-1")
+	case cfg.PutLimit > 0:
+		args = append(args, "--put-limit", fmt.Sprint(cfg.PutLimit))
+	}
 	if cfg.Bandwidth > 0 {
 		args = append(args, "--bandwidth", fmt.Sprint(cfg.Bandwidth))
 	}

@@ -10,7 +10,8 @@
 #   BENCH_WORKLOADS=ls,…   workloads (ls,stat,seqread,randread,smallwrite,bigwrite)
 #   BENCH_LATENCY=20ms     spemu --latency per request
 #   BENCH_BANDWIDTH=0      spemu --bandwidth (bytes/s, 0 = unlimited)
-#   BENCH_SERVER_ARGS=…    extra spemu flags (e.g. "--put-limit -1")
+#   BENCH_PUT_LIMIT=none   spemu --put-limit: none, default (250 MiB, SharePoint's) or a size
+#   BENCH_SERVER_ARGS=…    extra spemu flags
 #   BENCH_FLAGS=…          extra odfbbench flags (see bin/odfbbench -h)
 #   BENCH_KEEP=1           keep the scratch directory (logs, request log)
 #   BENCH_BIN=bin          where odfb and spemu are (default: bin, as make build leaves them)

@@ -38,6 +38,7 @@ func run() int {
 		latency    = fs.Duration("latency", envDur("BENCH_LATENCY", 20*time.Millisecond), "spemu --latency per request, like a WAN round trip (env BENCH_LATENCY)")
 		bandwidth  = fs.String("bandwidth", envOr("BENCH_BANDWIDTH", "0"), "spemu --bandwidth in bytes/s (e.g. 100MiB), 0 = unlimited (env BENCH_BANDWIDTH)")
 		auth       = fs.String("auth", envOr("BENCH_AUTH", "cookie"), "spemu auth for every tool: cookie (SharePoint's model) or none")
+		putLimit   = fs.String("put-limit", envOr("BENCH_PUT_LIMIT", "none"), "spemu --put-limit: none (every tool can write the big file), default (spemu's 250 MiB, SharePoint's: single-PUT tools fail the 300 MiB write) or a size (env BENCH_PUT_LIMIT)")
 		timeout    = fs.Duration("phase-timeout", 10*time.Minute, "limit for one tool on one workload, upload wait included")
 		seed       = fs.Uint64("seed", 1, "seed of all generated data and offsets")
 		serverArgs = fs.String("server-args", os.Getenv("BENCH_SERVER_ARGS"), "extra spemu flags, space separated (env BENCH_SERVER_ARGS)")
@@ -77,6 +78,16 @@ func run() int {
 	}
 	if cfg.Bandwidth, err = bench.ParseSize(*bandwidth); err != nil {
 		return bad("bandwidth", err)
+	}
+	switch *putLimit {
+	case "none":
+		cfg.PutLimit = -1
+	case "default":
+		cfg.PutLimit = 0
+	default:
+		if cfg.PutLimit, err = bench.ParseSize(*putLimit); err != nil || cfg.PutLimit == 0 {
+			return bad("put-limit", fmt.Errorf("want none, default or a size, got %q", *putLimit))
+		}
 	}
 	for _, s := range []struct {
 		name string
