@@ -5,7 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"strconv"
-	"strings"
+
+	"github.com/odfb/odfb/internal/units"
 )
 
 // parseInterspersed parses fs over args, accepting flags before and after
@@ -33,53 +34,15 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 // sizeFlag is a byte count given as 1073741824, 512M, 10G, 1.5GiB…
 type sizeFlag int64
 
-func (s *sizeFlag) String() string { return formatSize(int64(*s)) }
+func (s *sizeFlag) String() string { return units.FormatSize(int64(*s)) }
 
 func (s *sizeFlag) Set(v string) error {
-	n, err := parseSize(v)
+	n, err := units.ParseSize(v)
 	if err != nil {
-		return err
+		return fmt.Errorf("%q is not a size (like 512M, 10G)", v)
 	}
 	*s = sizeFlag(n)
 	return nil
-}
-
-func parseSize(v string) (int64, error) {
-	t := strings.TrimSpace(strings.ToUpper(v))
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
-	mult := int64(1)
-	if t != "" {
-		switch t[len(t)-1] {
-		case 'K':
-			mult = 1 << 10
-		case 'M':
-			mult = 1 << 20
-		case 'G':
-			mult = 1 << 30
-		case 'T':
-			mult = 1 << 40
-		}
-		if mult != 1 {
-			t = t[:len(t)-1]
-		}
-	}
-	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f < 0 {
-		return 0, fmt.Errorf("%q is not a size (like 512M, 10G)", v)
-	}
-	return int64(f * float64(mult)), nil
-}
-
-func formatSize(n int64) string {
-	for _, u := range []struct {
-		s string
-		m int64
-	}{{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
-		if n >= u.m && n%u.m == 0 {
-			return strconv.FormatInt(n/u.m, 10) + u.s
-		}
-	}
-	return strconv.FormatInt(n, 10)
 }
 
 // octalFlag is a permission mask given in octal (022).

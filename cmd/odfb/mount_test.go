@@ -161,13 +161,15 @@ func TestMountExitCodes(t *testing.T) {
 	}
 }
 
-func TestParseSize(t *testing.T) {
+func TestSizeFlag(t *testing.T) {
 	for in, want := range map[string]int64{"1024": 1024, "512M": 512 << 20, "10G": 10 << 30, "1.5GiB": 3 << 29, "2k": 2048} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		var s sizeFlag
+		if err := s.Set(in); err != nil || int64(s) != want {
+			t.Errorf("sizeFlag.Set(%q) = %d, %v; want %d", in, s, err, want)
 		}
 	}
-	if _, err := parseSize("lots"); err == nil {
-		t.Error("parseSize(lots) succeeded")
+	var s sizeFlag
+	if err := s.Set("lots"); err == nil {
+		t.Error("sizeFlag.Set(lots) succeeded")
 	}
 }
