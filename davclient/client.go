@@ -277,3 +277,16 @@ func processLimiter(server string, n int) *Limiter {
 
 // InFlight reports how many requests hold a slot now.
 func (l *Limiter) InFlight() int { return len(l.ch) }
+
+// NewHTTPClient returns an HTTP client for the requests that happen
+// outside a Client: sign-in endpoints (token service, OAuth authority,
+// cookie exchange). It verifies TLS against the system pool plus caFile,
+// as Client does, so a mount behind a TLS-inspecting proxy can log in
+// with the same --ca-file it uses for WebDAV.
+func NewHTTPClient(caFile string) (*http.Client, error) {
+	tr, err := newTransport(Options{CAFile: caFile, MaxConcurrent: 2, ResponseTimeout: 2 * time.Minute})
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: tr, Timeout: 5 * time.Minute}, nil
+}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/odfb/odfb/remote"
@@ -82,7 +83,7 @@ func (c *Client) do(ctx context.Context, k call) (*reply, error) {
 			if ctx.Err() != nil {
 				return fail(remote.ErrUnavailable, 0, ctx.Err())
 			}
-			return fail(remote.ErrAuth, 0, err)
+			return fail(loginFailureKind(err), 0, err)
 		}
 		resp, err := c.hc.Do(req)
 		if err != nil {
@@ -123,7 +124,7 @@ func (c *Client) do(ctx context.Context, k call) (*reply, error) {
 				if ctx.Err() != nil {
 					return fail(remote.ErrUnavailable, 0, ctx.Err())
 				}
-				return nil, &remote.Error{Kind: remote.ErrAuth, Op: k.op, Path: k.path, Status: st, Err: err}
+				return nil, &remote.Error{Kind: loginFailureKind(err), Op: k.op, Path: k.path, Status: st, Err: err}
 			}
 			authReplayed = true
 			continue
@@ -287,4 +288,18 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// loginFailureKind classifies an error from logging in (Authorize or
+// Refresh): a sign-in endpoint that cannot be reached is the network's
+// fault, not the credentials', so callers see ErrUnavailable (and serve
+// from cache, or retry later) instead of an auth error that tells the user
+// to log in again.
+func loginFailureKind(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
+		return remote.ErrUnavailable
+	}
+	return remote.ErrAuth
 }
