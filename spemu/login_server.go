@@ -2,45 +2,32 @@ package spemu
 
 import (
 	"net/http"
-	"runtime"
 	"strings"
-	"sync"
 	"time"
-	"weak"
 )
 
 // Wiring of the sign-in endpoints into the server: one public route for
 // all of them, and an auth hook for Bearer requests and for the
 // legacy-auth-off refusal of FedAuth cookies. The per-server state lives
-// in loginStates because Server has no field for it (a one-line field in
-// server.go would replace the map).
+// in Server.extState under loginKey, so it goes away with the server.
 
-// loginStates maps weak.Pointer[Server] → *loginService. The key is weak
-// and the value holds no reference to the Server, so a closed and
-// dropped server's entry is removed by the cleanup registered with it.
-var loginStates sync.Map
+// loginKey names the sign-in state in Server.extState.
+type loginKey struct{}
 
 // loginSvc returns the server's sign-in state, creating it with the zero
 // LoginConfig on first use.
 func (s *Server) loginSvc() *loginService {
-	key := weak.Make(s)
-	if v, ok := loginStates.Load(key); ok {
-		return v.(*loginService)
-	}
-	sessions := s.sessions // captured instead of s, see loginStates
-	l := newLoginService(LoginConfig{}, s.cfg.User, s.cfg.Password, s.cfg.Site, s.cfg.CookieTTL,
-		func(kind, user string, ttl time.Duration) string {
-			v, err := sessions.Issue(kind, user, ttl)
-			if err != nil {
-				panic(err) // crypto/rand failed: nothing sensible to answer
-			}
-			return v
-		})
-	v, loaded := loginStates.LoadOrStore(key, l)
-	if !loaded {
-		runtime.AddCleanup(s, func(k weak.Pointer[Server]) { loginStates.Delete(k) }, key)
-	}
-	return v.(*loginService)
+	return s.extState(loginKey{}, func() any {
+		sessions := s.sessions
+		return newLoginService(LoginConfig{}, s.cfg.User, s.cfg.Password, s.cfg.Site, s.cfg.CookieTTL,
+			func(kind, user string, ttl time.Duration) string {
+				v, err := sessions.Issue(kind, user, ttl)
+				if err != nil {
+					panic(err) // crypto/rand failed: nothing sensible to answer
+				}
+				return v
+			})
+	}).(*loginService)
 }
 
 // SetLogin sets the sign-in switches (LoginConfig); it may be called while

@@ -76,19 +76,18 @@ type uploadSession struct {
 	expires time.Time
 }
 
-var restStates sync.Map // *Server → *restState
+// restKey names the REST endpoints' state in Server.extState.
+type restKey struct{}
 
 func (s *Server) rest() *restState {
-	if v, ok := restStates.Load(s); ok {
-		return v.(*restState)
-	}
-	v, _ := restStates.LoadOrStore(s, &restState{
-		digestTimeout:  DefaultFormDigestTimeout,
-		sessionTimeout: DefaultUploadSessionTimeout,
-		digests:        map[string]time.Time{},
-		sessions:       map[string]*uploadSession{},
-	})
-	return v.(*restState)
+	return s.extState(restKey{}, func() any {
+		return &restState{
+			digestTimeout:  DefaultFormDigestTimeout,
+			sessionTimeout: DefaultUploadSessionTimeout,
+			digests:        map[string]time.Time{},
+			sessions:       map[string]*uploadSession{},
+		}
+	}).(*restState)
 }
 
 // SetFormDigestTimeout sets FormDigestTimeoutSeconds of digests issued
