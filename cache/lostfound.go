@@ -1,0 +1,117 @@
+package cache
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// LostItem is a file the server refused for good; its staged content was
+// moved to File under <cache-dir>/lost+found/, with File+".reason".
+type LostItem struct {
+	Path   string    `json:"path"`
+	File   string    `json:"file"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// localLostName maps a server path to a relative local path: every
+// segment kept, with characters a local filesystem may dislike replaced.
+func localLostName(p string) string {
+	segs := strings.Split(strings.Trim(p, "/"), "/")
+	for i, s := range segs {
+		s = strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return '_'
+			}
+			return r
+		}, s)
+		if s == "" || s == "." || s == ".." {
+			s = "_"
+		}
+		segs[i] = s
+	}
+	return filepath.Join(segs...)
+}
+
+// toLostFoundLocked moves pd's staging file to lost+found and forgets its
+// upload. Called with w.mu held.
+func (w *writer) toLostFoundLocked(pd *pending, cause error) {
+	rel := localLostName(pd.rec.Path)
+	dst := filepath.Join(w.lostDir, rel)
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(dst); os.IsNotExist(err) {
+			break
+		}
+		dst = filepath.Join(w.lostDir, fmt.Sprintf("%s.%d", rel, i))
+	}
+	src := filepath.Join(w.dir, pd.rec.ID)
+	err := os.MkdirAll(filepath.Dir(dst), 0o700)
+	if err == nil {
+		if pd.opens > 0 {
+			err = copyFile(src, dst) // still open: keep staging for the handle
+		} else {
+			err = os.Rename(src, dst)
+		}
+	}
+	if err != nil {
+		w.log.Error("cannot move a refused upload to lost+found; it stays queued", "path", pd.rec.Path, "err", err)
+		pd.rec.Attempts++
+		pd.rec.LastError = cause.Error()
+		pd.rec.NextTry = w.c.now().Add(w.opts.RetryMax)
+		return
+	}
+	reason := fmt.Sprintf("path: %s\ntime: %s\nreason: %v\n", pd.rec.Path, w.c.now().Format(time.RFC3339), cause)
+	os.WriteFile(dst+".reason", []byte(reason), 0o600)
+	w.lost = append(w.lost, LostItem{Path: pd.rec.Path, File: dst, Reason: cause.Error(), At: w.c.now()})
+	w.log.Error("moved to lost+found", "path", pd.rec.Path, "file", dst, "reason", cause)
+	if pd.committed {
+		deleteRecords(w.c.db, pd.rec.ID)
+		pd.committed = false
+	}
+	pd.gone = true
+	if w.byPath[fold(pd.rec.Path)] == pd {
+		delete(w.byPath, fold(pd.rec.Path))
+	}
+}
+
+func copyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o600)
+}
+
+// LostFound lists what lost+found holds (from this run and earlier ones).
+func (c *Cache) LostFound() []LostItem {
+	w := c.wr()
+	if w == nil {
+		return nil
+	}
+	var out []LostItem
+	filepath.WalkDir(w.lostDir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(p, ".reason") {
+			return nil
+		}
+		it := LostItem{File: p}
+		if data, err := os.ReadFile(p + ".reason"); err == nil {
+			for _, line := range strings.Split(string(data), "\n") {
+				if v, ok := strings.CutPrefix(line, "path: "); ok {
+					it.Path = v
+				}
+				if v, ok := strings.CutPrefix(line, "reason: "); ok {
+					it.Reason = v
+				}
+			}
+		}
+		if info, err := d.Info(); err == nil {
+			it.At = info.ModTime()
+		}
+		out = append(out, it)
+		return nil
+	})
+	return out
+}

@@ -1,0 +1,732 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/odfb/odfb/remote"
+)
+
+// Defaults for WriteOptions.
+const (
+	DefaultWriteBack    = 2 * time.Second
+	DefaultTransfers    = 4
+	DefaultPutLimit     = 100 << 20
+	DefaultChunkSize    = 10 << 20
+	DefaultDrainTimeout = 5 * time.Minute
+	defaultRetryBase    = 5 * time.Second
+	defaultRetryMax     = 10 * time.Minute
+)
+
+// WriteOptions configure the write side (staging, journal, uploader).
+type WriteOptions struct {
+	// WriteBack is how long after the last close a file waits before it
+	// is uploaded (a file written again meanwhile is uploaded once).
+	WriteBack time.Duration
+	// Transfers bounds concurrent uploads.
+	Transfers int
+	// PutLimit is the largest file sent in one PUT; larger files go
+	// through the REST upload session in ChunkSize pieces.
+	PutLimit  int64
+	ChunkSize int64
+	// SyncUpload makes Flush and Fsync wait for the upload and return its
+	// error.
+	SyncUpload bool
+	// DrainTimeout bounds how long Close waits for the queue to empty.
+	DrainTimeout time.Duration
+	// RetryBase and RetryMax bound the backoff between failed attempts
+	// of one upload (doubling from RetryBase; a server's Retry-After wins).
+	RetryBase, RetryMax time.Duration
+	// Hostname appears in conflict names; default the short hostname.
+	Hostname string
+}
+
+func (o *WriteOptions) defaults() {
+	if o.WriteBack < 0 {
+		o.WriteBack = 0
+	} else if o.WriteBack == 0 {
+		o.WriteBack = DefaultWriteBack
+	}
+	if o.Transfers <= 0 {
+		o.Transfers = DefaultTransfers
+	}
+	if o.PutLimit <= 0 {
+		o.PutLimit = DefaultPutLimit
+	}
+	if o.ChunkSize <= 0 {
+		o.ChunkSize = DefaultChunkSize
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = DefaultDrainTimeout
+	}
+	if o.RetryBase <= 0 {
+		o.RetryBase = defaultRetryBase
+	}
+	if o.RetryMax <= 0 {
+		o.RetryMax = defaultRetryMax
+	}
+	if o.Hostname == "" {
+		h, _ := os.Hostname()
+		if i := strings.IndexByte(h, '.'); i > 0 {
+			h = h[:i]
+		}
+		if h == "" {
+			h = "localhost"
+		}
+		o.Hostname = h
+	}
+}
+
+// writer is the write side of a Cache.
+type writer struct {
+	c       *Cache
+	opts    WriteOptions
+	dir     string // staging/
+	lostDir string // lost+found/
+	log     *slog.Logger
+
+	ctx    context.Context // uploads; cancelled at the end of Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	wake   chan struct{}
+
+	mu      sync.Mutex
+	byPath  map[string]*pending // fold(path)
+	changed chan struct{}       // closed and replaced on every state change
+	active  int                 // uploads running
+	lost    []LostItem          // moved to lost+found by this run
+	conflicts []ConflictItem
+	authErr string // last authentication failure, "" once an upload worked
+	closing bool
+}
+
+// pending is a file with local changes: open for writing, or journaled
+// and waiting for (or in) its upload.
+type pending struct {
+	rec  JournalRecord
+	base remote.Entry // server entry the edit began from (for lazy fetch)
+
+	f       *os.File // staging file while handles are open
+	opens   int
+	size    int64
+	mtime   time.Time // last local change, shown until uploaded
+	fetched bool      // staging holds the base content (or it is not needed)
+	fetchMu sync.Mutex
+	commitMu sync.Mutex
+
+	gen         uint64 // bumped by every change of content
+	savedGen    uint64 // gen in the journal
+	uploadedGen uint64 // gen on the server
+	metaDirty   bool   // explicit mtime not yet in the journal
+	committed   bool   // a journal record exists
+
+	readyAt   time.Time // not uploaded before (write-back)
+	force     bool      // upload now even while open (sync-upload, sync)
+	holds     int       // rename/unlink in progress: do not start uploads
+	uploading bool
+	gone      bool // unlinked; staging removed at last close
+	tries     int  // attempts finished (success or failure), for sync waits
+	lastErr   error
+	sent      int64 // progress of the running upload
+	started   time.Time
+}
+
+var writers sync.Map // *Cache → *writer
+
+// wr returns the write side, or nil when StartWrites was not called.
+func (c *Cache) wr() *writer {
+	if v, ok := writers.Load(c); ok {
+		return v.(*writer)
+	}
+	return nil
+}
+
+// ErrNoWrites is returned by write operations of a cache without a
+// write side (StartWrites not called): the mount is read-only.
+var ErrNoWrites = syscall.EROFS
+
+// StartWrites enables the write side: it prepares staging/ and
+// lost+found/, loads the journal left by an earlier run (its uploads
+// resume at once) and starts the uploader. Call it once, after Open.
+func (c *Cache) StartWrites(opts WriteOptions) error {
+	opts.defaults()
+	w := &writer{c: c, opts: opts, log: c.log,
+		dir: filepath.Join(c.opts.Dir, "staging"), lostDir: filepath.Join(c.opts.Dir, "lost+found"),
+		wake: make(chan struct{}, 1), byPath: map[string]*pending{}, changed: make(chan struct{})}
+	for _, d := range []string{w.dir, w.lostDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("cache: %w", err)
+		}
+		if err := os.Chmod(d, 0o700); err != nil {
+			return fmt.Errorf("cache: %w", err)
+		}
+	}
+	recs, err := loadJournal(c.db)
+	if err != nil {
+		return fmt.Errorf("upload journal: %w", err)
+	}
+	known := map[string]bool{}
+	for _, r := range recs {
+		st, err := os.Stat(filepath.Join(w.dir, r.ID))
+		if err != nil {
+			w.log.Error("journaled upload has lost its staging file; it cannot be sent", "path", r.Path, "staging", r.ID, "err", err)
+			deleteRecords(c.db, r.ID)
+			continue
+		}
+		known[r.ID] = true
+		p := &pending{rec: r, size: st.Size(), mtime: st.ModTime(), fetched: true, gen: 1, savedGen: 1, committed: true}
+		if r.ContentDone {
+			p.uploadedGen = 1
+		}
+		if r.ModTimeSet {
+			p.mtime = r.ModTime
+		}
+		p.rec.NextTry = time.Time{} // a new run tries at once
+		w.byPath[fold(r.Path)] = p
+	}
+	if len(recs) > 0 {
+		w.log.Info("resuming uploads journaled by an earlier run", "files", len(w.byPath))
+	}
+	// Staging files no record names were never closed (or were already
+	// uploaded): nothing was promised for them.
+	if ents, err := os.ReadDir(w.dir); err == nil {
+		for _, e := range ents {
+			if !known[e.Name()] {
+				os.Remove(filepath.Join(w.dir, e.Name()))
+			}
+		}
+	}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	writers.Store(c, w)
+	w.wg.Add(1)
+	go w.run()
+	return nil
+}
+
+// broadcastLocked wakes everyone waiting for a state change.
+func (w *writer) broadcastLocked() {
+	close(w.changed)
+	w.changed = make(chan struct{})
+}
+
+// kick wakes the scheduler.
+func (w *writer) kick() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// entry is what listings show for a pending file.
+func (p *pending) entry() remote.Entry {
+	mt := p.mtime
+	if p.rec.ModTimeSet {
+		mt = p.rec.ModTime
+	}
+	return remote.Entry{Path: p.rec.Path, Size: p.size, ModTime: mt, ServerModTime: p.mtime}
+}
+
+// pendingEntry returns the entry of a pending file at p.
+func (c *Cache) pendingEntry(p string) (remote.Entry, bool) {
+	w := c.wr()
+	if w == nil {
+		return remote.Entry{}, false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if pd := w.byPath[fold(p)]; pd != nil && !pd.gone {
+		return pd.entry(), true
+	}
+	return remote.Entry{}, false
+}
+
+// pendingIn returns the pending files directly in dir.
+func (c *Cache) pendingIn(dir string) []remote.Entry {
+	w := c.wr()
+	if w == nil {
+		return nil
+	}
+	key := fold(dir)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []remote.Entry
+	for k, pd := range w.byPath {
+		if !pd.gone && fold(remote.Dir(k)) == key {
+			out = append(out, pd.entry())
+		}
+	}
+	return out
+}
+
+// Pending reports whether the file at p has local changes (open for
+// writing or waiting for its upload).
+func (c *Cache) Pending(p string) bool {
+	_, ok := c.pendingEntry(p)
+	return ok
+}
+
+// WriteHandle is a file open through the staging area: for writing, or
+// for reading a file whose upload is pending. Its methods may be called
+// concurrently.
+type WriteHandle struct {
+	w      *writer
+	p      *pending
+	mu     sync.Mutex
+	closed bool
+}
+
+// OpenWrite opens the file at p through staging. create makes a new file
+// (ErrExists when excl and something is there); trunc empties it (no
+// download); otherwise the server's content is fetched into staging the
+// first time it is needed (a read, a write, a truncate to a non-zero
+// size).
+func (c *Cache) OpenWrite(ctx context.Context, p string, create, excl, trunc bool) (*WriteHandle, error) {
+	w := c.wr()
+	if w == nil {
+		return nil, ErrNoWrites
+	}
+	p = remote.Clean(p)
+	w.mu.Lock()
+	pd := w.byPath[fold(p)]
+	if pd != nil && pd.gone {
+		pd = nil
+	}
+	if pd != nil && create && excl {
+		w.mu.Unlock()
+		return nil, &remote.Error{Kind: remote.ErrExists, Op: "create", Path: p}
+	}
+	w.mu.Unlock()
+	var base remote.Entry
+	exists := pd != nil
+	if pd == nil {
+		e, err := c.Stat(ctx, p)
+		switch {
+		case err == nil:
+			if e.IsDir {
+				return nil, &remote.Error{Kind: remote.ErrNotSupported, Op: "open", Path: p, Detail: "is a folder"}
+			}
+			if create && excl {
+				return nil, &remote.Error{Kind: remote.ErrExists, Op: "create", Path: p}
+			}
+			base, exists = e, true
+		case errors.Is(err, remote.ErrNotFound) && create:
+		default:
+			return nil, err
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if cur := w.byPath[fold(p)]; cur != nil && !cur.gone {
+		pd = cur // opened meanwhile
+	} else if pd == nil || pd.gone {
+		now := w.c.now()
+		pd = &pending{rec: JournalRecord{ID: newID(), Path: p}, mtime: now}
+		if exists {
+			pd.base = base
+			pd.rec.Path = base.Path
+			pd.rec.BaseETag = base.ETag
+			pd.size = base.Size
+			pd.fetched = base.Size == 0
+			pd.mtime = base.ModTime
+		} else {
+			pd.rec.New = true
+			pd.fetched = true
+			pd.gen = 1 // a new file is a change even when left empty
+		}
+		w.byPath[fold(p)] = pd
+	}
+	if pd.f == nil {
+		f, err := os.OpenFile(filepath.Join(w.dir, pd.rec.ID), os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			if pd.opens == 0 && !pd.committed {
+				delete(w.byPath, fold(p))
+			}
+			return nil, fmt.Errorf("staging: %w", err)
+		}
+		pd.f = f
+	}
+	pd.opens++
+	if trunc && (pd.size != 0 || !pd.fetched) {
+		if err := pd.f.Truncate(0); err != nil {
+			pd.opens--
+			return nil, fmt.Errorf("staging: %w", err)
+		}
+		pd.size, pd.fetched = 0, true
+		pd.gen++
+		pd.mtime = w.c.now()
+	} else if trunc && pd.gen == pd.uploadedGen {
+		pd.gen++ // truncating an empty file still writes it
+	}
+	w.broadcastLocked()
+	return &WriteHandle{w: w, p: pd}, nil
+}
+
+// ensureFetched copies the server's content into staging, once.
+func (h *WriteHandle) ensureFetched(ctx context.Context) error {
+	p := h.p
+	p.fetchMu.Lock()
+	defer p.fetchMu.Unlock()
+	h.w.mu.Lock()
+	done, base := p.fetched, p.base
+	h.w.mu.Unlock()
+	if done {
+		return nil
+	}
+	c := h.w.c
+	cf, err := c.content.acquire(base)
+	if err != nil {
+		return err
+	}
+	src := &Handle{cf: cf, win: 1}
+	defer src.Close()
+	buf := make([]byte, BlockSize)
+	for off := int64(0); off < base.Size; {
+		n, err := src.ReadAt(ctx, buf, off)
+		if n > 0 {
+			if _, werr := h.p.f.WriteAt(buf[:n], off); werr != nil {
+				return fmt.Errorf("staging: %w", werr)
+			}
+			off += int64(n)
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if n == 0 && err != nil {
+			break
+		}
+	}
+	h.w.mu.Lock()
+	p.fetched = true
+	h.w.mu.Unlock()
+	return nil
+}
+
+// Path returns the server path of the file (after renames, the new one).
+func (h *WriteHandle) Path() string {
+	h.w.mu.Lock()
+	defer h.w.mu.Unlock()
+	return h.p.rec.Path
+}
+
+// Size returns the staged size.
+func (h *WriteHandle) Size() int64 {
+	h.w.mu.Lock()
+	defer h.w.mu.Unlock()
+	return h.p.size
+}
+
+// Entry returns the entry listings show for this file.
+func (h *WriteHandle) Entry() remote.Entry {
+	h.w.mu.Lock()
+	defer h.w.mu.Unlock()
+	return h.p.entry()
+}
+
+func (h *WriteHandle) check() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return os.ErrClosed
+	}
+	return nil
+}
+
+// ReadAt reads staged content.
+func (h *WriteHandle) ReadAt(ctx context.Context, b []byte, off int64) (int, error) {
+	if err := h.check(); err != nil {
+		return 0, err
+	}
+	if err := h.ensureFetched(ctx); err != nil {
+		return 0, err
+	}
+	size := h.Size()
+	if off >= size {
+		return 0, io.EOF
+	}
+	if int64(len(b)) > size-off {
+		b = b[:size-off]
+	}
+	n, err := h.p.f.ReadAt(b, off)
+	if errors.Is(err, io.EOF) && n == len(b) {
+		err = nil
+	}
+	if errors.Is(err, io.EOF) { // a hole at the end (extended by truncate)
+		clear(b[n:])
+		n, err = len(b), nil
+	}
+	return n, err
+}
+
+// WriteAt writes to staging.
+func (h *WriteHandle) WriteAt(ctx context.Context, b []byte, off int64) (int, error) {
+	if err := h.check(); err != nil {
+		return 0, err
+	}
+	if err := h.ensureFetched(ctx); err != nil {
+		return 0, err
+	}
+	n, err := h.p.f.WriteAt(b, off)
+	w := h.w
+	w.mu.Lock()
+	if end := off + int64(n); end > h.p.size {
+		h.p.size = end
+	}
+	if n > 0 {
+		h.p.gen++
+		h.p.mtime = w.c.now()
+	}
+	w.mu.Unlock()
+	if err != nil {
+		return n, fmt.Errorf("staging: %w", err)
+	}
+	return n, nil
+}
+
+// Truncate sets the staged size.
+func (h *WriteHandle) Truncate(ctx context.Context, size int64) error {
+	if err := h.check(); err != nil {
+		return err
+	}
+	if size != 0 {
+		if err := h.ensureFetched(ctx); err != nil {
+			return err
+		}
+	}
+	if err := h.p.f.Truncate(size); err != nil {
+		return fmt.Errorf("staging: %w", err)
+	}
+	w := h.w
+	w.mu.Lock()
+	h.p.size = size
+	if size == 0 {
+		h.p.fetched = true
+	}
+	h.p.gen++
+	h.p.mtime = w.c.now()
+	w.broadcastLocked()
+	w.mu.Unlock()
+	return nil
+}
+
+// Flush makes the staged data durable (fsync, journal record). With
+// SyncUpload it also waits for the upload and returns its error. Called
+// at every close() of a descriptor.
+func (h *WriteHandle) Flush(ctx context.Context) error {
+	if err := h.check(); err != nil {
+		return err
+	}
+	return h.w.commit(ctx, h.p, h.w.opts.SyncUpload)
+}
+
+// Close releases the handle. The file is uploaded WriteBack after the
+// last handle closes. Changes not yet flushed are committed first.
+func (h *WriteHandle) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	h.mu.Unlock()
+	w := h.w
+	err := w.commit(context.Background(), h.p, false)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	p := h.p
+	p.opens--
+	if p.opens > 0 {
+		return err
+	}
+	if p.f != nil {
+		p.f.Close()
+		p.f = nil
+	}
+	p.readyAt = w.c.now().Add(w.opts.WriteBack)
+	p.force = false
+	switch {
+	case p.gone:
+		if !p.uploading {
+			os.Remove(filepath.Join(w.dir, p.rec.ID))
+		}
+	case !p.committed && p.gen == p.uploadedGen:
+		// Opened for writing, never changed: nothing to send.
+		if w.byPath[fold(p.rec.Path)] == p {
+			delete(w.byPath, fold(p.rec.Path))
+		}
+		os.Remove(filepath.Join(w.dir, p.rec.ID))
+	}
+	w.broadcastLocked()
+	w.kick()
+	return err
+}
+
+// commit fsyncs staging and writes the journal record when there is
+// something new; with wait it then waits for the upload of that version.
+func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
+	p.commitMu.Lock()
+	w.mu.Lock()
+	if p.gone {
+		w.mu.Unlock()
+		p.commitMu.Unlock()
+		return nil
+	}
+	gen, dirty := p.gen, p.gen != p.savedGen || p.metaDirty
+	needUpload := p.gen != p.uploadedGen || (p.rec.ModTimeSet && !p.committed && p.metaDirty)
+	if !dirty && !needUpload {
+		w.mu.Unlock()
+		p.commitMu.Unlock()
+		return nil
+	}
+	f := p.f
+	w.mu.Unlock()
+	if dirty {
+		if f != nil {
+			if err := f.Sync(); err != nil {
+				p.commitMu.Unlock()
+				return fmt.Errorf("staging fsync: %w", err)
+			}
+		}
+		w.mu.Lock()
+		rec := p.rec
+		rec.Size = p.size
+		if rec.Queued.IsZero() {
+			rec.Queued = w.c.now()
+		}
+		if gen != p.uploadedGen {
+			rec.ContentDone = false
+		}
+		w.mu.Unlock()
+		if err := putRecords(w.c.db, rec); err != nil {
+			p.commitMu.Unlock()
+			return fmt.Errorf("upload journal: %w", err)
+		}
+		w.mu.Lock()
+		if p.gone {
+			// Unlinked while we wrote: take the record back out.
+			w.mu.Unlock()
+			deleteRecords(w.c.db, rec.ID)
+			p.commitMu.Unlock()
+			return nil
+		}
+		p.rec.Size, p.rec.Queued, p.rec.ContentDone = rec.Size, rec.Queued, rec.ContentDone
+		p.savedGen = gen
+		p.metaDirty = false
+		p.committed = true
+		if p.opens == 0 && p.readyAt.IsZero() {
+			p.readyAt = w.c.now().Add(w.opts.WriteBack)
+		}
+		w.broadcastLocked()
+		w.mu.Unlock()
+	}
+	p.commitMu.Unlock()
+	if !wait {
+		w.kick()
+		return nil
+	}
+	return w.waitUploaded(ctx, p, gen)
+}
+
+// waitUploaded forces p's upload and waits until generation gen is on
+// the server or an attempt failed.
+func (w *writer) waitUploaded(ctx context.Context, p *pending, gen uint64) error {
+	w.mu.Lock()
+	p.force = true
+	p.rec.NextTry = time.Time{}
+	tries := p.tries
+	w.mu.Unlock()
+	w.kick()
+	for {
+		w.mu.Lock()
+		switch {
+		case p.gone:
+			w.mu.Unlock()
+			return nil
+		case p.uploadedGen >= gen && !p.uploading && (p.rec.ContentDone == false || !p.rec.ModTimeSet || p.tries > tries):
+			w.mu.Unlock()
+			return nil
+		case p.tries > tries && p.lastErr != nil && !p.uploading:
+			err := p.lastErr
+			w.mu.Unlock()
+			return err
+		}
+		ch := w.changed
+		w.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// Fsync is Flush for fsync(2).
+func (h *WriteHandle) Fsync(ctx context.Context) error { return h.Flush(ctx) }
+
+// SetModTime records an explicit mtime for p. A pending file carries it
+// in its journal record (written after the content, one PROPPATCH); a
+// file with no local changes gets it on the server at once.
+func (c *Cache) SetModTime(ctx context.Context, p string, t time.Time) error {
+	w := c.wr()
+	if w == nil {
+		return ErrNoWrites
+	}
+	p = remote.Clean(p)
+	w.mu.Lock()
+	pd := w.byPath[fold(p)]
+	if pd != nil && !pd.gone {
+		pd.rec.ModTime, pd.rec.ModTimeSet = t, true
+		pd.metaDirty = true
+		committed, open := pd.committed, pd.opens > 0
+		w.broadcastLocked()
+		w.mu.Unlock()
+		if committed || !open {
+			if pd.gen == pd.uploadedGen && !pd.uploading {
+				// Content already on the server: only the mtime is left.
+				w.mu.Lock()
+				pd.rec.ContentDone = true
+				w.mu.Unlock()
+			}
+			return w.commit(ctx, pd, false)
+		}
+		return nil
+	}
+	w.mu.Unlock()
+	e, err := c.Stat(ctx, p)
+	if err != nil {
+		return err
+	}
+	if err := c.remote.SetModTime(ctx, e.Path, t); err != nil {
+		return err
+	}
+	e.ModTime = t
+	c.setEntry(e)
+	return nil
+}
+
+// Truncate sets the size of the file at p (setattr without a handle).
+func (c *Cache) Truncate(ctx context.Context, p string, size int64) error {
+	h, err := c.OpenWrite(ctx, p, false, false, size == 0)
+	if err != nil {
+		return err
+	}
+	if size != 0 || h.Size() != 0 {
+		if err := h.Truncate(ctx, size); err != nil {
+			h.Close()
+			return err
+		}
+	}
+	if err := h.Flush(ctx); err != nil {
+		h.Close()
+		return err
+	}
+	return h.Close()
+}

@@ -1,0 +1,358 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/odfb/odfb/remote"
+)
+
+// setEntry puts e into its parent's listing (when that listing is
+// known), as the server would now list it.
+func (c *Cache) setEntry(e remote.Entry) {
+	dir := remote.Dir(e.Path)
+	ds := c.stored(dir)
+	if ds == nil || ds.rec.Gone {
+		return
+	}
+	c.mu.Lock()
+	rec := ds.rec
+	rec.Kids = append([]remote.Entry(nil), ds.rec.Kids...)
+	current := ds.current
+	c.mu.Unlock()
+	if i, ok := ds.index[strings.ToLower(e.Name())]; ok {
+		rec.Kids[i] = e
+	} else {
+		rec.Kids = append(rec.Kids, e)
+	}
+	c.replace(fold(dir), newDirState(rec, current))
+}
+
+// removeEntry takes p out of its parent's listing.
+func (c *Cache) removeEntry(p string) {
+	dir := remote.Dir(p)
+	ds := c.stored(dir)
+	if ds == nil || ds.rec.Gone {
+		return
+	}
+	i, ok := ds.index[strings.ToLower(remote.Base(p))]
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	rec := ds.rec
+	current := ds.current
+	c.mu.Unlock()
+	rec.Kids = append(append([]remote.Entry(nil), ds.rec.Kids[:i]...), ds.rec.Kids[i+1:]...)
+	c.replace(fold(dir), newDirState(rec, current))
+}
+
+// Mkdir creates a folder on the server (one MKCOL) and records it, with
+// an empty listing, so that files created in it cost no PROPFIND.
+func (c *Cache) Mkdir(ctx context.Context, p string) (remote.Entry, error) {
+	if c.wr() == nil {
+		return remote.Entry{}, ErrNoWrites
+	}
+	p = remote.Clean(p)
+	if _, ok := c.pendingEntry(p); ok {
+		return remote.Entry{}, &remote.Error{Kind: remote.ErrExists, Op: "mkdir", Path: p}
+	}
+	if _, err := c.Stat(ctx, p); err == nil {
+		return remote.Entry{}, &remote.Error{Kind: remote.ErrExists, Op: "mkdir", Path: p}
+	} else if !errors.Is(err, remote.ErrNotFound) {
+		return remote.Entry{}, err
+	}
+	if err := c.remote.Mkdir(ctx, p); err != nil {
+		return remote.Entry{}, err
+	}
+	now := c.now()
+	e := remote.Entry{Path: p, IsDir: true, ModTime: now, ServerModTime: now, Created: now}
+	c.setEntry(e)
+	c.replace(fold(p), newDirState(dirRecord{Path: p, Fetched: now, Self: e}, true))
+	return e, nil
+}
+
+// hold stops uploads from starting for the pending files at p (and under
+// it, for a folder) and waits for running ones to finish. The returned
+// function releases them.
+func (w *writer) hold(ctx context.Context, paths ...string) (func(), error) {
+	match := func(k string) bool {
+		for _, p := range paths {
+			f := fold(p)
+			if k == f || strings.HasPrefix(k, f+"/") || f == "/" {
+				return true
+			}
+		}
+		return false
+	}
+	w.mu.Lock()
+	var held []*pending
+	for k, pd := range w.byPath {
+		if match(k) {
+			pd.holds++
+			held = append(held, pd)
+		}
+	}
+	release := func() {
+		w.mu.Lock()
+		for _, pd := range held {
+			pd.holds--
+		}
+		w.broadcastLocked()
+		w.mu.Unlock()
+		w.kick()
+	}
+	for {
+		busy := false
+		for _, pd := range held {
+			busy = busy || pd.uploading
+		}
+		if !busy {
+			w.mu.Unlock()
+			return release, nil
+		}
+		ch := w.changed
+		w.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			release()
+			return nil, ctx.Err()
+		case <-ch:
+		}
+		w.mu.Lock()
+	}
+}
+
+// dropLocked forgets a pending file: its record, and its staging file
+// once no handle has it open.
+func (w *writer) dropLocked(pd *pending) {
+	pd.gone = true
+	if w.byPath[fold(pd.rec.Path)] == pd {
+		delete(w.byPath, fold(pd.rec.Path))
+	}
+	if pd.committed {
+		if err := deleteRecords(w.c.db, pd.rec.ID); err != nil {
+			w.log.Warn("cannot remove an upload record", "path", pd.rec.Path, "err", err)
+		}
+		pd.committed = false
+	}
+	if pd.opens == 0 {
+		os.Remove(filepath.Join(w.dir, pd.rec.ID))
+	}
+	w.broadcastLocked()
+}
+
+// Remove deletes the file at p: a file that exists only in staging costs
+// no request; a pending upload of it is cancelled.
+func (c *Cache) Remove(ctx context.Context, p string) error {
+	w := c.wr()
+	if w == nil {
+		return ErrNoWrites
+	}
+	p = remote.Clean(p)
+	release, err := w.hold(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer release()
+	w.mu.Lock()
+	pd := w.byPath[fold(p)]
+	w.mu.Unlock()
+	onServer := pd == nil || !pd.rec.New
+	srvPath := p
+	if pd == nil {
+		e, err := c.Stat(ctx, p)
+		if err != nil {
+			return err
+		}
+		if e.IsDir {
+			return syscall.EISDIR
+		}
+		srvPath = e.Path
+	} else {
+		srvPath = pd.rec.Path
+	}
+	if onServer {
+		if err := c.remote.Delete(ctx, srvPath); err != nil && !errors.Is(err, remote.ErrNotFound) {
+			return err
+		}
+	}
+	if pd != nil {
+		w.mu.Lock()
+		w.dropLocked(pd)
+		w.mu.Unlock()
+	}
+	c.removeEntry(srvPath)
+	c.content.drop(srvPath, "")
+	return nil
+}
+
+// Rmdir deletes an empty folder.
+func (c *Cache) Rmdir(ctx context.Context, p string) error {
+	if c.wr() == nil {
+		return ErrNoWrites
+	}
+	p = remote.Clean(p)
+	e, err := c.Stat(ctx, p)
+	if err != nil {
+		return err
+	}
+	if !e.IsDir {
+		return syscall.ENOTDIR
+	}
+	kids, err := c.ReadDir(ctx, p)
+	if err != nil {
+		return err
+	}
+	if len(kids) > 0 || len(c.pendingIn(p)) > 0 {
+		return syscall.ENOTEMPTY
+	}
+	if err := c.remote.Delete(ctx, e.Path); err != nil && !errors.Is(err, remote.ErrNotFound) {
+		return err
+	}
+	c.removeEntry(e.Path)
+	c.forgetTree(e.Path)
+	return nil
+}
+
+// statAny returns the entry of p, pending or listed.
+func (c *Cache) statAny(ctx context.Context, p string) (remote.Entry, bool, error) {
+	if e, ok := c.pendingEntry(p); ok {
+		return e, true, nil
+	}
+	e, err := c.Stat(ctx, p)
+	return e, false, err
+}
+
+// Rename moves src to dst, replacing dst unless noReplace. A file whose
+// upload is pending and that the server does not have yet is renamed in
+// the journal only (it is uploaded once, under its final name); anything
+// the server has is moved there (one MOVE), and the journal follows.
+func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) error {
+	w := c.wr()
+	if w == nil {
+		return ErrNoWrites
+	}
+	src, dst = remote.Clean(src), remote.Clean(dst)
+	if src == dst {
+		return nil
+	}
+	if fold(dst) != fold(src) && strings.HasPrefix(fold(dst), fold(src)+"/") {
+		return syscall.EINVAL // into itself
+	}
+	se, _, err := c.statAny(ctx, src)
+	if err != nil {
+		return err
+	}
+	de, _, derr := c.statAny(ctx, dst)
+	dstExists := derr == nil && fold(dst) != fold(src)
+	if derr != nil && !errors.Is(derr, remote.ErrNotFound) {
+		return derr
+	}
+	if dstExists {
+		if noReplace {
+			return &remote.Error{Kind: remote.ErrExists, Op: "rename", Path: dst}
+		}
+		switch {
+		case se.IsDir && !de.IsDir:
+			return syscall.ENOTDIR
+		case !se.IsDir && de.IsDir:
+			return syscall.EISDIR
+		case de.IsDir:
+			kids, err := c.ReadDir(ctx, dst)
+			if err != nil {
+				return err
+			}
+			if len(kids) > 0 || len(c.pendingIn(dst)) > 0 {
+				return syscall.ENOTEMPTY
+			}
+		}
+	}
+	release, err := w.hold(ctx, src, dst)
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	w.mu.Lock()
+	spd, dpd := w.byPath[fold(src)], w.byPath[fold(dst)]
+	if fold(src) == fold(dst) {
+		dpd = nil
+	}
+	w.mu.Unlock()
+	srcOnServer := se.IsDir || spd == nil || !spd.rec.New
+	dstOnServer := dstExists && (dpd == nil || !dpd.rec.New)
+	srvSrc := se.Path
+	if srcOnServer {
+		if err := c.remote.Move(ctx, srvSrc, dst, dstExists || fold(src) == fold(dst)); err != nil {
+			return err
+		}
+	}
+
+	// The journal: move the records at (or under) src, drop the one at dst.
+	w.mu.Lock()
+	var moved []*pending
+	prefix := fold(src)
+	for k, pd := range w.byPath {
+		if k == prefix || (se.IsDir && strings.HasPrefix(k, prefix+"/")) {
+			moved = append(moved, pd)
+		}
+	}
+	if dpd != nil {
+		w.dropLocked(dpd)
+	}
+	var recs []JournalRecord
+	for _, pd := range moved {
+		delete(w.byPath, fold(pd.rec.Path))
+		pd.rec.Path = dst + pd.rec.Path[len(src):]
+		pd.rec.UploadID, pd.rec.Offset = "", 0 // a REST session belongs to the old name
+		if pd == spd && !se.IsDir {
+			pd.rec.Path = dst
+			switch {
+			case srcOnServer:
+				// Moved on the server: overwrite what is there now.
+				pd.rec.New, pd.rec.BaseETag = false, ""
+			case dstOnServer:
+				pd.rec.New = false
+				pd.rec.BaseETag = de.ETag
+				if dpd != nil {
+					pd.rec.BaseETag = dpd.rec.BaseETag
+				}
+			}
+		}
+		w.byPath[fold(pd.rec.Path)] = pd
+		if pd.committed {
+			recs = append(recs, pd.rec)
+		}
+	}
+	w.broadcastLocked()
+	w.mu.Unlock()
+	if len(recs) > 0 {
+		if err := putRecords(c.db, recs...); err != nil {
+			w.log.Error("cannot update the upload journal after a rename; the uploads may go to the old name after a crash", "from", src, "to", dst, "err", err)
+		}
+	}
+
+	// The listings.
+	if srcOnServer {
+		c.removeEntry(srvSrc)
+		c.content.drop(srvSrc, "")
+		if se.IsDir {
+			c.forgetTree(srvSrc)
+			c.forgetTree(dst)
+		}
+		ne := se
+		ne.Path = dst
+		if spd != nil && !se.IsDir {
+			ne = spd.entry()
+			ne.ETag = ""
+		}
+		c.setEntry(ne)
+		c.content.drop(dst, "")
+	}
+	return nil
+}

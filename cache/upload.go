@@ -1,0 +1,403 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/odfb/odfb/remote"
+)
+
+// uploadOffsetter is implemented by remotes that can say where a REST
+// upload session stands (davclient.Client.UploadOffset).
+type uploadOffsetter interface {
+	UploadOffset(ctx context.Context, path, uploadID string) (int64, error)
+}
+
+// run is the scheduler: it starts uploads that are due, up to Transfers
+// at a time, and sleeps until the next one is.
+func (w *writer) run() {
+	defer w.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		next := w.schedule()
+		if !next.IsZero() {
+			d := max(next.Sub(w.c.now()), 10*time.Millisecond)
+			timer.Reset(d)
+		}
+		select {
+		case <-w.ctx.Done():
+			return
+		case <-w.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// due reports whether pd may start uploading now; when it may later,
+// when is that time.
+func (w *writer) due(pd *pending, now time.Time) (bool, time.Time) {
+	if pd.gone || pd.uploading || pd.holds > 0 || !pd.committed || pd.savedGen != pd.gen && !pd.force {
+		return false, time.Time{}
+	}
+	if pd.opens > 0 && !pd.force {
+		return false, time.Time{}
+	}
+	if pd.uploadedGen >= pd.savedGen && !(pd.rec.ContentDone && pd.rec.ModTimeSet) {
+		return false, time.Time{}
+	}
+	at := pd.readyAt
+	if pd.force || w.closing {
+		at = time.Time{}
+	}
+	if pd.rec.NextTry.After(at) {
+		at = pd.rec.NextTry
+	}
+	if at.After(now) {
+		return false, at
+	}
+	return true, time.Time{}
+}
+
+func (w *writer) schedule() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := w.c.now()
+	var next time.Time
+	for _, pd := range w.byPath {
+		if w.active >= w.opts.Transfers {
+			break
+		}
+		ok, at := w.due(pd, now)
+		if !ok {
+			if !at.IsZero() && (next.IsZero() || at.Before(next)) {
+				next = at
+			}
+			continue
+		}
+		pd.uploading = true
+		pd.sent = 0
+		pd.started = now
+		w.active++
+		rec, gen := pd.rec, pd.savedGen
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			w.upload(pd, rec, gen)
+		}()
+	}
+	if w.active >= w.opts.Transfers {
+		return time.Time{} // an upload ending wakes us
+	}
+	return next
+}
+
+// upload runs one attempt and records its outcome.
+func (w *writer) upload(pd *pending, rec JournalRecord, gen uint64) {
+	etag, err := w.send(pd, rec)
+	w.mu.Lock()
+	defer func() {
+		pd.uploading = false
+		pd.tries++
+		w.active--
+		w.broadcastLocked()
+		w.mu.Unlock()
+		w.kick()
+	}()
+	if err == nil {
+		w.authErr = ""
+		pd.lastErr = nil
+		pd.uploadedGen = gen
+		pd.rec.New, pd.rec.BaseETag, pd.rec.ETag = false, etag, etag
+		pd.rec.UploadID, pd.rec.Offset = "", 0
+		pd.rec.Attempts, pd.rec.LastError, pd.rec.NextTry = 0, "", time.Time{}
+		pd.force = false
+		mtimeLeft := pd.rec.ModTimeSet && (pd.rec.ModTime != rec.ModTime || !rec.ModTimeSet)
+		if gen == pd.gen && pd.savedGen == gen && !mtimeLeft {
+			if pd.rec.ModTimeSet {
+				// Applied with this upload; a later upload of new content
+				// keeps it (the application's mtime stays until changed).
+				pd.rec.ModTimeSet = false
+			}
+			pd.rec.ContentDone = false
+			if err := deleteRecords(w.c.db, pd.rec.ID); err != nil {
+				w.log.Warn("cannot remove a finished upload from the journal; it will be sent again", "path", pd.rec.Path, "err", err)
+			}
+			pd.committed = false
+			if pd.opens == 0 {
+				delete(w.byPath, fold(pd.rec.Path))
+				os.Remove(filepath.Join(w.dir, pd.rec.ID))
+			}
+		} else {
+			if mtimeLeft && gen == pd.gen {
+				pd.rec.ContentDone = true
+			}
+			if err := putRecords(w.c.db, pd.rec); err != nil {
+				w.log.Warn("cannot update the upload journal", "path", pd.rec.Path, "err", err)
+			}
+		}
+		return
+	}
+	if errors.Is(err, context.Canceled) && w.ctx.Err() != nil {
+		return // shutting down: the record stays for the next run
+	}
+	pd.lastErr = err
+	switch outcome(err) {
+	case outcomeLost:
+		w.log.Error("the server refuses this file for good; it was moved to lost+found", "path", rec.Path, "err", err)
+		w.toLostFoundLocked(pd, err)
+		return
+	default:
+		pd.rec.Attempts++
+		pd.rec.LastError = err.Error()
+		delay := w.opts.RetryBase << min(pd.rec.Attempts-1, 16)
+		delay = min(delay, w.opts.RetryMax)
+		var re *remote.Error
+		if errors.As(err, &re) && re.RetryAfter > 0 {
+			delay = max(delay, re.RetryAfter)
+		}
+		if errors.Is(err, remote.ErrAuth) {
+			w.authErr = err.Error()
+		}
+		pd.rec.NextTry = w.c.now().Add(delay)
+		w.log.Warn("upload failed; it stays queued and is retried", "path", rec.Path, "attempt", pd.rec.Attempts, "retry_in", delay.Round(time.Second).String(), "err", err)
+		if err := putRecords(w.c.db, pd.rec); err != nil {
+			w.log.Warn("cannot update the upload journal", "path", pd.rec.Path, "err", err)
+		}
+	}
+}
+
+type uploadOutcome int
+
+const (
+	outcomeRetry uploadOutcome = iota
+	outcomeLost
+)
+
+// outcome classifies a failed upload: refusals that cannot change by
+// waiting go to lost+found; everything else is retried, forever.
+func outcome(err error) uploadOutcome {
+	for _, k := range []error{remote.ErrInvalidName, remote.ErrTooLarge, remote.ErrForbidden,
+		remote.ErrNotSupported, remote.ErrConflict, remote.ErrNotDir, remote.ErrOutsideRoot} {
+		if errors.Is(err, k) {
+			return outcomeLost
+		}
+	}
+	return outcomeRetry
+}
+
+// progressReader counts how far the upload has read.
+type progressReader struct {
+	r    io.ReaderAt
+	base int64
+	max  *atomic.Int64
+	pd   *pending
+	w    *writer
+}
+
+func (p *progressReader) ReadAt(b []byte, off int64) (int, error) {
+	n, err := p.r.ReadAt(b, p.base+off)
+	end := p.base + off + int64(n)
+	if end > p.max.Load() {
+		p.max.Store(end)
+		p.w.mu.Lock()
+		p.pd.sent = end
+		p.w.mu.Unlock()
+	}
+	return n, err
+}
+
+// send uploads rec's staged content (and its explicit mtime) and returns
+// the new ETag.
+func (w *writer) send(pd *pending, rec JournalRecord) (string, error) {
+	ctx := w.ctx
+	etag := rec.ETag
+	if !rec.ContentDone {
+		f, err := os.Open(filepath.Join(w.dir, rec.ID))
+		if err != nil {
+			return "", fmt.Errorf("staging file of %s: %w", rec.Path, err)
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return "", err
+		}
+		size := st.Size()
+		var hi atomic.Int64
+		body := func(base int64) io.ReaderAt { return &progressReader{r: f, base: base, max: &hi, pd: pd, w: w} }
+		if size <= w.opts.PutLimit {
+			etag, err = w.put(ctx, rec, body(0), size)
+		} else {
+			etag, err = w.chunked(ctx, pd, rec, f, body, size)
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	if rec.ModTimeSet {
+		w.mu.Lock()
+		path := pd.rec.Path
+		w.mu.Unlock()
+		if err := w.c.remote.SetModTime(ctx, path, rec.ModTime); err != nil {
+			// The content is there: only the mtime is left.
+			w.mu.Lock()
+			pd.rec.ContentDone, pd.rec.ETag = true, etag
+			w.mu.Unlock()
+			return "", err
+		}
+	}
+	w.recordUploaded(rec, etag)
+	return etag, nil
+}
+
+// put sends a file in one PUT, or its conflict copy on a 412.
+func (w *writer) put(ctx context.Context, rec JournalRecord, body io.ReaderAt, size int64) (string, error) {
+	opts := remote.PutOptions{IfMatch: rec.BaseETag, IfNoneMatch: rec.New}
+	etag, err := w.c.remote.Put(ctx, rec.Path, body, size, opts)
+	if err == nil || !(errors.Is(err, remote.ErrPrecondition) || errors.Is(err, remote.ErrExists)) {
+		return etag, err
+	}
+	// Someone else changed (or created) the file: keep both.
+	for i := 1; i <= 50; i++ {
+		name := conflictName(rec.Path, w.c.now(), w.opts.Hostname, i)
+		etag, err = w.c.remote.Put(ctx, name, body, size, remote.PutOptions{IfNoneMatch: true})
+		if err == nil {
+			w.conflictLogged(rec.Path, name)
+			return etag, nil
+		}
+		if !(errors.Is(err, remote.ErrPrecondition) || errors.Is(err, remote.ErrExists)) {
+			return "", err
+		}
+	}
+	return "", err
+}
+
+// chunked sends a file through the REST upload session, saving the
+// session id and confirmed offset in the journal after every chunk.
+func (w *writer) chunked(ctx context.Context, pd *pending, rec JournalRecord, f *os.File, body func(int64) io.ReaderAt, size int64) (string, error) {
+	cu, ok := w.c.remote.(remote.ChunkedUploader)
+	if !ok {
+		return "", &remote.Error{Kind: remote.ErrTooLarge, Op: "upload", Path: rec.Path,
+			Detail: fmt.Sprintf("%d bytes is over --put-limit (%d) and this server has no chunked upload", size, w.opts.PutLimit)}
+	}
+	path := rec.Path
+	if rec.UploadID == "" && (rec.BaseETag != "" || rec.New) {
+		// The REST session has no If-Match: check the version first (one
+		// PROPFIND, for large files only).
+		e, err := w.c.remote.Stat(ctx, path)
+		switch {
+		case err == nil && (rec.New || !sameETag(e.ETag, rec.BaseETag)):
+			path = w.freeConflictName(ctx, rec.Path)
+			w.conflictLogged(rec.Path, path)
+		case err == nil, errors.Is(err, remote.ErrNotFound):
+		default:
+			return "", err
+		}
+	}
+	save := func(id string, off int64) error {
+		w.mu.Lock()
+		pd.rec.UploadID, pd.rec.Offset = id, off
+		r := pd.rec
+		w.mu.Unlock()
+		return putRecords(w.c.db, r)
+	}
+	chunk := w.opts.ChunkSize
+	for restart := 0; restart < 3; restart++ {
+		id, off := rec.UploadID, rec.Offset
+		if id != "" {
+			if uo, ok := w.c.remote.(uploadOffsetter); ok {
+				o, err := uo.UploadOffset(ctx, path, id)
+				switch {
+				case errors.Is(err, remote.ErrUploadGone):
+					id = ""
+				case err != nil:
+					return "", err
+				default:
+					off = o
+				}
+			}
+		}
+		var err error
+		if id == "" || off <= 0 {
+			if id == "" {
+				id = newUploadID()
+			}
+			if err := save(id, 0); err != nil {
+				return "", err
+			}
+			n := min(chunk, size)
+			off, err = cu.StartUpload(ctx, path, id, io.NewSectionReader(body(0), 0, n), n)
+			if err != nil {
+				return "", err
+			}
+			if err := save(id, off); err != nil {
+				return "", err
+			}
+		} else {
+			w.log.Info("resuming a chunked upload", "path", path, "offset", off, "size", size)
+		}
+		for err == nil && size-off > chunk {
+			off, err = cu.ContinueUpload(ctx, path, id, off, io.NewSectionReader(body(off), 0, chunk), chunk)
+			if err == nil {
+				err = save(id, off)
+			}
+		}
+		if err == nil {
+			n := size - off
+			var etag string
+			etag, err = cu.FinishUpload(ctx, path, id, off, io.NewSectionReader(body(off), 0, n), n)
+			if err == nil {
+				return etag, nil
+			}
+		}
+		if !errors.Is(err, remote.ErrUploadGone) {
+			return "", err
+		}
+		w.log.Info("upload session expired; starting over", "path", path)
+		rec.UploadID, rec.Offset = "", 0
+		if err := save("", 0); err != nil {
+			return "", err
+		}
+	}
+	return "", &remote.Error{Kind: remote.ErrUploadGone, Op: "upload", Path: path, Detail: "upload session lost three times in a row"}
+}
+
+// recordUploaded shows the uploaded file in its parent's listing with the
+// ETag the server returned, so that the next ls costs no PROPFIND. Office
+// files, which SharePoint rewrites after upload, are listed again from
+// the server instead.
+func (w *writer) recordUploaded(rec JournalRecord, etag string) {
+	c := w.c
+	if officeFile(rec.Path) || etag == "" {
+		c.Invalidate(remote.Dir(rec.Path))
+		return
+	}
+	st, err := os.Stat(filepath.Join(w.dir, rec.ID))
+	if err != nil {
+		return
+	}
+	now := c.now()
+	mt := st.ModTime()
+	if rec.ModTimeSet {
+		mt = rec.ModTime
+	}
+	c.setEntry(remote.Entry{Path: rec.Path, Size: st.Size(), ModTime: mt, ServerModTime: now, ETag: etag})
+}
+
+// officeFile reports the types SharePoint rewrites after upload
+// (property promotion), whose size and bytes then differ from ours.
+func officeFile(p string) bool {
+	ext := strings.ToLower(filepath.Ext(p))
+	switch ext {
+	case ".docx", ".docm", ".dotx", ".dotm", ".xlsx", ".xlsm", ".xltx", ".xltm", ".pptx", ".pptm", ".potx", ".potm", ".ppsx", ".ppsm":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,215 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// QueueItem is one pending upload as `odfb status` shows it.
+type QueueItem struct {
+	Path      string    `json:"path"`
+	Size      int64     `json:"size"`
+	Sent      int64     `json:"sent"` // bytes read for the running upload
+	Uploading bool      `json:"uploading"`
+	Open      bool      `json:"open,omitempty"`
+	Started   time.Time `json:"started,omitempty"`
+	Queued    time.Time `json:"queued,omitempty"`
+	Attempts  int       `json:"attempts,omitempty"`
+	LastError string    `json:"last_error,omitempty"`
+	NextTry   time.Time `json:"next_try,omitempty"`
+	Chunked   bool      `json:"chunked,omitempty"`
+	Offset    int64     `json:"offset,omitempty"` // confirmed by the server (chunked)
+}
+
+// Status is the write side's state.
+type Status struct {
+	Queue        []QueueItem    `json:"queue"`
+	LostFound    []LostItem     `json:"lost_found"`
+	Conflicts    []ConflictItem `json:"conflicts"`
+	AuthError    string         `json:"auth_error,omitempty"`
+	Offline      bool           `json:"offline"`
+	ContentBytes int64          `json:"content_bytes"`
+	StagingBytes int64          `json:"staging_bytes"`
+	CacheDir     string         `json:"cache_dir"`
+	Now          time.Time      `json:"now"`
+}
+
+// Status returns the upload queue, failures, lost+found and cache use.
+func (c *Cache) Status() Status {
+	st := Status{Offline: c.Offline(), ContentBytes: c.ContentUsed(), CacheDir: c.opts.Dir, Now: c.now()}
+	w := c.wr()
+	if w == nil {
+		return st
+	}
+	w.mu.Lock()
+	for _, pd := range w.byPath {
+		if !pd.committed && pd.opens == 0 {
+			continue
+		}
+		st.Queue = append(st.Queue, QueueItem{Path: pd.rec.Path, Size: pd.size, Sent: pd.sent, Uploading: pd.uploading,
+			Open: pd.opens > 0, Started: pd.started, Queued: pd.rec.Queued, Attempts: pd.rec.Attempts,
+			LastError: pd.rec.LastError, NextTry: pd.rec.NextTry, Chunked: pd.size > w.opts.PutLimit, Offset: pd.rec.Offset})
+		st.StagingBytes += pd.size
+	}
+	st.Conflicts = append(st.Conflicts, w.conflicts...)
+	st.AuthError = w.authErr
+	w.mu.Unlock()
+	st.LostFound = c.LostFound()
+	sort.Slice(st.Queue, func(i, j int) bool { return st.Queue[i].Path < st.Queue[j].Path })
+	return st
+}
+
+// SyncError lists the uploads a Sync could not complete.
+type SyncError struct {
+	Failed []QueueItem
+	Lost   []LostItem
+}
+
+func (e *SyncError) Error() string {
+	var parts []string
+	for _, f := range e.Failed {
+		parts = append(parts, fmt.Sprintf("%s: %s", f.Path, f.LastError))
+	}
+	for _, l := range e.Lost {
+		parts = append(parts, fmt.Sprintf("%s: refused (%s), moved to %s", l.Path, l.Reason, l.File))
+	}
+	return fmt.Sprintf("%d uploads did not reach the server: %s", len(parts), strings.Join(parts, "; "))
+}
+
+// Sync uploads every journaled file now (skipping the write-back wait
+// and any backoff) and waits until each is on the server, or has failed
+// an attempt made after Sync began, or went to lost+found. Files still
+// open with changes not yet flushed are not waited for.
+func (c *Cache) Sync(ctx context.Context) error {
+	w := c.wr()
+	if w == nil {
+		return nil
+	}
+	type want struct {
+		pd    *pending
+		tries int
+	}
+	w.mu.Lock()
+	lostBefore := len(w.lost)
+	var wants []want
+	for _, pd := range w.byPath {
+		if !pd.committed {
+			continue
+		}
+		pd.force = true
+		pd.rec.NextTry = time.Time{}
+		wants = append(wants, want{pd, pd.tries})
+	}
+	w.mu.Unlock()
+	w.kick()
+	for {
+		w.mu.Lock()
+		var failed []QueueItem
+		waiting := false
+		for _, x := range wants {
+			pd := x.pd
+			switch {
+			case pd.gone || !pd.committed:
+			case pd.tries > x.tries && !pd.uploading && pd.lastErr != nil:
+				failed = append(failed, QueueItem{Path: pd.rec.Path, Size: pd.size, Attempts: pd.rec.Attempts, LastError: pd.lastErr.Error(), NextTry: pd.rec.NextTry})
+			default:
+				waiting = true
+			}
+		}
+		if !waiting {
+			lost := append([]LostItem(nil), w.lost[lostBefore:]...)
+			for _, x := range wants {
+				x.pd.force = false
+			}
+			w.mu.Unlock()
+			if len(failed) > 0 || len(lost) > 0 {
+				return &SyncError{Failed: failed, Lost: lost}
+			}
+			return nil
+		}
+		ch := w.changed
+		w.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// closeWrites drains the queue (up to DrainTimeout), then stops the
+// uploader. What is left stays in the journal for the next run.
+func (c *Cache) closeWrites() {
+	w := c.wr()
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	w.closing = true
+	n := 0
+	for _, pd := range w.byPath {
+		if pd.committed {
+			n++
+		}
+	}
+	w.mu.Unlock()
+	if n > 0 {
+		w.log.Info("uploading pending files before exit", "files", n, "timeout", w.opts.DrainTimeout.String())
+		ctx, cancel := context.WithTimeout(context.Background(), w.opts.DrainTimeout)
+		w.kick()
+		for {
+			w.mu.Lock()
+			left := 0
+			for _, pd := range w.byPath {
+				if pd.committed {
+					left++
+				}
+			}
+			ch := w.changed
+			w.mu.Unlock()
+			if left == 0 {
+				break
+			}
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+			}
+			w.log.Warn("uploads still pending at exit; they stay in the journal and resume at the next mount", "files", left, "cache", c.opts.Dir)
+			break
+		}
+		cancel()
+	}
+	w.cancel()
+	w.wg.Wait()
+	w.mu.Lock()
+	for _, pd := range w.byPath {
+		if pd.f != nil {
+			pd.f.Close()
+			pd.f = nil
+		}
+	}
+	w.mu.Unlock()
+	writers.Delete(c)
+}
+
+// PendingUploads counts journaled files not yet on the server.
+func (c *Cache) PendingUploads() int {
+	w := c.wr()
+	if w == nil {
+		return 0
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, pd := range w.byPath {
+		if pd.committed {
+			n++
+		}
+	}
+	return n
+}
+

@@ -1,0 +1,356 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/odfb/odfb/davclient"
+	"github.com/odfb/odfb/davclient/auth"
+	"github.com/odfb/odfb/remote"
+	"github.com/odfb/odfb/spemu"
+	"github.com/odfb/odfb/spemu/spemutest"
+)
+
+type tlog struct{ t *testing.T }
+
+func (w tlog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func davFor(t *testing.T, srv *spemu.Server) *davclient.Client {
+	t.Helper()
+	c, err := davclient.New(davclient.Options{URL: srv.LibraryURL(), Auth: auth.None(),
+		Logger: slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		MaxRetries: 1, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond, MaxRetryWait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// writeCache opens a cache with the write side over r.
+func writeCache(t *testing.T, dir string, r remote.Remote, wo WriteOptions) *Cache {
+	t.Helper()
+	c, err := Open(Options{Dir: dir, Library: "lib", Remote: r,
+		Logger: slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wo.WriteBack == 0 {
+		wo.WriteBack = 20 * time.Millisecond
+	}
+	if wo.RetryBase == 0 {
+		wo.RetryBase = 20 * time.Millisecond
+	}
+	wo.Hostname = "testhost"
+	if err := c.StartWrites(wo); err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			closeCache(c)
+		}
+	})
+	return c
+}
+
+func closeCache(c *Cache) {
+	c.closeWrites()
+	c.Close()
+}
+
+func writeFile(t *testing.T, c *Cache, p string, data []byte) {
+	t.Helper()
+	ctx := context.Background()
+	h, err := c.OpenWrite(ctx, p, true, false, true)
+	if err != nil {
+		t.Fatalf("open %s: %v", p, err)
+	}
+	for off := 0; off < len(data); off += 1 << 20 {
+		end := min(off+1<<20, len(data))
+		if _, err := h.WriteAt(ctx, data[off:end], int64(off)); err != nil {
+			t.Fatalf("write %s: %v", p, err)
+		}
+	}
+	if err := h.Flush(ctx); err != nil {
+		t.Fatalf("flush %s: %v", p, err)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatalf("close %s: %v", p, err)
+	}
+}
+
+func countReqs(srv *spemu.Server, match func(spemu.RequestRecord) bool) int {
+	n := 0
+	for _, r := range srv.Requests() {
+		if match(r) {
+			n++
+		}
+	}
+	return n
+}
+
+func method(m string) func(spemu.RequestRecord) bool {
+	return func(r spemu.RequestRecord) bool { return r.Method == m }
+}
+
+func rest(op string) func(spemu.RequestRecord) bool {
+	return func(r spemu.RequestRecord) bool { return r.Method == "POST" && strings.Contains(r.Path, op) }
+}
+
+func TestUploadSizes(t *testing.T) {
+	srv := spemutest.Start(t, spemu.Config{Auth: "none"})
+	const putLimit, chunk = 512 << 10, 128 << 10
+	c := writeCache(t, t.TempDir(), davFor(t, srv), WriteOptions{PutLimit: putLimit, ChunkSize: chunk})
+	sizes := map[string]int{
+		"/zero": 0, "/one": 1, "/4k.bin": 4096, "/limit.bin": putLimit, "/limit+1.bin": putLimit + 1,
+		"/3chunks+7.bin": 5*chunk + 7, "/big.bin": 3 << 20,
+	}
+	// "3 chunks + 7" relative to the put limit: over it by 7 bytes past
+	// whole chunks, so the last piece is short.
+	want := map[string][]byte{}
+	i := int64(0)
+	for p, n := range sizes {
+		i++
+		want[p] = seeded(n, i)
+		writeFile(t, c, p, want[p])
+	}
+	if err := c.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for p, data := range want {
+		got, err := srv.ReadFile(p)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%s: server has %d bytes (err %v), want %d identical", p, len(got), err, len(data))
+		}
+	}
+	if n := countReqs(srv, method("PUT")); n != 4 {
+		t.Errorf("%d PUTs, want 4 (files up to --put-limit)", n)
+	}
+	if n := countReqs(srv, rest("StartUpload")); n != 3 {
+		t.Errorf("%d StartUpload, want 3 (files over --put-limit)", n)
+	}
+	if n := countReqs(srv, rest("FinishUpload")); n != 3 {
+		t.Errorf("%d FinishUpload, want 3", n)
+	}
+	for _, m := range []string{"LOCK", "HEAD"} {
+		if n := countReqs(srv, method(m)); n != 0 {
+			t.Errorf("%d %s requests", n, m)
+		}
+	}
+	if c.PendingUploads() != 0 {
+		t.Errorf("%d uploads still pending after sync", c.PendingUploads())
+	}
+	if ents, _ := os.ReadDir(filepath.Join(c.Dir(), "staging")); len(ents) != 0 {
+		t.Errorf("staging not emptied: %d files", len(ents))
+	}
+}
+
+func TestUploadEconomy(t *testing.T) {
+	srv := spemutest.Start(t, spemu.Config{Auth: "none"})
+	c := writeCache(t, t.TempDir(), davFor(t, srv), WriteOptions{})
+	ctx := context.Background()
+	if _, err := c.ReadDir(ctx, "/"); err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetRequests()
+	for d := 0; d < 5; d++ {
+		dir := fmt.Sprintf("/dir%d", d)
+		if _, err := c.Mkdir(ctx, dir); err != nil {
+			t.Fatal(err)
+		}
+		for f := 0; f < 20; f++ {
+			writeFile(t, c, fmt.Sprintf("%s/f%02d.txt", dir, f), seeded(4096, int64(d*100+f)))
+		}
+	}
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	total := len(srv.Requests())
+	if p, m := countReqs(srv, method("PUT")), countReqs(srv, method("MKCOL")); p != 100 || m != 5 || total != 105 {
+		t.Errorf("100 files in 5 new folders: %d PUT, %d MKCOL, %d requests in all; want 100, 5, 105", p, m, total)
+	}
+	data, err := srv.ReadFile("/dir3/f07.txt")
+	if err != nil || !bytes.Equal(data, seeded(4096, 307)) {
+		t.Errorf("content of /dir3/f07.txt: %v", err)
+	}
+}
+
+func TestUploadConflictKeepsBoth(t *testing.T) {
+	srv := spemutest.Start(t, spemu.Config{Auth: "none"})
+	if err := srv.WriteFile("/doc.txt", []byte("original")); err != nil {
+		t.Fatal(err)
+	}
+	c := writeCache(t, t.TempDir(), davFor(t, srv), WriteOptions{WriteBack: time.Hour})
+	ctx := context.Background()
+	h, err := c.OpenWrite(ctx, "/doc.txt", false, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.WriteAt(ctx, []byte("OURS"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.WriteFile("/doc.txt", []byte("theirs")); err != nil { // another user
+		t.Fatal(err)
+	}
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := srv.ReadFile("/doc.txt"); string(data) != "theirs" {
+		t.Errorf("their version: %q", data)
+	}
+	name := fmt.Sprintf("/doc (conflict %s testhost).txt", time.Now().Format("2006-01-02"))
+	if data, err := srv.ReadFile(name); err != nil || string(data) != "OURSinal" {
+		t.Errorf("our version at %s: %q %v", name, data, err)
+	}
+	if st := c.Status(); len(st.Conflicts) != 1 || st.Conflicts[0].Copy != name {
+		t.Errorf("status conflicts: %+v", st.Conflicts)
+	}
+}
+
+func TestUploadRefusedGoesToLostFound(t *testing.T) {
+	srv := spemutest.Start(t, spemu.Config{Auth: "none"})
+	c := writeCache(t, t.TempDir(), davFor(t, srv), WriteOptions{})
+	writeFile(t, c, "/bad|name.txt", []byte("keep me"))
+	err := c.Sync(context.Background())
+	var se *SyncError
+	if !errors.As(err, &se) || len(se.Lost) != 1 {
+		t.Fatalf("sync: %v, want one file in lost+found", err)
+	}
+	lf := c.LostFound()
+	if len(lf) != 1 || lf[0].Path != "/bad|name.txt" {
+		t.Fatalf("lost+found: %+v", lf)
+	}
+	if data, err := os.ReadFile(lf[0].File); err != nil || string(data) != "keep me" {
+		t.Errorf("lost+found content: %q %v", data, err)
+	}
+	if st, err := os.Stat(lf[0].File); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("lost+found file mode: %v %v", st, err)
+	}
+	if c.PendingUploads() != 0 {
+		t.Error("refused upload still queued")
+	}
+}
+
+// failingChunks makes ContinueUpload fail (transiently) after n calls.
+type failingChunks struct {
+	*davclient.Client
+	left atomic.Int64
+}
+
+func (f *failingChunks) ContinueUpload(ctx context.Context, p, id string, off int64, chunk io.ReaderAt, n int64) (int64, error) {
+	if f.left.Add(-1) < 0 {
+		return 0, &remote.Error{Kind: remote.ErrUnavailable, Op: "ContinueUpload", Path: p}
+	}
+	return f.Client.ContinueUpload(ctx, p, id, off, chunk, n)
+}
+
+func TestChunkedUploadResumes(t *testing.T) {
+	srv := spemutest.Start(t, spemu.Config{Auth: "none"})
+	dir := t.TempDir()
+	fc := &failingChunks{Client: davFor(t, srv)}
+	fc.left.Store(2)
+	wo := WriteOptions{PutLimit: 64 << 10, ChunkSize: 64 << 10, DrainTimeout: 200 * time.Millisecond, RetryBase: time.Hour}
+	c := writeCache(t, dir, fc, wo)
+	data := seeded(10*64<<10+7, 5)
+	writeFile(t, c, "/resume.bin", data)
+	if err := c.Sync(context.Background()); err == nil {
+		t.Fatal("sync succeeded through a failing server")
+	}
+	var rec JournalRecord
+	recs, _ := loadJournal(c.db)
+	if len(recs) != 1 {
+		t.Fatalf("journal: %+v", recs)
+	}
+	rec = recs[0]
+	if rec.UploadID == "" || rec.Offset != 3*64<<10 {
+		t.Fatalf("journal record: upload id %q offset %d, want an id and 3 chunks", rec.UploadID, rec.Offset)
+	}
+	closeCache(c)
+
+	c2, err := Open(Options{Dir: dir, Library: "lib", Remote: davFor(t, srv), Logger: quietLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wo.RetryBase = 0
+	wo.Hostname = "testhost"
+	if err := c2.StartWrites(wo); err != nil {
+		t.Fatal(err)
+	}
+	defer closeCache(c2)
+	if err := c2.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := srv.ReadFile("/resume.bin"); !bytes.Equal(got, data) {
+		t.Fatalf("server has %d bytes, want %d identical", len(got), len(data))
+	}
+	if n := countReqs(srv, rest("StartUpload")); n != 1 {
+		t.Errorf("%d StartUpload, want 1 (resumed, not restarted)", n)
+	}
+}
+
+func TestRenameAndDeletePending(t *testing.T) {
+	srv := spemutest.Start(t, spemu.Config{Auth: "none"})
+	c := writeCache(t, t.TempDir(), davFor(t, srv), WriteOptions{WriteBack: time.Hour})
+	ctx := context.Background()
+	if err := srv.WriteFile("/target.txt", []byte("old target")); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, c, "/.tmp1", []byte("renamed"))
+	writeFile(t, c, "/gone.txt", []byte("deleted before upload"))
+	writeFile(t, c, "/.tmp2", []byte("replaces"))
+	srv.ResetRequests()
+	if err := c.Rename(ctx, "/.tmp1", "/final.txt", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Remove(ctx, "/gone.txt"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rename(ctx, "/.tmp2", "/target.txt", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetModTime(ctx, "/final.txt", time.Unix(1600000000, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("rename/remove of pending files sent %d requests: %+v", n, srv.Requests())
+	}
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := srv.ReadFile("/final.txt"); string(data) != "renamed" {
+		t.Errorf("final.txt: %q", data)
+	}
+	if data, _ := srv.ReadFile("/target.txt"); string(data) != "replaces" {
+		t.Errorf("target.txt: %q", data)
+	}
+	for _, p := range []string{"/.tmp1", "/.tmp2", "/gone.txt"} {
+		if _, err := srv.Stat(p); err == nil {
+			t.Errorf("%s reached the server", p)
+		}
+	}
+	if n := countReqs(srv, method("PUT")); n != 2 {
+		t.Errorf("%d PUTs, want 2", n)
+	}
+	if n := countReqs(srv, method("PROPPATCH")); n != 1 {
+		t.Errorf("%d PROPPATCH, want 1 (explicit mtime)", n)
+	}
+	if e, err := davFor(t, srv).Stat(ctx, "/final.txt"); err != nil || e.ModTime.Unix() != 1600000000 {
+		t.Errorf("final.txt mtime read back from the server: %v %v", e.ModTime, err)
+	}
+}
