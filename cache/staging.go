@@ -99,14 +99,14 @@ type writer struct {
 	wg     sync.WaitGroup
 	wake   chan struct{}
 
-	mu      sync.Mutex
-	byPath  map[string]*pending // fold(path)
-	changed chan struct{}       // closed and replaced on every state change
-	active  int                 // uploads running
-	lost    []LostItem          // moved to lost+found by this run
+	mu        sync.Mutex
+	byPath    map[string]*pending // fold(path)
+	changed   chan struct{}       // closed and replaced on every state change
+	active    int                 // uploads running
+	lost      []LostItem          // moved to lost+found by this run
 	conflicts []ConflictItem
-	authErr string // last authentication failure, "" once an upload worked
-	closing bool
+	authErr   string // last authentication failure, "" once an upload worked
+	closing   bool
 }
 
 // pending is a file with local changes: open for writing, or journaled
@@ -115,12 +115,12 @@ type pending struct {
 	rec  JournalRecord
 	base remote.Entry // server entry the edit began from (for lazy fetch)
 
-	f       *os.File // staging file while handles are open
-	opens   int
-	size    int64
-	mtime   time.Time // last local change, shown until uploaded
-	fetched bool      // staging holds the base content (or it is not needed)
-	fetchMu sync.Mutex
+	f        *os.File // staging file while handles are open
+	opens    int
+	size     int64
+	mtime    time.Time // last local change, shown until uploaded
+	fetched  bool      // staging holds the base content (or it is not needed)
+	fetchMu  sync.Mutex
 	commitMu sync.Mutex
 
 	gen         uint64 // bumped by every change of content

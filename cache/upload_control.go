@@ -212,4 +212,3 @@ func (c *Cache) PendingUploads() int {
 	}
 	return n
 }
-

@@ -31,7 +31,7 @@ func (w tlog) Write(p []byte) (int, error) {
 func davFor(t *testing.T, srv *spemu.Server) *davclient.Client {
 	t.Helper()
 	c, err := davclient.New(davclient.Options{URL: srv.LibraryURL(), Auth: auth.None(),
-		Logger: slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:     slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		MaxRetries: 1, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond, MaxRetryWait: time.Second})
 	if err != nil {
 		t.Fatal(err)
