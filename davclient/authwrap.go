@@ -57,7 +57,11 @@ func (s *authState) refresh(ctx context.Context, seen uint64) error {
 		return err
 	}
 	s.mu.Unlock()
-	_, err, _ := s.sf.Do("refresh", func() (any, error) {
+	// DoChan, not Do: a request whose context ends while another request's
+	// refresh runs (a password login, a device-code exchange: minutes at
+	// worst) must return at once, as every call does on cancellation; the
+	// refresh itself goes on for the others.
+	ch := s.sf.DoChan("refresh", func() (any, error) {
 		s.mu.Lock()
 		if s.gen != seen {
 			s.mu.Unlock()
@@ -82,7 +86,12 @@ func (s *authState) refresh(ctx context.Context, seen uint64) error {
 		s.failErr = nil
 		return nil, nil
 	})
-	return err
+	select {
+	case r := <-ch:
+		return r.Err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Refreshes reports how many times credentials were renewed (tests, status).
