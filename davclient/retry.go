@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -238,20 +239,36 @@ func (c *Client) backoff(n int) time.Duration {
 func retryAfter(resp *http.Response, now time.Time) time.Duration {
 	var d time.Duration
 	if v := strings.TrimSpace(resp.Header.Get("Retry-After")); v != "" {
-		if n, err := strconv.ParseFloat(v, 64); err == nil && n > 0 {
-			d = time.Duration(n * float64(time.Second))
+		if n, ok := headerSeconds(v); ok {
+			d = n
 		} else if t, err := http.ParseTime(v); err == nil && t.After(now) {
-			d = t.Sub(now)
+			d = min(t.Sub(now), maxRetryAfter)
 		}
 	}
-	if v := strings.TrimSpace(resp.Header.Get("RateLimit-Reset")); v != "" {
-		if n, err := strconv.ParseFloat(v, 64); err == nil && n > 0 {
-			if r := time.Duration(n * float64(time.Second)); r > d {
-				d = r
-			}
-		}
+	if n, ok := headerSeconds(resp.Header.Get("RateLimit-Reset")); ok && n > d {
+		d = n
 	}
 	return d
+}
+
+// maxRetryAfter bounds what retryAfter reports (the caller caps the wait
+// itself with MaxRetryWait); it keeps a huge value from overflowing
+// time.Duration into a negative wait, which would turn "wait very long"
+// into "retry at once".
+const maxRetryAfter = 24 * time.Hour
+
+// headerSeconds reads a positive number of seconds, as Retry-After and
+// RateLimit-Reset carry it, bounded by maxRetryAfter. Anything else
+// (empty, NaN, Inf, zero or negative, a date) is not ok.
+func headerSeconds(v string) (time.Duration, bool) {
+	n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || math.IsNaN(n) || math.IsInf(n, 0) || n <= 0 {
+		return 0, false
+	}
+	if n >= maxRetryAfter.Seconds() {
+		return maxRetryAfter, true
+	}
+	return time.Duration(n * float64(time.Second)), true
 }
 
 // notSent reports errors that certainly happened before the request

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -498,5 +499,48 @@ func TestRetryAfterForms(t *testing.T) {
 		if got := retryAfter(resp, now); got != tc.want {
 			t.Errorf("%v: %v, want %v", tc.h, got, tc.want)
 		}
+	}
+}
+
+// A Retry-After too large for time.Duration used to overflow into a
+// negative wait, so the client retried at once (after a short backoff)
+// instead of waiting as long as it may; Inf and NaN did the same. Huge
+// values now mean "the longest wait" and nonsense means "no header".
+func TestRetryAfterHugeOrNonsense(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		h    map[string]string
+		want time.Duration
+	}{
+		{map[string]string{"Retry-After": "99999999999"}, maxRetryAfter},
+		{map[string]string{"Retry-After": "1e300"}, maxRetryAfter},
+		{map[string]string{"RateLimit-Reset": "99999999999"}, maxRetryAfter},
+		{map[string]string{"Retry-After": "Inf"}, 0},
+		{map[string]string{"Retry-After": "NaN"}, 0},
+		{map[string]string{"Retry-After": "-5"}, 0},
+		{map[string]string{"Retry-After": "0.5"}, 500 * time.Millisecond},
+		{map[string]string{"Retry-After": now.Add(400 * 24 * time.Hour).Format(http.TimeFormat)}, maxRetryAfter},
+	} {
+		resp := &http.Response{Header: http.Header{}}
+		for k, v := range tc.h {
+			resp.Header.Set(k, v)
+		}
+		if got := retryAfter(resp, now); got != tc.want {
+			t.Errorf("%v: %v, want %v", tc.h, got, tc.want)
+		}
+	}
+	// End to end: a huge Retry-After is capped at MaxRetryWait, not
+	// replaced by the short backoff (which the log would show as wait=~1ms).
+	s := &scripted{steps: []http.HandlerFunc{status(429, "Retry-After", "99999999999"), status(201)}}
+	var logs bytes.Buffer
+	c := scriptedClient(t, s, func(o *Options) {
+		o.MaxRetryWait = 30 * time.Millisecond
+		o.BackoffBase = time.Microsecond
+		o.BackoffMax = time.Microsecond
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	mustOK(t, c.Mkdir(context.Background(), "/d"))
+	if !strings.Contains(logs.String(), "capping it") || !strings.Contains(logs.String(), "wait=30ms") {
+		t.Fatalf("huge Retry-After was not honoured up to the cap; log:\n%s", logs.String())
 	}
 }
