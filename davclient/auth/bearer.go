@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -115,21 +113,12 @@ func (a *BearerCommand) login(ctx context.Context, _ *loginCredential, _ bool) (
 
 // run executes the command and parses its output.
 func (a *BearerCommand) run(ctx context.Context) (string, time.Time, error) {
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", a.cfg.Command)
-	cmd.Env = append(os.Environ(), "ODFB_RESOURCE="+a.base, "ODFB_SCOPE="+a.base+"/.default")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		msg := redactSecrets(stderr.String(), stdout.String())
-		if msg == "" {
-			msg = "no message on stderr"
-		}
-		return "", time.Time{}, fmt.Errorf("bearer-command failed (%v): %s", err, msg)
+	env := append(os.Environ(), "ODFB_RESOURCE="+a.base, "ODFB_SCOPE="+a.base+"/.default")
+	out, _, err := runCredentialCommand(ctx, "bearer-command", a.cfg.Command, a.cfg.Timeout, env)
+	if err != nil {
+		return "", time.Time{}, err
 	}
-	tok, exp, err := parseTokenOutput(stdout.Bytes())
+	tok, exp, err := parseTokenOutput(out)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("bearer-command: %w", err)
 	}

@@ -61,32 +61,53 @@ func (c *cookieCommand) Refresh(ctx context.Context) error {
 }
 
 func (c *cookieCommand) run(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, CookieCommandTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", c.command)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	// The command's children (a browser-cookie helper, curl…) die with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 2 * time.Second
-	err := cmd.Run()
-	src, perr := parseCookieText(stdout.Bytes())
-	msg := redactSecrets(stderr.String(), stdout.String())
+	out, msg, err := runCredentialCommand(ctx, "cookie command", c.command, CookieCommandTimeout, nil)
 	if msg != "" {
 		c.log.Info("auth: cookie command stderr", "strategy", "cookie-command", "stderr", msg)
 	}
-	switch {
-	case ctx.Err() == context.DeadlineExceeded:
-		return fmt.Errorf("cookie command: no answer within %s", CookieCommandTimeout)
-	case err != nil:
-		return fmt.Errorf("cookie command failed (%v)%s", err, suffixIf(msg))
-	case perr != nil:
+	if err != nil {
+		return err
+	}
+	src, perr := parseCookieText(out)
+	if perr != nil {
 		return fmt.Errorf("cookie command: its output is not usable: %w", perr)
 	}
 	c.src = &src
 	c.log.Info("auth: cookie command produced cookies", "strategy", "cookie-command")
 	return nil
+}
+
+// runCredentialCommand runs a user's credential program (cookie command,
+// bearer command) with /bin/sh -c in its own process group, bounded by
+// timeout. On timeout or cancellation the whole group is killed, and the
+// pipes are given up 2 s later, so a child that keeps stdout open (a
+// helper left in the background) cannot hang a refresh. It returns the
+// program's stdout and the last line of its stderr with secrets removed
+// (for a log line); errors name what and never quote stdout.
+func runCredentialCommand(ctx context.Context, what, command string, timeout time.Duration, env []string) ([]byte, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	err := cmd.Run()
+	msg := redactSecrets(stderr.String(), stdout.String())
+	switch {
+	case ctx.Err() == context.DeadlineExceeded:
+		return nil, msg, fmt.Errorf("%s: no answer within %s", what, timeout)
+	case ctx.Err() != nil:
+		return nil, msg, fmt.Errorf("%s: %w", what, ctx.Err())
+	case errors.Is(err, exec.ErrWaitDelay):
+		// The program exited 0 but left a child holding its output open:
+		// what it printed is its answer.
+	case err != nil:
+		return nil, msg, fmt.Errorf("%s failed (%v)%s", what, err, suffixIf(msg))
+	}
+	return stdout.Bytes(), msg, nil
 }
 
 func suffixIf(s string) string {

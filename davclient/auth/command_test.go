@@ -77,3 +77,39 @@ func TestCookieCommandTimeoutAndGarbage(t *testing.T) {
 		t.Fatal("empty command accepted")
 	}
 }
+
+// A bearer command that does not answer in time must be stopped with its
+// children. It used to run without its own process group or WaitDelay:
+// the timeout killed /bin/sh, but the program sh had started kept stdout
+// open, so Run (and with it the refresh every request was waiting for)
+// hung until that program ended by itself, however long it took.
+func TestBearerCommandTimeoutKillsChildren(t *testing.T) {
+	a, err := NewBearerCommand(BearerCommandConfig{
+		// sh must stay to run echo, so sleep is its child holding stdout.
+		Command: "sleep 60; echo token",
+		SiteURL: "https://contoso.sharepoint.com/sites/x/Shared%20Documents",
+		Timeout: 300 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, _, err := a.run(context.Background()); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "no answer within") {
+			t.Fatalf("want a timeout error naming the limit, got %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the bearer command's timeout did not stop it (its child kept the output open)")
+	}
+}
+
+// Both credential commands share one runner: a program that exits 0 but
+// leaves a background child holding stdout still gives its answer.
+func TestCredentialCommandBackgroundChild(t *testing.T) {
+	out, _, err := runCredentialCommand(context.Background(), "test command", "(sleep 5 &) ; echo FedAuth=x", 20*time.Second, nil)
+	if err != nil || strings.TrimSpace(string(out)) != "FedAuth=x" {
+		t.Fatalf("output %q, err %v", out, err)
+	}
+}
