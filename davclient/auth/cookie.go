@@ -139,11 +139,13 @@ func (c *cookieFile) Authorize(_ context.Context, req *http.Request) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// A replaced file is picked up before the server has to refuse the old
-	// cookies; a file that became unreadable keeps the cookies held.
+	// cookies. A file that cannot be used now (unreadable, half written by
+	// a tool that truncates before writing, mode loosened) keeps the
+	// cookies held: the server decides whether they still work, and a
+	// refusal makes Refresh report what is wrong with the file. Failing
+	// here would fail every request in that window with an auth error.
 	if fi, err := os.Stat(c.path); err == nil && (!fi.ModTime().Equal(c.modTime) || fi.Size() != c.size) {
-		if err := c.load(false); err != nil {
-			return err
-		}
+		_ = c.load(false)
 	}
 	return c.src.apply(req)
 }

@@ -150,3 +150,33 @@ func TestBasicAndNone(t *testing.T) {
 		t.Fatal("None.Refresh succeeded")
 	}
 }
+
+// A cookie file caught half written (a cron job or an editor that
+// truncates before it writes) must not fail requests: the cookies held
+// stay in use until the file is whole again. Before the fix every
+// Authorize in that window returned an error, which davclient reports as
+// ErrAuth ("log in again") for a file that was merely being replaced.
+func TestCookieFileBeingRewrittenKeepsHeldCookies(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c")
+	writeFile(t, p, "FedAuth=one", 0o600)
+	a, err := CookieFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, p, "", 0o600) // truncated, not yet written
+	req, _ := http.NewRequest("GET", "https://h/", nil)
+	if err := a.Authorize(context.Background(), req); err != nil {
+		t.Fatalf("Authorize with a half-written cookie file: %v", err)
+	}
+	if got := req.Header.Get("Cookie"); got != "FedAuth=one" {
+		t.Fatalf("Cookie %q, want the held FedAuth=one", got)
+	}
+	// A refusal now reports what is wrong with the file.
+	if err := a.Refresh(context.Background()); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("Refresh on an empty cookie file: %v", err)
+	}
+	writeFile(t, p, "FedAuth=two", 0o600)
+	if got := authorized(t, a, "https://h/"); got != "FedAuth=two" {
+		t.Fatalf("the rewritten file was not picked up: %q", got)
+	}
+}
