@@ -78,6 +78,12 @@ type Faults struct {
 	// or 503 (without Retry-After) from the seeded generator.
 	FailStatus int
 	DropRate   float64 // fraction whose connection is cut mid-response
+	// LostRate is the fraction of requests that are carried out in full
+	// (an upload stored, a MOVE done, a chunk appended) and whose answer
+	// is then lost: the connection is cut before any byte of it is sent,
+	// as when a gateway times out after the back end committed. A client
+	// must find out what happened instead of assuming either outcome.
+	LostRate float64
 }
 
 // Default values.

@@ -4,17 +4,18 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // validate checks rates and statuses.
 func (f Faults) validate() error {
-	for name, r := range map[string]float64{"throttle": f.ThrottleRate, "fail": f.FailRate, "drop": f.DropRate} {
+	for name, r := range map[string]float64{"throttle": f.ThrottleRate, "fail": f.FailRate, "drop": f.DropRate, "lost": f.LostRate} {
 		if r < 0 || r > 1 {
 			return fmt.Errorf("spemu: %s rate %v outside 0..1", name, r)
 		}
 	}
-	if f.ThrottleRate+f.FailRate+f.DropRate > 1 {
-		return fmt.Errorf("spemu: throttle, fail and drop rates add up to more than 1")
+	if f.ThrottleRate+f.FailRate+f.DropRate+f.LostRate > 1 {
+		return fmt.Errorf("spemu: throttle, fail, drop and lost rates add up to more than 1")
 	}
 	if f.ThrottleStatus != 429 && f.ThrottleStatus != 503 {
 		return fmt.Errorf("spemu: throttle status %d (want 429 or 503)", f.ThrottleStatus)
@@ -50,11 +51,15 @@ func (s *Server) Faults() Faults {
 }
 
 // drawFault decides the fate of one request with one draw from the seeded
-// generator: throttle, fail, drop or "" (served normally). The draw is
-// made only when a rate is set, so a run without faults does not advance
-// the generator.
-func (s *Server) drawFault(f Faults) string {
-	if f.ThrottleRate <= 0 && f.FailRate <= 0 && f.DropRate <= 0 {
+// generator: throttle, fail, drop, lost or "" (served normally). The
+// draw is made only when a rate is set, so a run without faults does not
+// advance the generator. A request picked by LoseAnswers is "lost"
+// without a draw.
+func (s *Server) drawFault(f Faults, r *http.Request) string {
+	if s.takeLoseAnswer(r) {
+		return "lost"
+	}
+	if f.ThrottleRate <= 0 && f.FailRate <= 0 && f.DropRate <= 0 && f.LostRate <= 0 {
 		return ""
 	}
 	s.faultMu.Lock()
@@ -67,8 +72,42 @@ func (s *Server) drawFault(f Faults) string {
 		return "fail"
 	case u < f.ThrottleRate+f.FailRate+f.DropRate:
 		return "drop"
+	case u < f.ThrottleRate+f.FailRate+f.DropRate+f.LostRate:
+		return "lost"
 	}
 	return ""
+}
+
+// loseRule is one LoseAnswers order.
+type loseRule struct {
+	method, pathContains string
+	n                    int
+}
+
+// LoseAnswers makes the next n requests whose method is method ("" any)
+// and whose path contains pathContains ("" any) be carried out in full
+// and their answers lost (see Faults.LostRate): the deterministic form
+// of that fault, for tests that need one particular PUT, MOVE or upload
+// chunk to succeed on the server while the client never hears of it.
+func (s *Server) LoseAnswers(method, pathContains string, n int) {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	s.lose = append(s.lose, &loseRule{method: method, pathContains: pathContains, n: n})
+}
+
+func (s *Server) takeLoseAnswer(r *http.Request) bool {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	for i, l := range s.lose {
+		if (l.method == "" || strings.EqualFold(l.method, r.Method)) && strings.Contains(r.URL.Path, l.pathContains) {
+			l.n--
+			if l.n <= 0 {
+				s.lose = append(s.lose[:i], s.lose[i+1:]...)
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // writeThrottle answers like SharePoint's throttling: 429 with the 21-byte

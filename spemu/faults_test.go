@@ -166,3 +166,44 @@ func TestLatencyAndBandwidth(t *testing.T) {
 		t.Errorf("bandwidth record %+v", rec)
 	}
 }
+
+// A lost answer is the fault the other switches could not produce: the
+// server carries the request out in full (the upload is stored) and the
+// client hears nothing. "drop" cuts uploads before anything is stored and
+// "fail" answers before the handler runs, so until LostRate/LoseAnswers a
+// client that mishandled "my PUT/MOVE/chunk may have succeeded" passed
+// every test against spemu.
+func TestLostAnswer(t *testing.T) {
+	s := start(t, nil)
+	s.LoseAnswers("PUT", "/up.txt", 1)
+	req, _ := http.NewRequest("PUT", s.LibraryURL()+"/up.txt", bytes.NewReader([]byte("payload")))
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		res.Body.Close()
+		t.Fatalf("a lost PUT answered %d", res.StatusCode)
+	}
+	if got, err := s.ReadFile("/up.txt"); err != nil || string(got) != "payload" {
+		t.Fatalf("the PUT whose answer was lost was not stored: %q, %v", got, err)
+	}
+	if rec := lastRecord(t, s); rec.Fault != "lost" || rec.Status != 201 || rec.Method != "PUT" {
+		t.Errorf("record %+v, want fault lost with the status the server decided (201)", rec)
+	}
+	// Only the order's requests are lost; the next one is answered.
+	wantStatus(t, do(t, "PUT", s.LibraryURL()+"/up.txt", []byte("again")), 204, "PUT after the lost one")
+	// A lost answer with a body sends none of it. (A fresh connection:
+	// on a reused one Go's transport would replay the GET by itself.)
+	s.LoseAnswers("", "", 1)
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	if res, err := fresh.Get(s.LibraryURL() + "/up.txt"); err == nil {
+		res.Body.Close()
+		t.Fatalf("a lost GET answered %d", res.StatusCode)
+	}
+	// The random form, through Faults.
+	s.SetFaults(spemu.Faults{LostRate: 1})
+	req, _ = http.NewRequest("MKCOL", s.LibraryURL()+"/d", nil)
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		res.Body.Close()
+		t.Fatalf("a lost MKCOL answered %d", res.StatusCode)
+	}
+	s.SetFaults(spemu.Faults{})
+	wantStatus(t, do(t, "MKCOL", s.LibraryURL()+"/d", nil), 405, "MKCOL of the folder the lost MKCOL made")
+}

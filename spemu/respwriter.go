@@ -20,6 +20,7 @@ type respWriter struct {
 	pc         *phraseConn
 	limit      *rateLimiter
 	drop       bool  // cut the connection part-way through the body
+	lost       bool  // send nothing of the answer; the caller cuts the connection
 	headerSent bool  // the real WriteHeader was called
 	cut        int64 // body bytes to let through before the cut
 	// final, when set, is called once just before the write that
@@ -39,6 +40,9 @@ func (w *respWriter) WriteHeader(code int) {
 		return
 	}
 	w.status = code
+	if w.lost {
+		return
+	}
 	if w.drop {
 		// Hold the header back: a response without a body is cut before
 		// anything is sent, one with a body after half of it.
@@ -66,6 +70,10 @@ func (w *respWriter) sendHeader() {
 func (w *respWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
+	}
+	if w.lost {
+		w.n += int64(len(p))
+		return len(p), nil
 	}
 	written := 0
 	if w.drop {
@@ -121,7 +129,7 @@ func (w *respWriter) abort() {
 
 // Flush implements http.Flusher.
 func (w *respWriter) Flush() {
-	if w.drop && !w.headerSent {
+	if w.lost || (w.drop && !w.headerSent) {
 		return
 	}
 	if w.status == 0 {

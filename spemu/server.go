@@ -26,6 +26,7 @@ type Server struct {
 
 	faultMu sync.Mutex
 	faults  Faults
+	lose    []*loseRule // LoseAnswers orders, guarded by faultMu
 	rng     *rand.Rand
 
 	reqlog *requestLog
@@ -272,7 +273,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.commonHeaders(rw.Header())
 
 	f := s.Faults()
-	fault := s.drawFault(f)
+	fault := s.drawFault(f, r)
 	if f.Latency > 0 {
 		t := time.NewTimer(f.Latency)
 		select {
@@ -309,9 +310,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			panic(http.ErrAbortHandler)
 		}
 		rw.drop = true
+	case "lost":
+		rec.Fault = fault
+		rw.lost = true
 	}
 	s.route(rw, r, &rec)
-	if rw.drop {
+	if rw.drop || rw.lost {
 		rw.abort()
 	}
 }
