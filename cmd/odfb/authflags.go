@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/odfb/odfb/davclient"
 	"github.com/odfb/odfb/davclient/auth"
 )
 
@@ -16,7 +17,10 @@ import (
 // (0600), ODFB_PASSWORD, or a prompt.
 type authFlags struct {
 	method, cookieFile, cookieCommand, username, passwordFile *string
-	modern                                                    *modernAuthFlags
+	// caFile is here, not with the mount's flags, because sign-in
+	// endpoints need the same trust as WebDAV (a TLS-inspecting proxy).
+	caFile *string
+	modern *modernAuthFlags
 }
 
 // addAuthFlags registers the authentication flags on fs.
@@ -27,22 +31,34 @@ func addAuthFlags(fs *flag.FlagSet) *authFlags {
 		cookieCommand: fs.String("cookie-command", "", "command printing a Cookie header value; run again when the server refuses it"),
 		username:      fs.String("username", "", "user name for legacy SAML (SharePoint Online) or basic auth (other WebDAV servers)"),
 		passwordFile:  fs.String("password-file", "", "file holding the password, mode 0600 (else ODFB_PASSWORD, else a prompt)"),
+		caFile:        fs.String("ca-file", "", "extra PEM CA certificates to trust, for WebDAV and sign-in alike (TLS verification stays on)"),
 		modern:        addModernAuthFlags(fs),
 	}
 }
 
 // options turns the flags (and AUTH_COOKIES) into auth.Options for url.
-func (f *authFlags) options(url string, log *slog.Logger) auth.Options {
+func (f *authFlags) options(url string, log *slog.Logger) (auth.Options, error) {
 	o := auth.Options{Method: *f.method, SiteURL: url, CookieFile: *f.cookieFile, CookieCommand: *f.cookieCommand,
 		Username: *f.username, Cookies: os.Getenv("AUTH_COOKIES"), Logger: log}
 	f.modern.apply(&o)
 	if o.Username != "" {
 		o.Password = modernPasswordSource(*f.passwordFile, o.Username)
 	}
-	return o
+	if *f.caFile != "" {
+		hc, err := davclient.NewHTTPClient(*f.caFile)
+		if err != nil {
+			return o, err
+		}
+		o.HTTPClient = hc
+	}
+	return o, nil
 }
 
 // authenticator builds the strategy the flags describe.
 func (f *authFlags) authenticator(ctx context.Context, url string, log *slog.Logger) (auth.Authenticator, error) {
-	return auth.Select(ctx, f.options(url, log))
+	o, err := f.options(url, log)
+	if err != nil {
+		return nil, err
+	}
+	return auth.Select(ctx, o)
 }

@@ -54,7 +54,12 @@ func cmdCookies(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	v, err := cookieValue(ctx, af.options(url, log), !*noCheck)
+	o, err := af.options(url, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "odfb cookies:", err)
+		return exitcodes.Usage
+	}
+	v, err := cookieValue(ctx, o, !*noCheck)
 	if err != nil {
 		fmt.Fprintln(stderr, "odfb cookies:", err)
 		return exitcodes.Auth

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/odfb/odfb/davclient"
 	"github.com/odfb/odfb/davclient/auth"
 	"github.com/odfb/odfb/internal/exitcodes"
 )
@@ -46,6 +47,7 @@ func cmdLogin(args []string, stdout, stderr io.Writer) int {
 	bearerOnDAV := fs.Bool("bearer-on-dav", false, "do not check that SharePoint turns the token into a cookie (the mount will send it as a bearer token)")
 	logout := fs.Bool("logout", false, "remove the stored login for URL's host instead")
 	timeout := fs.Duration("timeout", 15*time.Minute, "how long to wait for the sign-in")
+	caFile := fs.String("ca-file", "", "extra PEM CA certificates to trust (TLS verification stays on)")
 	verbose := fs.Bool("v", false, "log the steps to stderr")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -65,6 +67,14 @@ func cmdLogin(args []string, stdout, stderr io.Writer) int {
 		Credentials: *creds, OnDAV: *bearerOnDAV, Logger: log}
 	if cfg.Credentials == "" {
 		cfg.Credentials = auth.DefaultCredentialsPath()
+	}
+	if *caFile != "" {
+		hc, err := davclient.NewHTTPClient(*caFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "odfb login:", err)
+			return exitcodes.Usage
+		}
+		cfg.HTTPClient = hc
 	}
 	if *logout {
 		host, err := loginHost(url)

@@ -159,3 +159,22 @@ func TestNoSecretFlags(t *testing.T) {
 		}
 	})
 }
+
+// A --ca-file that holds no certificate is a usage error naming the file,
+// for login and for the commands that share the mount's auth flags; the
+// sign-in endpoints must not silently fall back to the default trust.
+func TestCAFileReachesLogin(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(bad, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lib := "https://contoso-my.sharepoint.com/personal/alice_contoso_com/Documents"
+	var out, errb bytes.Buffer
+	if code := cmdLogin([]string{"--ca-file", bad, "--credentials", filepath.Join(t.TempDir(), "c.json"), lib}, &out, &errb); code != exitcodes.Usage || !strings.Contains(errb.String(), bad) {
+		t.Errorf("login: exit %d, stderr %q", code, errb.String())
+	}
+	errb.Reset()
+	if code := cmdCookies([]string{"--ca-file", bad, "--cookie-command", "echo a=b", lib}, &out, &errb); code != exitcodes.Usage || !strings.Contains(errb.String(), bad) {
+		t.Errorf("cookies: exit %d, stderr %q", code, errb.String())
+	}
+}

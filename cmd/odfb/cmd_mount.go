@@ -59,7 +59,6 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&umask, "umask", "permission bits to clear: files 0666&^umask, folders 0777&^umask")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	debugFUSE := fs.Bool("debug-fuse", false, "log every FUSE request (very verbose)")
-	caFile := fs.String("ca-file", "", "extra PEM CA certificates to trust (TLS verification stays on)")
 	maxConc := fs.Int("max-concurrent", 8, "requests in flight to the server at most")
 
 	pos, err := parseInterspersed(fs, args)
@@ -112,7 +111,7 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 		return fail(exitcodes.Auth, "authentication: %v", err)
 	}
 	log.Debug("authentication", "strategy", a.String())
-	client, err := davclient.New(davclient.Options{URL: rawURL, Auth: a, CAFile: *caFile, MaxConcurrent: *maxConc,
+	client, err := davclient.New(davclient.Options{URL: rawURL, Auth: a, CAFile: *af.caFile, MaxConcurrent: *maxConc,
 		Logger: log, UserAgent: version.UserAgent()})
 	if err != nil {
 		return fail(exitcodes.Usage, "%v", err)
