@@ -406,3 +406,33 @@ func TestLoginApproveAndDenyFromTest(t *testing.T) {
 		t.Errorf("pending polls answered 400 = %d, want at least 2", polls)
 	}
 }
+
+// Both OAuth endpoints refuse, the same way, what comes before the grant
+// itself: another method, an unknown tenant, a missing or unknown client id.
+func TestLoginOAuthEndpointsCheckMethodTenantClient(t *testing.T) {
+	h := newLoginHarness(t, LoginConfig{Tenant: "contoso.onmicrosoft.com", ClientIDs: []string{"cid"}}, time.Hour)
+	for _, ep := range []string{"devicecode", "token"} {
+		good := h.srv.URL + "/contoso.onmicrosoft.com/oauth2/v2.0/" + ep
+		check := func(what string, resp *http.Response, err error, status int, aadsts string) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var j map[string]any
+			json.NewDecoder(resp.Body).Decode(&j)
+			resp.Body.Close()
+			desc, _ := j["error_description"].(string)
+			if resp.StatusCode != status || !strings.HasPrefix(desc, aadsts) {
+				t.Errorf("%s %s: %d %v, want %d %s", ep, what, resp.StatusCode, j, status, aadsts)
+			}
+		}
+		resp, err := http.Get(good)
+		check("GET", resp, err, 405, "AADSTS900561")
+		resp, err = http.PostForm(h.srv.URL+"/fabrikam.com/oauth2/v2.0/"+ep, url.Values{"client_id": {"cid"}})
+		check("foreign tenant", resp, err, 400, "AADSTS90002")
+		resp, err = http.PostForm(good, url.Values{"scope": {h.srv.URL + "/.default"}})
+		check("no client id", resp, err, 400, "AADSTS900144")
+		resp, err = http.PostForm(good, url.Values{"client_id": {"other"}, "scope": {h.srv.URL + "/.default"}})
+		check("unknown client id", resp, err, 400, "AADSTS700016")
+	}
+}

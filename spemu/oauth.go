@@ -87,17 +87,24 @@ func loginScopeAudience(scope string) (string, bool) {
 	return aud, aud != ""
 }
 
-// serveDeviceCode starts a device code grant.
-func (l *loginService) serveDeviceCode(w http.ResponseWriter, r *http.Request) {
+// oauthPost checks what every OAuth endpoint checks first: POST, a known
+// tenant, a known client id (from the parsed form, left in r.PostForm).
+// On false it has written the error.
+func (l *loginService) oauthPost(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method != http.MethodPost {
 		loginOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "AADSTS900561", "The endpoint only accepts POST requests.")
-		return
+		return false
 	}
 	if !l.tenantOK(w, r) {
-		return
+		return false
 	}
 	_ = r.ParseForm()
-	if !l.clientOK(w, r.PostForm.Get("client_id")) {
+	return l.clientOK(w, r.PostForm.Get("client_id"))
+}
+
+// serveDeviceCode starts a device code grant.
+func (l *loginService) serveDeviceCode(w http.ResponseWriter, r *http.Request) {
+	if !l.oauthPost(w, r) {
 		return
 	}
 	scope := r.PostForm.Get("scope")
@@ -125,18 +132,10 @@ func (l *loginService) serveDeviceCode(w http.ResponseWriter, r *http.Request) {
 
 // serveToken handles the device_code and refresh_token grants.
 func (l *loginService) serveToken(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		loginOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "AADSTS900561", "The endpoint only accepts POST requests.")
+	if !l.oauthPost(w, r) {
 		return
 	}
-	if !l.tenantOK(w, r) {
-		return
-	}
-	_ = r.ParseForm()
 	f := r.PostForm
-	if !l.clientOK(w, f.Get("client_id")) {
-		return
-	}
 	cfg := l.config()
 	now := l.now()
 	var user, scope, clientID string
