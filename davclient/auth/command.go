@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -24,7 +23,9 @@ type cookieCommand struct {
 	command string
 	log     *slog.Logger
 
-	mu  sync.Mutex
+	// sem serialises runs and guards src; unlike a mutex, waiting for it
+	// ends with the request's context (a run can take minutes).
+	sem chan struct{}
 	src *cookieSource
 }
 
@@ -38,14 +39,27 @@ func CookieCommand(command string) (Authenticator, error) {
 	if strings.TrimSpace(command) == "" {
 		return nil, errors.New("cookie command: empty command")
 	}
-	return &cookieCommand{command: command, log: slog.Default()}, nil
+	return &cookieCommand{command: command, log: slog.Default(), sem: make(chan struct{}, 1)}, nil
 }
+
+func (c *cookieCommand) lock(ctx context.Context) error {
+	select {
+	case c.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("cookie command: %w", ctx.Err())
+	}
+}
+
+func (c *cookieCommand) unlock() { <-c.sem }
 
 func (c *cookieCommand) String() string { return "cookie-command" }
 
 func (c *cookieCommand) Authorize(ctx context.Context, req *http.Request) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	if err := c.lock(ctx); err != nil {
+		return err
+	}
+	defer c.unlock()
 	if c.src == nil {
 		if err := c.run(ctx); err != nil {
 			return err
@@ -55,8 +69,10 @@ func (c *cookieCommand) Authorize(ctx context.Context, req *http.Request) error 
 }
 
 func (c *cookieCommand) Refresh(ctx context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	if err := c.lock(ctx); err != nil {
+		return err
+	}
+	defer c.unlock()
 	return c.run(ctx)
 }
 

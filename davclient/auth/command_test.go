@@ -3,6 +3,8 @@ package auth
 import (
 	"bytes"
 	"context"
+	"errors"
+	"net/http"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -111,5 +113,49 @@ func TestCredentialCommandBackgroundChild(t *testing.T) {
 	out, _, err := runCredentialCommand(context.Background(), "test command", "(sleep 5 &) ; echo FedAuth=x", 20*time.Second, nil)
 	if err != nil || strings.TrimSpace(string(out)) != "FedAuth=x" {
 		t.Fatalf("output %q, err %v", out, err)
+	}
+}
+
+// A request whose context ends while another request runs the cookie
+// command must return at once instead of queueing behind the run (up to
+// CookieCommandTimeout). The strategy used a sync.Mutex, which waits
+// whatever the context says.
+func TestCookieCommandWaitHonoursContext(t *testing.T) {
+	dir := t.TempDir()
+	started := filepath.Join(dir, "started")
+	a, err := CookieCommand("touch " + started + "; sleep 60; echo FedAuth=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstCtx, stopFirst := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", "https://h/", nil)
+		first <- a.Authorize(firstCtx, req)
+	}()
+	defer func() { stopFirst(); <-first }()
+	for i := 0; ; i++ {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if i > 2000 {
+			t.Fatal("the cookie command never started")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	second := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", "https://h/", nil)
+		second <- a.Authorize(ctx, req)
+	}()
+	select {
+	case err := <-second:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("waiting request: %v, want its context's error", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a request whose context ended is still waiting for another request's cookie command")
 	}
 }
