@@ -66,7 +66,8 @@
 //     ErrPrecondition with a note: the caller keeps both versions, nothing
 //     is lost);
 //     DELETE: 404 after an ambiguous attempt is success;
-//     MKCOL: 405 after an ambiguous attempt is success;
+//     MKCOL: 405 after an ambiguous attempt is success when a Depth 0
+//     PROPFIND finds a folder there (a file of that name is ErrExists);
 //     MOVE/COPY: 404 or 412 after an ambiguous attempt makes the client
 //     look (PROPFIND source and destination): a moved source and an
 //     existing destination is success, anything else is the error;

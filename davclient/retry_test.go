@@ -190,9 +190,14 @@ func TestLostResponsesAreResolved(t *testing.T) {
 	// Without a lost attempt, 404 is an error.
 	s2 := &scripted{steps: []http.HandlerFunc{status(404)}}
 	wantKind(t, scriptedClient(t, s2, nil).Delete(ctx, "/f"), remote.ErrNotFound)
-	// MKCOL: 405 after a lost attempt is our own folder.
-	s3 := &scripted{steps: []http.HandlerFunc{status(502), status(405)}}
+	// MKCOL: 405 after a lost attempt is our own folder when a folder is
+	// there...
+	s3 := &scripted{steps: []http.HandlerFunc{status(502), status(405), propfindAnswer("/lib/d", true)}}
 	mustOK(t, scriptedClient(t, s3, nil).Mkdir(ctx, "/d"))
+	// ...but not when the name is a file: Mkdir used to report success,
+	// and the cache then showed a folder where the server has a file.
+	s5 := &scripted{steps: []http.HandlerFunc{status(502), status(405), propfindAnswer("/lib/d", false)}}
+	wantKind(t, scriptedClient(t, s5, nil).Mkdir(ctx, "/d"), remote.ErrExists)
 	s4 := &scripted{steps: []http.HandlerFunc{status(405)}}
 	wantKind(t, scriptedClient(t, s4, nil).Mkdir(ctx, "/d"), remote.ErrExists)
 }
@@ -542,5 +547,21 @@ func TestRetryAfterHugeOrNonsense(t *testing.T) {
 	mustOK(t, c.Mkdir(context.Background(), "/d"))
 	if !strings.Contains(logs.String(), "capping it") || !strings.Contains(logs.String(), "wait=30ms") {
 		t.Fatalf("huge Retry-After was not honoured up to the cap; log:\n%s", logs.String())
+	}
+}
+
+// propfindAnswer answers a Depth 0 PROPFIND for href: a folder or a file.
+func propfindAnswer(href string, dir bool) http.HandlerFunc {
+	rt := ""
+	if dir {
+		rt = "<D:collection/>"
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != "PROPFIND" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(207)
+		io.WriteString(w, `<D:multistatus xmlns:D="DAV:"><D:response><D:href>`+href+`</D:href><D:propstat><D:prop><D:resourcetype>`+rt+`</D:resourcetype></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response></D:multistatus>`)
 	}
 }

@@ -318,8 +318,12 @@ func (c *Client) Mkdir(ctx context.Context, p string) error {
 	}
 	e := statusError("MKCOL", p, r.Response)
 	if e.Kind == remote.ErrExists && r.ambiguous {
-		// Our own earlier attempt made it; its answer was lost.
-		return nil
+		// Our own earlier attempt may have made it and lost its answer, or
+		// something else holds the name (a file, made by someone else while
+		// our attempt failed): only a folder there is success.
+		if st, serr := c.Stat(ctx, p); serr == nil && st.IsDir {
+			return nil
+		}
 	}
 	return e
 }
