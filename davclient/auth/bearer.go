@@ -80,12 +80,7 @@ func (a *BearerCommand) String() string {
 // Authorize adds the SPOIDCRL cookie (or the bearer header), running the
 // command first when nothing is held yet or the held one is about to end.
 func (a *BearerCommand) Authorize(ctx context.Context, req *http.Request) error {
-	c, err := a.sess.get(ctx)
-	if err != nil {
-		return err
-	}
-	c.apply(req)
-	return nil
+	return a.sess.authorize(ctx, req)
 }
 
 // Refresh runs the command again (and exchanges the new token).

@@ -123,6 +123,17 @@ func (s *loginSession) get(ctx context.Context) (*loginCredential, error) {
 	return nc, nil
 }
 
+// authorize puts the current credential (see get) on req: the Authorize
+// of every strategy built on a loginSession.
+func (s *loginSession) authorize(ctx context.Context, req *http.Request) error {
+	c, err := s.get(ctx)
+	if err != nil {
+		return err
+	}
+	c.apply(req)
+	return nil
+}
+
 func (s *loginSession) due(c *loginCredential) bool {
 	r := c.renewAt()
 	return !r.IsZero() && !s.now().Before(r)

@@ -248,12 +248,7 @@ func (a *OAuth) String() string { return "oauth " + a.desc }
 // Authorize adds the SPOIDCRL cookie (or the bearer header with OnDAV),
 // logging in first when needed.
 func (a *OAuth) Authorize(ctx context.Context, req *http.Request) error {
-	c, err := a.sess.get(ctx)
-	if err != nil {
-		return err
-	}
-	c.apply(req)
-	return nil
+	return a.sess.authorize(ctx, req)
 }
 
 // Refresh gets a new cookie: from the access token still held when it is

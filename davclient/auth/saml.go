@@ -114,12 +114,7 @@ func (a *SAML) String() string { return "saml " + a.cfg.Username + " on " + a.ba
 // Authorize adds FedAuth and rtFa, logging in first when none are held or
 // the token they came from is about to expire.
 func (a *SAML) Authorize(ctx context.Context, req *http.Request) error {
-	c, err := a.sess.get(ctx)
-	if err != nil {
-		return err
-	}
-	c.apply(req)
-	return nil
+	return a.sess.authorize(ctx, req)
 }
 
 // Refresh logs in again, unless a refusal of the same password is being
