@@ -362,14 +362,16 @@ func TestAuthBasicAgainstSpemu(t *testing.T) {
 // --- faults ---
 
 // TestFaultsAreInvisible runs 200 operations against spemu answering 20%
-// of requests with 429 (Retry-After: 1) and 5% with a 5xx: none may fail,
+// of requests with 429 (Retry-After: 1) and 5% with a 5xx, and carrying
+// out 3% without sending the answer (none of these operations may tell a
+// lost success from a failure by itself): none may fail,
 // and the request log must show every retry after a throttle waited at
 // least the Retry-After.
 func TestFaultsAreInvisible(t *testing.T) {
 	srv, tg := startSpemu(t, spemu.Config{Seed: 42})
 	c := newTestClient(t, tg)
 	ctx := context.Background()
-	srv.SetFaults(spemu.Faults{ThrottleRate: 0.20, ThrottleStatus: 429, RetryAfter: 1, FailRate: 0.05})
+	srv.SetFaults(spemu.Faults{ThrottleRate: 0.20, ThrottleStatus: 429, RetryAfter: 1, FailRate: 0.05, LostRate: 0.03})
 	const workers, perWorker = 10, 20 // 200 operations
 	var ops atomic.Int64
 	var wg sync.WaitGroup
@@ -421,11 +423,13 @@ func TestFaultsAreInvisible(t *testing.T) {
 		t.Fatalf("%d operations ran, want %d", ops.Load(), workers*perWorker)
 	}
 	recs := srv.Requests()
-	throttled, failed, checked := 0, 0, 0
+	throttled, failed, checked, lost := 0, 0, 0, 0
 	for i, r := range recs {
 		switch r.Fault {
 		case "fail":
 			failed++
+		case "lost":
+			lost++
 		case "throttle":
 			throttled++
 			for _, next := range recs[i+1:] {
@@ -439,9 +443,9 @@ func TestFaultsAreInvisible(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d requests for %d operations: %d throttled (%d retries checked), %d failed with 5xx", len(recs), ops.Load(), throttled, checked, failed)
-	if throttled < 20 || failed < 3 || checked != throttled {
-		t.Fatalf("faults were not exercised: %d throttled, %d checked, %d failed", throttled, checked, failed)
+	t.Logf("%d requests for %d operations: %d throttled (%d retries checked), %d failed with 5xx, %d carried out with the answer lost", len(recs), ops.Load(), throttled, checked, failed, lost)
+	if throttled < 20 || failed < 3 || checked != throttled || lost == 0 {
+		t.Fatalf("faults were not exercised: %d throttled, %d checked, %d failed, %d lost", throttled, checked, failed, lost)
 	}
 }
 
