@@ -227,6 +227,11 @@ func (s *Server) evalIf(r *http.Request, reqPath string) ([]string, error) {
 // checkLocks fails with errLocked when a lock covers libPath (or, with
 // members, an item below it) whose token is not in submitted.
 func (s *Server) checkLocks(libPath string, members bool, submitted []string) error {
+	if s.uploadSessionOn(libPath, members) {
+		// SharePoint holds a short-term lock on a file while a chunked
+		// upload session is open on it (sharepoint-protocol.md §4/§5).
+		return errLocked
+	}
 	for _, la := range s.st.locksCovering(libPath, members) {
 		found := false
 		for _, t := range submitted {

@@ -16,7 +16,10 @@ package spemu
 //     an offset other than the confirmed one gets 400;
 //   - a session unused for UploadSessionTimeout (30 min) is gone (404);
 //   - the file's content changes only at FinishUpload; chunks stream to a
-//     temporary file in the store, never to memory.
+//     temporary file in the store, never to memory;
+//   - while a session is open the file is locked: WebDAV writes to it
+//     (PUT, DELETE, MOVE, COPY onto it, PROPPATCH) get 423 until
+//     FinishUpload, CancelUpload or the session's expiry.
 
 import (
 	"crypto/rand"
@@ -705,6 +708,29 @@ func (s *Server) uploadCall(w http.ResponseWriter, r *http.Request, st *restStat
 	default:
 		restError(w, r, http.StatusBadRequest, codeInvalidQuery, "The expression \""+c.name+"\" is not valid.")
 	}
+}
+
+// uploadSessionOn reports whether a live upload session is open on
+// libPath (or, with members, on a file below it): SharePoint locks the
+// file for the session, so WebDAV writes to it (PUT, DELETE, MOVE, COPY
+// onto it, PROPPATCH) get 423 until FinishUpload, CancelUpload or the
+// session's expiry. Called under the store lock; it takes only st.mu,
+// which is never held while the store lock is taken.
+func (s *Server) uploadSessionOn(libPath string, members bool) bool {
+	st := s.rest()
+	key := foldKey(libPath)
+	now := time.Now()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, u := range st.sessions {
+		if !now.Before(u.expires) {
+			continue
+		}
+		if u.path == key || (members && (key == "/" || strings.HasPrefix(u.path, key+"/"))) {
+			return true
+		}
+	}
+	return false
 }
 
 // take marks the session busy for one chunk. It returns nil, a status and

@@ -357,3 +357,81 @@ type zeros struct{}
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
 var _ = url.PathEscape
+
+// While a chunked upload session is open SharePoint locks the file
+// (sharepoint-protocol.md §4: "the upload holds a lock"): WebDAV writes to
+// it get 423 until the session ends. spemu let them through, so a client
+// that renamed, deleted or overwrote a file in the middle of its own
+// chunked upload passed every test and would fail only on SharePoint.
+func TestRESTUploadSessionLocksTheFile(t *testing.T) {
+	h := startREST(t)
+	d := h.digest()
+	const id = "16fd2706-8baf-433b-82eb-8c7fada847da"
+	if err := h.srv.Mkdir("/dir"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.srv.WriteFile("/dir/f.bin", []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	file := "web/GetFileByServerRelativePath(decodedurl=" + lit(h.lib+"/dir/f.bin") + ")"
+	call := func(op, args string, body []byte) restResp {
+		return h.post(file+"/"+op+"(uploadId=guid'"+id+"'"+args+")", nometaJSON, d, bytes.NewReader(body), int64(len(body)))
+	}
+	dav := func(method, p string, body []byte, hdr ...string) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, h.base+h.lib+p, bytes.NewReader(body))
+		req.Header.Set("Cookie", h.cookie)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if r := call("StartUpload", "", []byte("new")); r.status != 200 {
+		t.Fatalf("StartUpload: %d %s", r.status, r.body)
+	}
+	if err := h.srv.WriteFile("/other.bin", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		what, method, path string
+		hdr                []string
+	}{
+		{"PUT over it", "PUT", "/dir/f.bin", nil},
+		{"DELETE it", "DELETE", "/dir/f.bin", nil},
+		{"DELETE its folder", "DELETE", "/dir", nil},
+		{"MOVE it", "MOVE", "/dir/f.bin", []string{"Destination", h.base + h.lib + "/g.bin"}},
+		{"MOVE onto it", "MOVE", "/other.bin", []string{"Destination", h.base + h.lib + "/dir/f.bin", "Overwrite", "T"}},
+	} {
+		if st := dav(tc.method, tc.path, []byte("x"), tc.hdr...); st != http.StatusLocked {
+			t.Errorf("%s during an upload session: %d, want 423", tc.what, st)
+		}
+	}
+	if b, _ := h.srv.ReadFile("/dir/f.bin"); string(b) != "old" {
+		t.Fatalf("the file changed during the session: %q", b)
+	}
+	// Reads are not locked.
+	if st := dav("GET", "/dir/f.bin", nil); st != 200 {
+		t.Errorf("GET during an upload session: %d", st)
+	}
+	if r := call("FinishUpload", ",fileOffset=3", nil); r.status != 200 {
+		t.Fatalf("FinishUpload: %d %s", r.status, r.body)
+	}
+	if st := dav("PUT", "/dir/f.bin", []byte("after")); st != 204 {
+		t.Errorf("PUT after FinishUpload: %d, want 204", st)
+	}
+	// CancelUpload ends the lock as well.
+	if r := call("StartUpload", "", []byte("abc")); r.status != 200 {
+		t.Fatalf("StartUpload: %d %s", r.status, r.body)
+	}
+	if r := call("CancelUpload", "", nil); r.status != 200 {
+		t.Fatalf("CancelUpload: %d %s", r.status, r.body)
+	}
+	if st := dav("DELETE", "/dir/f.bin", nil); st != 204 {
+		t.Errorf("DELETE after CancelUpload: %d, want 204", st)
+	}
+}
