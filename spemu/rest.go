@@ -17,7 +17,8 @@ package spemu
 //   - a session unused for UploadSessionTimeout (30 min) is gone (404);
 //   - the file's content changes only at FinishUpload; chunks stream to a
 //     temporary file in the store, never to memory;
-//   - while a session is open the file is locked: WebDAV writes to it
+//   - while a session is open the file is locked: StartUpload with
+//     another upload id gets 423, and WebDAV writes to it
 //     (PUT, DELETE, MOVE, COPY onto it, PROPPATCH) get 423 until
 //     FinishUpload, CancelUpload or the session's expiry.
 
@@ -603,6 +604,16 @@ func (s *Server) uploadCall(w http.ResponseWriter, r *http.Request, st *restStat
 		}
 		now := time.Now()
 		st.mu.Lock()
+		for oid, o := range st.sessions {
+			if oid != id && o.path == foldKey(p) && now.Before(o.expires) {
+				// Another session holds the file's upload lock [inf: the
+				// exact status is not documented; SPFileLockException].
+				st.mu.Unlock()
+				os.Remove(f.Name())
+				restError(w, r, http.StatusLocked, codeUploadConflict, "The file "+s.libPrefix+p+" is locked for an upload session that is still open; cancel it or wait for it to expire.")
+				return
+			}
+		}
 		if old := st.sessions[id]; old != nil {
 			if old.busy {
 				st.mu.Unlock()

@@ -418,6 +418,11 @@ func TestRESTUploadSessionLocksTheFile(t *testing.T) {
 	if st := dav("GET", "/dir/f.bin", nil); st != 200 {
 		t.Errorf("GET during an upload session: %d", st)
 	}
+	// Nor can a second session start on the file.
+	other := h.post(file+"/StartUpload(uploadId=guid'a8098c1a-f86e-11da-bd1a-00112444be1e')", nometaJSON, d, bytes.NewReader([]byte("zz")), 2)
+	if _, code, _ := errCode(other); other.status != http.StatusLocked || !strings.Contains(code, "SPFileLockException") {
+		t.Errorf("StartUpload with another id during a session: %d %s, want 423 SPFileLockException", other.status, other.body)
+	}
 	if r := call("FinishUpload", ",fileOffset=3", nil); r.status != 200 {
 		t.Fatalf("FinishUpload: %d %s", r.status, r.body)
 	}
