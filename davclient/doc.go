@@ -75,7 +75,9 @@
 //     GetUploadStatus: when the server expects offset+n it already holds
 //     this chunk (a lost answer, or a process that died before saving the
 //     offset; one upload id names one content), which is success;
-//     otherwise ErrUploadGone;
+//     otherwise ErrUploadGone, and a session the server still holds open
+//     is cancelled first (SharePoint locks the file for an open session,
+//     which would refuse the caller's fresh start for up to 30 minutes);
 //     StartUpload is idempotent for the same upload id (SharePoint's rule);
 //     FinishUpload that fails with a 4xx is ErrUploadGone: the caller
 //     starts over (the file was either committed or left as it was, never

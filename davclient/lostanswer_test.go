@@ -91,3 +91,29 @@ func TestLostAnswersAgainstSpemu(t *testing.T) {
 		}
 	}
 }
+
+// When the client gives a session up (ErrUploadGone because the server
+// expects another offset) while the server still holds it open, the
+// session's upload lock must not outlive it: the caller starts over with
+// a new upload id, and SharePoint refuses StartUpload on a file another
+// session still locks (spemu: 423) for up to the session's 30 minutes.
+func TestGivenUpSessionIsCancelled(t *testing.T) {
+	srv, tg := startSpemu(t, spemu.Config{})
+	c := newTestClient(t, tg)
+	ctx := context.Background()
+	data := randBytes(9, 90_000)
+	const idA, idB = "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "6fa459ea-ee8a-3ca4-894e-db77e160355e"
+	off, err := c.StartUpload(ctx, "/f.bin", idA, bytes.NewReader(data[:30_000]), 30_000)
+	mustOK(t, err)
+	// A stale offset (say, from a journal that lost track): the session
+	// is useless to the caller.
+	_, err = c.ContinueUpload(ctx, "/f.bin", idA, off+10, bytes.NewReader(data[off+10:60_000]), 60_000-off-10)
+	wantKind(t, err, remote.ErrUploadGone)
+	if n := srv.UploadSessions(); n != 0 {
+		t.Errorf("%d upload sessions still open after ErrUploadGone, want 0 (its lock blocks the fresh start)", n)
+	}
+	upload(t, c, "/f.bin", idB, data, 40_000)
+	if b, err := srv.ReadFile("/f.bin"); err != nil || !bytes.Equal(b, data) {
+		t.Fatalf("after starting over: %d bytes, %v", len(b), err)
+	}
+}

@@ -304,8 +304,22 @@ func (c *Client) sessionError(ctx context.Context, p, id string, offset, n int64
 	detail := re.Detail
 	if serr == nil {
 		detail = fmt.Sprintf("server expects offset %d, not %d", exp, offset)
+		c.abandonSession(ctx, p, id, detail)
 	}
 	return &remote.Error{Kind: remote.ErrUploadGone, Op: re.Op, Path: p, Status: re.Status, Detail: detail, Err: re}
+}
+
+// abandonSession cancels a session the client is giving up (ErrUploadGone)
+// although the server still holds it open. SharePoint locks the file for
+// an open session, so the caller's fresh start with a new upload id would
+// be refused (423) until the abandoned session expired (30 minutes). The
+// file's content is not touched: it changes only at FinishUpload.
+func (c *Client) abandonSession(ctx context.Context, p, id, why string) {
+	if err := c.CancelUpload(ctx, p, id); err != nil {
+		c.log.Warn("davclient: could not cancel an abandoned upload session; the file stays locked until it expires", "path", p, "why", why, "err", err)
+		return
+	}
+	c.log.Info("davclient: cancelled an upload session that can no longer be used", "path", p, "why", why)
 }
 
 var errChunkApplied = errors.New("chunk applied by an earlier attempt")
@@ -352,7 +366,9 @@ func (c *Client) FinishUpload(ctx context.Context, p, uploadID string, offset in
 		serr := c.sessionError(ctx, p, uploadID, offset, n, r, err)
 		if serr == errChunkApplied {
 			// The session still expects offset+n, so the file was not
-			// committed: this cannot happen for FinishUpload; be safe.
+			// committed: this cannot happen for FinishUpload; be safe,
+			// and release the session's lock for the fresh start.
+			c.abandonSession(ctx, p, uploadID, "FinishUpload refused while the session expects more bytes")
 			serr = &remote.Error{Kind: remote.ErrUploadGone, Op: "FinishUpload", Path: p, Detail: "session in an unexpected state"}
 		}
 		return "", serr
