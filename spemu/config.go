@@ -54,6 +54,13 @@ type Config struct {
 	// more children fail with 503 (the [unc] large-folder behaviour). 0 =
 	// no cap, the default.
 	MaxFolderItems int
+	// ProppatchBumpsETag makes a PROPPATCH that stores properties on a
+	// file count as a new version (its ETag's N goes up), as the protocol
+	// reference's "content/metadata version" suggests; whether SharePoint
+	// does is [unc]. Off (the default), only content writes change it. A
+	// client that sets mtime after an upload and then edits the file with
+	// If-Match must work either way.
+	ProppatchBumpsETag bool
 	// RequestLogLimit bounds the records kept in memory for Requests():
 	// 0 keeps every record (tests), N > 0 keeps only the last N (a ring,
 	// for long benchmarks). The RequestLog writer always gets every record.

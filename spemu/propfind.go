@@ -540,6 +540,9 @@ func (s *Server) davProppatch(w http.ResponseWriter, r *http.Request, libPath st
 				m.Props[o.p.key()] = o.value
 			}
 		}
+		if s.cfg.ProppatchBumpsETag && !it.IsDir && len(ops) > 0 {
+			m.Version++
+		}
 		s.st.dirty = true
 		return nil
 	})

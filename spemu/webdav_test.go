@@ -524,3 +524,27 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// The [unc] "a property change is a new version" reading, behind its
+// switch: a PROPPATCH of a file moves its ETag on, so an If-Match with the
+// ETag the PUT answered fails; folders keep theirs. Default: unchanged
+// (TestProppatchWin32Times).
+func TestProppatchBumpsETagSwitch(t *testing.T) {
+	s := start(t, func(c *spemu.Config) { c.ProppatchBumpsETag = true })
+	u := s.LibraryURL() + "/t.txt"
+	r := do(t, "PUT", u, []byte("t"))
+	wantStatus(t, r, 201, "PUT")
+	put := r.header.Get("ETag")
+	body := []byte(`<?xml version="1.0" encoding="utf-8"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:schemas-microsoft-com:"><D:set><D:prop><Z:Win32LastModifiedTime>Wed, 03 Jan 2001 10:00:00 GMT</Z:Win32LastModifiedTime></D:prop></D:set></D:propertyupdate>`)
+	wantStatus(t, do(t, "PROPPATCH", u, body), 207, "PROPPATCH")
+	if now, _ := s.ETag("/t.txt"); now == put {
+		t.Fatalf("ETag %s unchanged by PROPPATCH with ProppatchBumpsETag", now)
+	}
+	wantStatus(t, do(t, "PUT", u, []byte("u"), "If-Match", put), 412, "PUT with the pre-PROPPATCH ETag")
+	wantStatus(t, do(t, "MKCOL", s.LibraryURL()+"/d", nil), 201, "MKCOL")
+	before, _ := s.ETag("/d")
+	wantStatus(t, do(t, "PROPPATCH", s.LibraryURL()+"/d", body), 207, "PROPPATCH of a folder")
+	if after, _ := s.ETag("/d"); after != before {
+		t.Errorf("folder ETag moved %s -> %s", before, after)
+	}
+}
