@@ -565,3 +565,18 @@ func propfindAnswer(href string, dir bool) http.HandlerFunc {
 		io.WriteString(w, `<D:multistatus xmlns:D="DAV:"><D:response><D:href>`+href+`</D:href><D:propstat><D:prop><D:resourcetype>`+rt+`</D:resourcetype></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response></D:multistatus>`)
 	}
 }
+
+// Delete of the library root is refused before anything is sent, like
+// Move and Copy of it: on the wire it would ask the server to remove the
+// whole library (spemu answers 403, so only the request count shows it).
+// Paths a caller's bug can produce ("", ".", "/x/..") clean to "/" too.
+func TestDeleteRootIsNeverSent(t *testing.T) {
+	s := &scripted{steps: []http.HandlerFunc{status(204)}}
+	c := scriptedClient(t, s, nil)
+	for _, p := range []string{"/", "", ".", "/x/.."} {
+		wantKind(t, c.Delete(context.Background(), p), remote.ErrForbidden)
+	}
+	if n := s.count(); n != 0 {
+		t.Fatalf("%d DELETE requests sent for the library root", n)
+	}
+}

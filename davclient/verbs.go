@@ -331,6 +331,11 @@ func (c *Client) Mkdir(ctx context.Context, p string) error {
 // Delete removes a file or a folder tree.
 func (c *Client) Delete(ctx context.Context, p string) error {
 	p = remote.Clean(p)
+	if p == "/" {
+		// Never sent: DELETE on the library URL asks the server to remove
+		// the whole library, and "" or "." from a caller's bug cleans to "/".
+		return &remote.Error{Kind: remote.ErrForbidden, Op: "DELETE", Path: p, Detail: "cannot delete the library root"}
+	}
 	r, err := c.do(ctx, call{op: "DELETE", path: p, method: http.MethodDelete, url: c.davURL(p)})
 	if err != nil {
 		return err
