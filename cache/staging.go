@@ -107,6 +107,15 @@ type writer struct {
 	conflicts []ConflictItem
 	authErr   string // last authentication failure, "" once an upload worked
 	closing   bool
+	// recent holds files this run put on the server (fold(path) → entry)
+	// for one DirCacheTime: a listing fetched while the upload ran may
+	// not show them yet, and they must not vanish from ls.
+	recent map[string]recentEntry
+}
+
+type recentEntry struct {
+	e  remote.Entry
+	at time.Time
 }
 
 // pending is a file with local changes: open for writing, or journaled
@@ -161,7 +170,7 @@ func (c *Cache) StartWrites(opts WriteOptions) error {
 	opts.defaults()
 	w := &writer{c: c, opts: opts, log: c.log,
 		dir: filepath.Join(c.opts.Dir, "staging"), lostDir: filepath.Join(c.opts.Dir, "lost+found"),
-		wake: make(chan struct{}, 1), byPath: map[string]*pending{}, changed: make(chan struct{})}
+		wake: make(chan struct{}, 1), byPath: map[string]*pending{}, recent: map[string]recentEntry{}, changed: make(chan struct{})}
 	for _, d := range []string{w.dir, w.lostDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("cache: %w", err)
@@ -259,12 +268,66 @@ func (c *Cache) pendingIn(dir string) []remote.Entry {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []remote.Entry
+	seen := map[string]bool{}
 	for k, pd := range w.byPath {
 		if !pd.gone && fold(remote.Dir(k)) == key {
 			out = append(out, pd.entry())
+			seen[k] = true
+		}
+	}
+	for k, r := range w.recent {
+		if !seen[k] && fold(remote.Dir(k)) == key && c.now().Sub(r.at) <= c.ttl {
+			e := r.e
+			e.Hidden = true // marker: only added when the listing lacks it
+			out = append(out, e)
 		}
 	}
 	return out
+}
+
+// recentEntry returns a file this run uploaded to p less than
+// DirCacheTime ago.
+func (c *Cache) recentEntry(p string) (remote.Entry, bool) {
+	w := c.wr()
+	if w == nil {
+		return remote.Entry{}, false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r, ok := w.recent[fold(p)]
+	if !ok || c.now().Sub(r.at) > c.ttl {
+		return remote.Entry{}, false
+	}
+	return r.e, true
+}
+
+// setRecent records (or with a nil entry forgets) a file just uploaded.
+func (w *writer) setRecent(p string, e *remote.Entry) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := w.c.now()
+	for k, r := range w.recent {
+		if now.Sub(r.at) > w.c.ttl {
+			delete(w.recent, k)
+		}
+	}
+	if e == nil {
+		delete(w.recent, fold(p))
+		return
+	}
+	w.recent[fold(p)] = recentEntry{*e, now}
+}
+
+// forgetRecentTree forgets recent uploads at or under p.
+func (w *writer) forgetRecentTree(p string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	f := fold(p)
+	for k := range w.recent {
+		if k == f || strings.HasPrefix(k, f+"/") {
+			delete(w.recent, k)
+		}
+	}
 }
 
 // Pending reports whether the file at p has local changes (open for
@@ -422,6 +485,14 @@ func (h *WriteHandle) Size() int64 {
 	h.w.mu.Lock()
 	defer h.w.mu.Unlock()
 	return h.p.size
+}
+
+// Unlinked reports whether the file was removed (or replaced by a
+// rename) while this handle was open.
+func (h *WriteHandle) Unlinked() bool {
+	h.w.mu.Lock()
+	defer h.w.mu.Unlock()
+	return h.p.gone
 }
 
 // Entry returns the entry listings show for this file.

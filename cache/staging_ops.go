@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -176,6 +177,9 @@ func (c *Cache) Remove(ctx context.Context, p string) error {
 	} else {
 		srvPath = pd.rec.Path
 	}
+	if pd != nil {
+		w.abandonSession(ctx, pd)
+	}
 	if onServer {
 		if err := c.remote.Delete(ctx, srvPath); err != nil && !errors.Is(err, remote.ErrNotFound) {
 			return err
@@ -186,6 +190,7 @@ func (c *Cache) Remove(ctx context.Context, p string) error {
 		w.dropLocked(pd)
 		w.mu.Unlock()
 	}
+	w.setRecent(srvPath, nil)
 	c.removeEntry(srvPath)
 	c.content.drop(srvPath, "")
 	return nil
@@ -214,6 +219,7 @@ func (c *Cache) Rmdir(ctx context.Context, p string) error {
 	if err := c.remote.Delete(ctx, e.Path); err != nil && !errors.Is(err, remote.ErrNotFound) {
 		return err
 	}
+	c.wr().forgetRecentTree(e.Path)
 	c.removeEntry(e.Path)
 	c.forgetTree(e.Path)
 	return nil
@@ -284,6 +290,20 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 		dpd = nil
 	}
 	w.mu.Unlock()
+	// A REST session belongs to the old name: cancel it (and remove the
+	// empty file StartUpload left for a new file); the upload starts over
+	// under the new name.
+	w.mu.Lock()
+	var sessions []*pending
+	for k, pd := range w.byPath {
+		if (k == fold(src) || (se.IsDir && strings.HasPrefix(k, fold(src)+"/"))) && pd.rec.UploadID != "" {
+			sessions = append(sessions, pd)
+		}
+	}
+	w.mu.Unlock()
+	for _, pd := range sessions {
+		w.abandonSession(ctx, pd)
+	}
 	srcOnServer := se.IsDir || spd == nil || !spd.rec.New
 	dstOnServer := dstExists && (dpd == nil || !dpd.rec.New)
 	srvSrc := se.Path
@@ -338,6 +358,8 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 	}
 
 	// The listings.
+	w.forgetRecentTree(srvSrc)
+	w.setRecent(dst, nil)
 	if srcOnServer {
 		c.removeEntry(srvSrc)
 		c.content.drop(srvSrc, "")
@@ -355,4 +377,58 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 		c.content.drop(dst, "")
 	}
 	return nil
+}
+
+// withPending returns a copy of a folder's listed children with the
+// pending files of dir laid over them (staged size and mtime win; files
+// not yet on the server are added), sorted by name.
+func (c *Cache) withPending(dir string, kids []remote.Entry) []remote.Entry {
+	out := append([]remote.Entry(nil), kids...)
+	pend := c.pendingIn(dir)
+	if len(pend) == 0 {
+		return out
+	}
+	idx := make(map[string]int, len(out))
+	for i, k := range out {
+		idx[strings.ToLower(k.Name())] = i
+	}
+	for _, e := range pend {
+		i, ok := idx[strings.ToLower(e.Name())]
+		switch {
+		case e.Hidden: // uploaded recently: only when the listing lacks it
+			if !ok {
+				e.Hidden = false
+				out = append(out, e)
+			}
+		case ok:
+			out[i] = e
+		default:
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out
+}
+
+// abandonSession cancels pd's REST upload session, if it has one, and
+// deletes the empty file StartUpload created for a new file. Failures are
+// logged: the server expires sessions by itself.
+func (w *writer) abandonSession(ctx context.Context, pd *pending) {
+	w.mu.Lock()
+	rec := pd.rec
+	pd.rec.UploadID, pd.rec.Offset = "", 0
+	w.mu.Unlock()
+	if rec.UploadID == "" {
+		return
+	}
+	if cu, ok := w.c.remote.(remote.ChunkedUploader); ok {
+		if err := cu.CancelUpload(ctx, rec.Path, rec.UploadID); err != nil {
+			w.log.Warn("cannot cancel an abandoned upload session; the server will expire it", "path", rec.Path, "err", err)
+		}
+	}
+	if rec.New {
+		if err := w.c.remote.Delete(ctx, rec.Path); err != nil && !errors.Is(err, remote.ErrNotFound) {
+			w.log.Warn("cannot remove the empty file an abandoned upload left", "path", rec.Path, "err", err)
+		}
+	}
 }

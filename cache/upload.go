@@ -44,10 +44,10 @@ func (w *writer) run() {
 // due reports whether pd may start uploading now; when it may later,
 // when is that time.
 func (w *writer) due(pd *pending, now time.Time) (bool, time.Time) {
-	if pd.gone || pd.uploading || pd.holds > 0 || !pd.committed || pd.savedGen != pd.gen && !pd.force {
+	if pd.gone || pd.uploading || pd.holds > 0 || !pd.committed || pd.savedGen != pd.gen && !pd.force && !w.closing {
 		return false, time.Time{}
 	}
-	if pd.opens > 0 && !pd.force {
+	if pd.opens > 0 && !pd.force && !w.closing {
 		return false, time.Time{}
 	}
 	if pd.uploadedGen >= pd.savedGen && !(pd.rec.ContentDone && pd.rec.ModTimeSet) {
@@ -264,7 +264,12 @@ func (w *writer) put(ctx context.Context, rec JournalRecord, body io.ReaderAt, s
 	if err == nil || !(errors.Is(err, remote.ErrPrecondition) || errors.Is(err, remote.ErrExists)) {
 		return etag, err
 	}
-	// Someone else changed (or created) the file: keep both.
+	// A 412 can follow our own PUT whose answer was lost (the retry finds
+	// the file already there): if the server holds exactly our bytes, it
+	// is done. Otherwise someone else changed (or created) it: keep both.
+	if etag, ok := w.serverHasOurs(ctx, rec.Path, body, size); ok {
+		return etag, nil
+	}
 	for i := 1; i <= 50; i++ {
 		name := conflictName(rec.Path, w.c.now(), w.opts.Hostname, i)
 		etag, err = w.c.remote.Put(ctx, name, body, size, remote.PutOptions{IfNoneMatch: true})
@@ -388,7 +393,9 @@ func (w *writer) recordUploaded(rec JournalRecord, etag string) {
 	if rec.ModTimeSet {
 		mt = rec.ModTime
 	}
-	c.setEntry(remote.Entry{Path: rec.Path, Size: st.Size(), ModTime: mt, ServerModTime: now, ETag: etag})
+	e := remote.Entry{Path: rec.Path, Size: st.Size(), ModTime: mt, ServerModTime: now, ETag: etag}
+	c.setEntry(e)
+	w.setRecent(rec.Path, &e)
 }
 
 // officeFile reports the types SharePoint rewrites after upload
@@ -400,4 +407,39 @@ func officeFile(p string) bool {
 		return true
 	}
 	return false
+}
+
+// serverHasOurs reports whether the file at p on the server has exactly
+// size bytes equal to body (one PROPFIND and, when the size matches, one
+// GET; only after a 412).
+func (w *writer) serverHasOurs(ctx context.Context, p string, body io.ReaderAt, size int64) (string, bool) {
+	e, err := w.c.remote.Stat(ctx, p)
+	if err != nil || e.IsDir || e.Size != size {
+		return "", false
+	}
+	rc, info, err := w.c.remote.Get(ctx, p, 0, -1)
+	if err != nil {
+		return "", false
+	}
+	defer rc.Close()
+	a, b := make([]byte, 64<<10), make([]byte, 64<<10)
+	for off := int64(0); off < size; {
+		n := int(min(int64(len(a)), size-off))
+		if _, err := io.ReadFull(rc, a[:n]); err != nil {
+			return "", false
+		}
+		if m, err := body.ReadAt(b[:n], off); m != n && err != nil {
+			return "", false
+		}
+		if string(a[:n]) != string(b[:n]) {
+			return "", false
+		}
+		off += int64(n)
+	}
+	etag := info.ETag
+	if etag == "" {
+		etag = e.ETag
+	}
+	w.log.Info("the server already holds this upload (an earlier answer was lost)", "path", p)
+	return etag, true
 }

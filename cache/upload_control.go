@@ -140,12 +140,31 @@ func (c *Cache) Sync(ctx context.Context) error {
 	}
 }
 
-// closeWrites drains the queue (up to DrainTimeout), then stops the
-// uploader. What is left stays in the journal for the next run.
-func (c *Cache) closeWrites() {
+// CloseWrites drains the queue (up to DrainTimeout), then stops the
+// uploader, and returns how many uploads are left: they stay in the
+// journal and resume at the next run. Close calls it; calling it again
+// does nothing.
+func (c *Cache) CloseWrites() int {
 	w := c.wr()
 	if w == nil {
-		return
+		return 0
+	}
+	left := 0
+	// Handles still open are dead once the filesystem is gone (the
+	// kernel may not deliver their release): journal what they wrote and
+	// upload it like everything else.
+	w.mu.Lock()
+	var open []*pending
+	for _, pd := range w.byPath {
+		if pd.opens > 0 {
+			open = append(open, pd)
+		}
+	}
+	w.mu.Unlock()
+	for _, pd := range open {
+		if err := w.commit(context.Background(), pd, false); err != nil {
+			w.log.Warn("cannot journal a file still open at exit", "path", pd.rec.Path, "err", err)
+		}
 	}
 	w.mu.Lock()
 	w.closing = true
@@ -162,7 +181,7 @@ func (c *Cache) closeWrites() {
 		w.kick()
 		for {
 			w.mu.Lock()
-			left := 0
+			left = 0
 			for _, pd := range w.byPath {
 				if pd.committed {
 					left++
@@ -194,6 +213,7 @@ func (c *Cache) closeWrites() {
 	}
 	w.mu.Unlock()
 	writers.Delete(c)
+	return left
 }
 
 // PendingUploads counts journaled files not yet on the server.

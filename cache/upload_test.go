@@ -67,7 +67,7 @@ func writeCache(t *testing.T, dir string, r remote.Remote, wo WriteOptions) *Cac
 }
 
 func closeCache(c *Cache) {
-	c.closeWrites()
+	c.CloseWrites()
 	c.Close()
 }
 
@@ -352,5 +352,88 @@ func TestRenameAndDeletePending(t *testing.T) {
 	}
 	if e, err := davFor(t, srv).Stat(ctx, "/final.txt"); err != nil || e.ModTime.Unix() != 1600000000 {
 		t.Errorf("final.txt mtime read back from the server: %v %v", e.ModTime, err)
+	}
+}
+
+func TestUploadSurvivesFaults(t *testing.T) {
+	srv := spemutest.Start(t, spemu.Config{Auth: "none", Seed: 7})
+	c := writeCache(t, t.TempDir(), davFor(t, srv), WriteOptions{PutLimit: 64 << 10, ChunkSize: 32 << 10})
+	want := map[string][]byte{}
+	for i := 0; i < 30; i++ {
+		p := fmt.Sprintf("/f%02d.bin", i)
+		want[p] = seeded(1000+i*7000, int64(i)) // up to ~200 KiB: some chunked
+	}
+	srv.SetFaults(spemu.Faults{ThrottleRate: 0.2, ThrottleStatus: 503, FailRate: 0.2, FailStatus: 500, DropRate: 0.1})
+	for p, d := range want {
+		writeFile(t, c, p, d)
+	}
+	var err error
+	for i := 0; i < 50; i++ {
+		if err = c.Sync(context.Background()); err == nil {
+			break
+		}
+		var se *SyncError
+		if !errors.As(err, &se) || len(se.Lost) > 0 {
+			t.Fatalf("sync: %v (transient failures must never go to lost+found)", err)
+		}
+	}
+	if err != nil {
+		t.Fatalf("still failing after 50 syncs: %v", err)
+	}
+	srv.SetFaults(spemu.Faults{ThrottleStatus: 503})
+	if st := c.Status(); len(st.Conflicts) != 0 {
+		t.Errorf("lost answers taken for conflicts: %+v", st.Conflicts)
+	}
+	for p, d := range want {
+		if got, err := srv.ReadFile(p); err != nil || !bytes.Equal(got, d) {
+			t.Errorf("%s: %d bytes on the server (%v), want %d identical", p, len(got), err, len(d))
+		}
+	}
+}
+
+func TestUploadOfficeRewrite(t *testing.T) {
+	srv := spemutest.Start(t, spemu.Config{Auth: "none", OfficeMutation: true})
+	c := writeCache(t, t.TempDir(), davFor(t, srv), WriteOptions{})
+	data := seeded(5000, 3)
+	writeFile(t, c, "/report.docx", data)
+	if err := c.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	onServer, err := srv.ReadFile("/report.docx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := c.Stat(context.Background(), "/report.docx")
+	if err != nil || e.Size != int64(len(onServer)) {
+		t.Errorf("listing after upload: %+v %v; want the server's size %d", e, err, len(onServer))
+	}
+	if len(c.LostFound()) != 0 || c.PendingUploads() != 0 {
+		t.Error("office rewrite treated as a failure")
+	}
+}
+
+func TestRemoveAbandonsSession(t *testing.T) {
+	srv := spemutest.Start(t, spemu.Config{Auth: "none"})
+	fc := &failingChunks{Client: davFor(t, srv)}
+	fc.left.Store(1)
+	c := writeCache(t, t.TempDir(), fc, WriteOptions{PutLimit: 64 << 10, ChunkSize: 64 << 10, RetryBase: time.Hour})
+	writeFile(t, c, "/half.bin", seeded(5*64<<10, 9))
+	if err := c.Sync(context.Background()); err == nil {
+		t.Fatal("sync through a failing server succeeded")
+	}
+	if _, err := srv.Stat("/half.bin"); err != nil {
+		t.Fatalf("StartUpload left no file: %v", err)
+	}
+	if err := c.Remove(context.Background(), "/half.bin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Stat("/half.bin"); err == nil {
+		t.Error("the empty file of the abandoned session is still on the server")
+	}
+	if n := countReqs(srv, rest("CancelUpload")); n != 1 {
+		t.Errorf("%d CancelUpload, want 1", n)
+	}
+	if c.PendingUploads() != 0 {
+		t.Error("removed file still queued")
 	}
 }
