@@ -437,3 +437,64 @@ func TestRemoveAbandonsSession(t *testing.T) {
 		t.Error("removed file still queued")
 	}
 }
+
+func TestFailedUploadKeepsServerFile(t *testing.T) {
+	srv := spemutest.Start(t, spemu.Config{Auth: "none"})
+	if err := srv.WriteFile("/keep.txt", []byte("server copy")); err != nil {
+		t.Fatal(err)
+	}
+	c := writeCache(t, t.TempDir(), davFor(t, srv), WriteOptions{RetryBase: time.Hour})
+	ctx := context.Background()
+	h, err := c.OpenWrite(ctx, "/keep.txt", false, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.WriteAt(ctx, []byte("new"), 0)
+	h.Close()
+	srv.SetFaults(spemu.Faults{FailRate: 1, FailStatus: 500, ThrottleStatus: 429})
+	if err := c.Sync(ctx); err == nil {
+		t.Fatal("sync succeeded against a failing server")
+	}
+	srv.SetFaults(spemu.Faults{ThrottleStatus: 429})
+	if data, _ := srv.ReadFile("/keep.txt"); string(data) != "server copy" {
+		t.Errorf("failed upload changed the server file: %q", data)
+	}
+	if c.PendingUploads() != 1 || len(c.LostFound()) != 0 {
+		t.Errorf("failed upload: %d pending, lost+found %v", c.PendingUploads(), c.LostFound())
+	}
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := srv.ReadFile("/keep.txt"); string(data) != "new" {
+		t.Errorf("after recovery: %q", data)
+	}
+}
+
+func TestRenameFolderWithPending(t *testing.T) {
+	srv := spemutest.Start(t, spemu.Config{Auth: "none"})
+	c := writeCache(t, t.TempDir(), davFor(t, srv), WriteOptions{WriteBack: time.Hour})
+	ctx := context.Background()
+	if _, err := c.Mkdir(ctx, "/d"); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, c, "/d/a.txt", []byte("in folder"))
+	if err := c.Rename(ctx, "/d", "/e", false); err != nil {
+		t.Fatal(err)
+	}
+	kids, err := c.ReadDir(ctx, "/e")
+	if err != nil || len(kids) != 1 || kids[0].Path != "/e/a.txt" {
+		t.Fatalf("listing of the renamed folder: %+v %v", kids, err)
+	}
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := srv.ReadFile("/e/a.txt"); err != nil || string(data) != "in folder" {
+		t.Errorf("/e/a.txt: %q %v", data, err)
+	}
+	if _, err := srv.Stat("/d"); err == nil {
+		t.Error("/d still on the server")
+	}
+	if n := countReqs(srv, method("PUT")); n != 1 {
+		t.Errorf("%d PUTs, want 1", n)
+	}
+}
