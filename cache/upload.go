@@ -396,6 +396,11 @@ func (w *writer) recordUploaded(rec JournalRecord, etag string) {
 	e := remote.Entry{Path: rec.Path, Size: st.Size(), ModTime: mt, ServerModTime: now, ETag: etag}
 	c.setEntry(e)
 	w.setRecent(rec.Path, &e)
+	if rec.ModTimeSet {
+		// A PROPPATCH may make a new version (SharePoint can bump the
+		// ETag): ask the server again before the next edit relies on it.
+		c.Invalidate(remote.Dir(rec.Path))
+	}
 }
 
 // officeFile reports the types SharePoint rewrites after upload

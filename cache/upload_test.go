@@ -498,3 +498,33 @@ func TestRenameFolderWithPending(t *testing.T) {
 		t.Errorf("%d PUTs, want 1", n)
 	}
 }
+
+func TestEditAfterMtimeWithETagBump(t *testing.T) {
+	srv := spemutest.Start(t, spemu.Config{Auth: "none", ProppatchBumpsETag: true})
+	c := writeCache(t, t.TempDir(), davFor(t, srv), WriteOptions{})
+	ctx := context.Background()
+	writeFile(t, c, "/m.txt", []byte("first"))
+	if err := c.SetModTime(ctx, "/m.txt", time.Unix(1500000000, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, err := c.OpenWrite(ctx, "/m.txt", false, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.WriteAt(ctx, []byte("FIRST, edited"), 0); err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := srv.ReadFile("/m.txt"); string(data) != "FIRST, edited" {
+		t.Errorf("server: %q", data)
+	}
+	if st := c.Status(); len(st.Conflicts) != 0 {
+		t.Errorf("a PROPPATCH's new ETag made a false conflict: %+v", st.Conflicts)
+	}
+}
