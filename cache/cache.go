@@ -111,9 +111,10 @@ func Open(opts Options) (*Cache, error) {
 	return c, nil
 }
 
-// Close stops background work and closes the database. Handles still
-// open become unusable.
+// Close drains the upload queue (CloseWrites), stops background work and
+// closes the database. Handles still open become unusable.
 func (c *Cache) Close() error {
+	c.CloseWrites()
 	c.cancel()
 	c.wg.Wait()
 	c.content.close()

@@ -8,11 +8,13 @@
 //     and the time the listing was fetched; a folder the server said does
 //     not exist is kept as a negative record), "content" (one record per
 //     cached file: ETag, size, the bitmap of blocks present, last use), and
-//     "journal", reserved for the write side's upload journal.
+//     "journal" (one JournalRecord per pending upload, journal.go).
 //   - content/, the content cache: one sparse file per (path, ETag), filled
 //     by ranged GETs in blocks of BlockSize, bounded by Options.CacheSize
-//     with LRU eviction that never touches a file that is open. The write
-//     side's staging/ and lost+found/ directories will sit beside it.
+//     with LRU eviction that never touches a file that is open.
+//   - staging/ (one 0600 file per pending upload, named by a random id)
+//     and lost+found/ (uploads the server refused for good, with a
+//     .reason file each).
 //
 // Listings. A folder's listing is one remote.List (PROPFIND Depth 1) and
 // serves every lookup and getattr of its children until DirCacheTime
@@ -33,6 +35,19 @@
 // (a bitmap of one bit per MiB is all that is held per open file). When a
 // listing shows a new ETag for a file, its cached content is dropped (at
 // last close if it is open).
+//
+// Writes (StartWrites enables them; see docs/writes.md). Every write goes
+// to a staging file (staging.go); Flush/Fsync fsync it and commit a
+// JournalRecord before returning. The uploader (upload.go) sends a file
+// WriteBack after its last close: one PUT with If-Match/If-None-Match up
+// to PutLimit, the REST upload session above it with the session id and
+// confirmed offset saved after every chunk. A 412 keeps both versions
+// (conflict.go); a permanent refusal moves the staged file to lost+found
+// (lostfound.go); every other failure is retried with backoff, never
+// dropped. Renames and removals of pending files adjust the journal
+// (staging_ops.go); listings show pending files with their staged size.
+// Sync, Status and CloseWrites (drain at exit) are in upload_control.go.
+// An upload never runs on a FUSE request's context.
 //
 // The cache only ever sees server names and library-relative paths;
 // mapping names for the user is fusefs's job. It must not know about FUSE

@@ -56,6 +56,9 @@ func (c *Cache) Stat(ctx context.Context, p string) (remote.Entry, error) {
 // Lookup finds name in dir, case-insensitively. The entry's Path carries
 // the server's spelling.
 func (c *Cache) Lookup(ctx context.Context, dir, name string) (remote.Entry, error) {
+	if e, ok := c.pendingEntry(remote.Join(dir, name)); ok {
+		return e, nil // written here, not (yet) on the server: staging answers
+	}
 	ds, err := c.listing(ctx, dir)
 	if err != nil {
 		return remote.Entry{}, err
@@ -65,6 +68,9 @@ func (c *Cache) Lookup(ctx context.Context, dir, name string) (remote.Entry, err
 	}
 	i, ok := ds.index[strings.ToLower(name)]
 	if !ok {
+		if e, ok := c.recentEntry(remote.Join(dir, name)); ok {
+			return e, nil // uploaded by us; the listing predates it
+		}
 		return remote.Entry{}, notFound("lookup", remote.Join(dir, name))
 	}
 	return ds.rec.Kids[i], nil
@@ -80,13 +86,16 @@ func (c *Cache) ReadDir(ctx context.Context, dir string) ([]remote.Entry, error)
 	if ds.rec.Gone {
 		return nil, notFound("readdir", dir)
 	}
-	return append([]remote.Entry(nil), ds.rec.Kids...), nil
+	return c.withPending(dir, ds.rec.Kids), nil
 }
 
 // Cached returns the entry of p if its parent's listing is known (fresh or
 // not), without any request. Used for attributes that must not block.
 func (c *Cache) Cached(p string) (remote.Entry, bool) {
 	p = remote.Clean(p)
+	if e, ok := c.pendingEntry(p); ok {
+		return e, true
+	}
 	dir := remote.Dir(p)
 	if p == "/" {
 		dir = "/"
@@ -255,6 +264,7 @@ func (c *Cache) replace(key string, ds *dirState) {
 	c.mu.Lock()
 	old := c.dirs[key]
 	c.dirs[key] = ds
+	rec := ds.rec // Invalidate may change ds.rec.Fetched meanwhile
 	c.mu.Unlock()
 	if old == nil {
 		var rec dirRecord
@@ -262,7 +272,7 @@ func (c *Cache) replace(key string, ds *dirState) {
 			old = newDirState(rec, false)
 		}
 	}
-	if err := putJSON(c.db, bucketDirs, key, ds.rec); err != nil {
+	if err := putJSON(c.db, bucketDirs, key, rec); err != nil {
 		c.log.Warn("cannot store listing in the cache database", "path", ds.rec.Path, "err", err)
 	}
 	if old == nil {

@@ -8,7 +8,8 @@
 // with internal/names, the only place where local and server names meet.
 // Methods are split by family: node_dir_ops.go (lookup, readdir),
 // node_attr.go (getattr, statfs), node_open.go + file.go (open, read),
-// node_write_ops.go (the write side; read-only for now), and
+// node_write_ops.go (create, mkdir, unlink, rmdir, rename, setattr) +
+// file.go (write, flush, fsync, release), and
 // node_api_check.go says which go-fuse interfaces are implemented and
 // which are left out.
 //
@@ -16,9 +17,10 @@
 // error into an errno, with EIO as the default; remote errors are never
 // handed to fs.ToErrno (it would turn unknown errors into ENOTSUP).
 //
-// Read side only, for now: every operation that would change the library
-// answers EROFS (read-only filesystem), an honest interim errno until the
-// write side (staging, journal, uploader in cache) lands.
+// Writes go to the cache's staging files; Flush and Fsync are where
+// upload errors reach the application (go-fuse ignores Release's result).
+// Hard links, symbolic links, device nodes and extended attributes do not
+// exist in a library: EPERM / ENOTSUP.
 //
 // fusefs must not know about HTTP, XML or bbolt: it talks only to
 // *cache.Cache. Test helpers that mount for real live in fusefs/fstest.

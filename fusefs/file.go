@@ -13,29 +13,82 @@ import (
 )
 
 // fileHandle is an open file: a cache handle on the version of the file
-// that was current at open.
+// that was current at open (h), or, for a file opened for writing or
+// whose upload is pending, a staging handle (wh).
 type fileHandle struct {
-	h    *cache.Handle
-	path string
-	root *Root
+	h        *cache.Handle
+	wh       *cache.WriteHandle
+	writable bool // opened for writing (a read-only open of a pending file is not)
+	path     string
+	root     *Root
 }
 
 var (
 	_ = (fs.FileReader)((*fileHandle)(nil))
+	_ = (fs.FileWriter)((*fileHandle)(nil))
+	_ = (fs.FileFlusher)((*fileHandle)(nil))
+	_ = (fs.FileFsyncer)((*fileHandle)(nil))
 	_ = (fs.FileReleaser)((*fileHandle)(nil))
 )
 
-// Read reads from the content cache, downloading what is missing.
+// Read reads from the content cache (downloading what is missing) or
+// from staging.
 func (f *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	n, err := f.h.ReadAt(ctx, dest, off)
+	var n int
+	var err error
+	if f.wh != nil {
+		n, err = f.wh.ReadAt(ctx, dest, off)
+	} else {
+		n, err = f.h.ReadAt(ctx, dest, off)
+	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, f.root.fail(ctx, "read", f.path, err)
 	}
 	return fuse.ReadResultData(dest[:n]), 0
 }
 
-// Release closes the cache handle. Its cached data stays.
+// Write writes to the staging file.
+func (f *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	if f.wh == nil {
+		return 0, syscall.EBADF
+	}
+	n, err := f.wh.WriteAt(ctx, data, off)
+	if err != nil {
+		return uint32(n), f.root.fail(ctx, "write", f.wh.Path(), err)
+	}
+	return uint32(n), 0
+}
+
+// Flush runs at every close(): the staged data is fsynced and journaled
+// before it returns (with --sync-upload, uploaded). This is where upload
+// errors reach the application; Release's result is ignored by go-fuse.
+func (f *fileHandle) Flush(ctx context.Context) syscall.Errno {
+	if f.wh == nil || !f.writable {
+		return 0
+	}
+	if err := f.wh.Flush(ctx); err != nil {
+		return f.root.fail(ctx, "close", f.wh.Path(), err)
+	}
+	return 0
+}
+
+// Fsync is Flush for fsync(2) and fdatasync(2).
+func (f *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	if f.wh == nil || !f.writable {
+		return 0
+	}
+	if err := f.wh.Fsync(ctx); err != nil {
+		return f.root.fail(ctx, "fsync", f.wh.Path(), err)
+	}
+	return 0
+}
+
+// Release closes the handle; the upload is queued after --write-back.
 func (f *fileHandle) Release(ctx context.Context) syscall.Errno {
+	if f.wh != nil {
+		f.wh.Close()
+		return 0
+	}
 	f.h.Close()
 	return 0
 }

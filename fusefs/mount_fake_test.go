@@ -124,7 +124,7 @@ func TestFakeTreeAndNames(t *testing.T) {
 func TestFakeReadOnly(t *testing.T) {
 	f := remotetest.New()
 	f.AddFile("/a.txt", []byte("a"), mtime)
-	m := fstest.Mount(t, fstest.Config{Remote: f})
+	m := fstest.Mount(t, fstest.Config{Remote: f, FS: fusefs.Options{ReadOnly: true}})
 	p := filepath.Join(m.Dir, "a.txt")
 	checks := map[string]error{
 		"create": os.WriteFile(filepath.Join(m.Dir, "new"), []byte("x"), 0o644),

@@ -29,6 +29,8 @@ var (
 //   - NodeReadlinker: a library holds no symbolic links.
 //   - NodeAccesser: the mount uses default_permissions, so the kernel
 //     checks modes itself.
-//   - NodeOpendirer/NodeFsyncer/NodeFlusher/FileWriter/NodeAllocater/
-//     NodeCopyFileRanger/NodeLseeker/locks: write side or not meaningful
-//     for a read-only view (file locks stay local, handled by the kernel).
+//   - NodeOpendirer/NodeFsyncer/NodeFlusher: the file handle (file.go)
+//     implements Flush and Fsync.
+//   - NodeAllocater (fallocate), NodeCopyFileRanger, NodeLseeker
+//     (SEEK_DATA/SEEK_HOLE) and locks: not meaningful for a library (file
+//     locks stay local, handled by the kernel).

@@ -16,7 +16,25 @@ import (
 func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	r := rootOf(&n.Inode)
 	p := serverPath(&n.Inode)
-	if fh, ok := fh.(*fileHandle); ok {
+	_, parent := n.Parent()
+	detached := parent == nil && n.Root() != &n.Inode // unlinked or replaced while open
+	if fh, ok := fh.(*fileHandle); ok && (fh.wh != nil || detached) {
+		// Staged (also after unlink or rename of the open file), or a
+		// read handle on a file that is gone.
+		if fh.wh != nil {
+			r.fillAttr(fh.wh.Entry(), &out.Attr)
+		} else {
+			e, _ := r.cache.Cached(fh.path)
+			e.Path, e.Size, e.IsDir = fh.path, fh.h.Size(), false
+			r.fillAttr(e, &out.Attr)
+		}
+		r.applyMode(&out.Attr)
+		if detached || (fh.wh != nil && fh.wh.Unlinked()) {
+			out.Nlink = 0
+		}
+		out.SetTimeout(r.ttl)
+		return 0
+	} else if ok {
 		// An open file keeps the size of the version it reads.
 		if e, ok := r.cache.Cached(p); ok && fh.h.Size() == e.Size {
 			r.fillAttr(e, &out.Attr)
@@ -34,6 +52,7 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 		return r.fail(ctx, "getattr", p, err)
 	}
 	r.fillAttr(e, &out.Attr)
+	r.applyMode(&out.Attr)
 	out.SetTimeout(r.ttl)
 	return 0
 }

@@ -3,60 +3,184 @@ package fusefs
 import (
 	"context"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/odfb/odfb/internal/names"
+	"github.com/odfb/odfb/remote"
 )
 
-// The write side (staging, journal, uploader) is a later issue. Until it
-// lands, every operation that would change the library answers EROFS,
-// which applications understand ("read-only filesystem").
+// The write side. Every write lands in a staging file (cache); close and
+// fsync journal it; the cache's uploader sends it to the server. Folders
+// are created and removed on the server at once (one MKCOL / DELETE);
+// renames and unlinks of files whose upload is pending only adjust the
+// journal.
 
-// Setattr: chmod, chown, truncate, utimens.
+// childPath maps a new child's local name to its server path, refusing
+// names the server cannot hold (EINVAL / ENAMETOOLONG) before any request.
+func (r *Root) childPath(parent *fs.Inode, name string) (string, error) {
+	srv := names.ToServer(name)
+	if err := names.CheckName(srv); err != nil {
+		return "", err
+	}
+	p := remote.Join(serverPath(parent), srv)
+	if err := names.CheckPath(p, r.opts.PrefixChars); err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+// Setattr: truncate (staged), utimens (kept in the journal and written to
+// the server as the file's mtime), chmod and chown (accepted and kept in
+// memory for this mount, so that rsync -a and cp -p do not fail).
 func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	return syscall.EROFS
+	r := rootOf(&n.Inode)
+	p := serverPath(&n.Inode)
+	f, _ := fh.(*fileHandle)
+	if f != nil && f.wh != nil {
+		p = f.wh.Path()
+	}
+	if sz, ok := in.GetSize(); ok {
+		if n.IsDir() {
+			return syscall.EISDIR
+		}
+		var err error
+		if f != nil && f.wh != nil {
+			err = f.wh.Truncate(ctx, int64(sz))
+		} else {
+			err = r.cache.Truncate(ctx, p, int64(sz))
+		}
+		if err != nil {
+			return r.fail(ctx, "truncate", p, err)
+		}
+	}
+	if mt, ok := in.GetMTime(); ok || in.Valid&fuse.FATTR_MTIME_NOW != 0 {
+		if in.Valid&fuse.FATTR_MTIME_NOW != 0 {
+			mt = time.Now()
+		}
+		if err := r.cache.SetModTime(ctx, p, mt); err != nil {
+			return r.fail(ctx, "utimens", p, err)
+		}
+	}
+	if m, ok := in.GetMode(); ok {
+		r.modes.Store(inoOf(p), m&0o7777)
+	}
+	return n.Getattr(ctx, fh, out)
 }
 
-// Create a file.
+// Create makes a new, empty staged file. It is journaled at close and
+// uploaded with one PUT (If-None-Match: *).
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
-	return nil, nil, 0, syscall.EROFS
+	r := rootOf(&n.Inode)
+	p, err := r.childPath(&n.Inode, name)
+	if err != nil {
+		return nil, nil, 0, r.fail(ctx, "create", name, err)
+	}
+	wh, err := r.cache.OpenWrite(ctx, p, true, flags&syscall.O_EXCL != 0, flags&syscall.O_TRUNC != 0)
+	if err != nil {
+		return nil, nil, 0, r.fail(ctx, "create", p, err)
+	}
+	r.fillAttr(wh.Entry(), &out.Attr)
+	r.modes.Store(out.Attr.Ino, mode&0o7777)
+	r.applyMode(&out.Attr)
+	out.SetEntryTimeout(r.ttl)
+	out.SetAttrTimeout(r.ttl)
+	ch := n.NewInode(ctx, &node{}, fs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino})
+	return ch, &fileHandle{wh: wh, writable: true, path: p, root: r}, 0, 0
 }
 
-// Mkdir a folder.
+// Mkdir creates a folder on the server (one MKCOL).
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
+	r := rootOf(&n.Inode)
+	p, err := r.childPath(&n.Inode, name)
+	if err != nil {
+		return nil, r.fail(ctx, "mkdir", name, err)
+	}
+	e, err := r.cache.Mkdir(ctx, p)
+	if err != nil {
+		return nil, r.fail(ctx, "mkdir", p, err)
+	}
+	r.fillAttr(e, &out.Attr)
+	out.SetEntryTimeout(r.ttl)
+	out.SetAttrTimeout(r.ttl)
+	return n.NewInode(ctx, &node{}, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: out.Attr.Ino}), 0
 }
 
-// Mknod: devices, fifos and sockets cannot be stored in a library at all.
+// Mknod: devices, fifos and sockets cannot be stored in a library.
 func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
+	return nil, syscall.EPERM
 }
 
-// Unlink a file.
-func (n *node) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EROFS }
+// Unlink deletes a file: on the server (one DELETE) when it is there; a
+// file whose upload is pending is dropped from the journal.
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	r := rootOf(&n.Inode)
+	p, ok := r.checkLookupName(serverPath(&n.Inode), name)
+	if !ok {
+		return syscall.ENOENT
+	}
+	p = remote.Join(serverPath(&n.Inode), p)
+	if err := r.cache.Remove(ctx, p); err != nil {
+		return r.fail(ctx, "unlink", p, err)
+	}
+	return 0
+}
 
-// Rmdir a folder.
-func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno { return syscall.EROFS }
+// Rmdir deletes an empty folder on the server.
+func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	r := rootOf(&n.Inode)
+	p, ok := r.checkLookupName(serverPath(&n.Inode), name)
+	if !ok {
+		return syscall.ENOENT
+	}
+	p = remote.Join(serverPath(&n.Inode), p)
+	if err := r.cache.Rmdir(ctx, p); err != nil {
+		return r.fail(ctx, "rmdir", p, err)
+	}
+	return 0
+}
 
-// Rename a file or folder.
+// Rename a file or folder, replacing the target unless RENAME_NOREPLACE.
+// RENAME_EXCHANGE is not supported (the server cannot swap atomically).
 func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
-	return syscall.EROFS
+	r := rootOf(&n.Inode)
+	if flags&^uint32(unixRenameNoReplace) != 0 {
+		return syscall.EINVAL
+	}
+	srcName, ok := r.checkLookupName(serverPath(&n.Inode), name)
+	if !ok {
+		return syscall.ENOENT
+	}
+	src := remote.Join(serverPath(&n.Inode), srcName)
+	dst, err := r.childPath(newParent.EmbeddedInode(), newName)
+	if err != nil {
+		return r.fail(ctx, "rename", newName, err)
+	}
+	if err := r.cache.Rename(ctx, src, dst, flags&unixRenameNoReplace != 0); err != nil {
+		return r.fail(ctx, "rename", src, err)
+	}
+	return 0
 }
+
+// unixRenameNoReplace is RENAME_NOREPLACE from renameat2(2).
+const unixRenameNoReplace = 1
 
 // Symlink: a library has no symbolic links.
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
+	return nil, syscall.EPERM
 }
 
 // Link: a library has no hard links.
 func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
+	return nil, syscall.EPERM
 }
 
 // Setxattr: a library stores no extended attributes.
 func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	return syscall.EROFS
+	return syscall.ENOTSUP
 }
 
 // Removexattr: see Setxattr.
-func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno { return syscall.EROFS }
+func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno { return syscall.ENOTSUP }

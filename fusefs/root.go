@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -54,6 +55,16 @@ type Root struct {
 	log   *slog.Logger
 	ttl   time.Duration
 	start time.Time
+	// modes holds permission bits set by chmod (ino → bits): kept for
+	// this mount only; the server stores no modes.
+	modes sync.Map
+}
+
+// applyMode shows permission bits an application set with chmod.
+func (r *Root) applyMode(a *fuse.Attr) {
+	if v, ok := r.modes.Load(a.Ino); ok {
+		a.Mode = a.Mode&^0o7777 | v.(uint32)
+	}
 }
 
 // NewRoot returns the root node of a filesystem over c.

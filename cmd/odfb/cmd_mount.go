@@ -19,6 +19,7 @@ import (
 	"github.com/odfb/odfb/cache"
 	"github.com/odfb/odfb/davclient"
 	"github.com/odfb/odfb/fusefs"
+	"github.com/odfb/odfb/internal/control"
 	"github.com/odfb/odfb/internal/exitcodes"
 	"github.com/odfb/odfb/internal/version"
 	"github.com/odfb/odfb/remote"
@@ -35,7 +36,14 @@ Listings are cached for --dir-cache-time and kept across mounts in
 --cache-dir (meta.db); file content is cached there too (content/), up to
 --cache-size. With the server unreachable, what is cached is served.
 
-Writing is not implemented yet: the filesystem is read-only (EROFS).
+Writes land in staging files under --cache-dir; close() and fsync()
+return once the data is fsynced and journaled there (with --sync-upload,
+once it is on the server). --write-back after the last close the file is
+uploaded: one PUT up to --put-limit, SharePoint's chunked REST upload
+above it. Failed uploads are retried and never dropped; "odfb sync
+MOUNTPOINT" waits for the queue, "odfb status MOUNTPOINT" shows it.
+Unmounting (umount, SIGTERM, odfb unmount) uploads what is queued first,
+for up to --drain-timeout; what is left resumes at the next mount.
 
 options (flags may come before or after URL and MOUNTPOINT):
 `
@@ -60,6 +68,14 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	debugFUSE := fs.Bool("debug-fuse", false, "log every FUSE request (very verbose)")
 	maxConc := fs.Int("max-concurrent", 8, "requests in flight to the server at most")
+	writeBack := fs.Duration("write-back", cache.DefaultWriteBack, "wait this long after the last close before uploading a file")
+	transfers := fs.Int("transfers", cache.DefaultTransfers, "uploads running at the same time at most")
+	putLimit := sizeFlag(cache.DefaultPutLimit)
+	fs.Var(&putLimit, "put-limit", "largest file sent in one PUT (like 100M); larger files use the chunked REST upload")
+	chunkSize := sizeFlag(cache.DefaultChunkSize)
+	fs.Var(&chunkSize, "chunk-size", "piece size of chunked uploads (like 10M)")
+	syncUpload := fs.Bool("sync-upload", false, "close() and fsync() wait for the upload and return its error")
+	drainTimeout := fs.Duration("drain-timeout", cache.DefaultDrainTimeout, "at unmount, how long to keep uploading what is queued before exiting")
 
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -126,6 +142,13 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 		return fail(exitcodes.CacheDir, "cache %s: %v", dir, err)
 	}
 	defer c.Close()
+	if !*readOnly {
+		if err := c.StartWrites(cache.WriteOptions{WriteBack: *writeBack, Transfers: *transfers,
+			PutLimit: int64(putLimit), ChunkSize: int64(chunkSize), SyncUpload: *syncUpload,
+			DrainTimeout: *drainTimeout}); err != nil {
+			return fail(exitcodes.CacheDir, "cache %s: %v", dir, err)
+		}
+	}
 
 	// One look at the library root before mounting: a wrong URL or refused
 	// credentials fail here with a clear message rather than as EIO later.
@@ -160,6 +183,22 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 
 	done := make(chan struct{})
 	go func() { srv.Wait(); close(done) }()
+	ctl, err := control.Listen(mnt, controlHandler{c: c, unmount: func() error { go srv.Unmount(); return nil }}, log)
+	if err != nil {
+		log.Warn("no control socket: odfb sync, status and unmount will not reach this mount", "err", err)
+	}
+	// At exit: drain the upload queue (the socket stays up meanwhile, for
+	// odfb status), then stop answering.
+	finish := func() int {
+		left := c.CloseWrites()
+		if ctl != nil {
+			ctl.Close()
+		}
+		if left > 0 {
+			return exitcodes.Pending
+		}
+		return exitcodes.OK
+	}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -167,7 +206,7 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 		select {
 		case <-done:
 			log.Info("unmounted " + mnt)
-			return exitcodes.OK
+			return finish()
 		case s := <-sigs:
 			log.Info("unmounting", "signal", s.String(), "mountpoint", mnt)
 			if err := srv.Unmount(); err != nil {
@@ -189,3 +228,13 @@ func lazyUnmount(mnt string, log *slog.Logger) {
 		log.Warn("lazy unmount failed; run fusermount3 -uz", "mountpoint", mnt, "err", err)
 	}
 }
+
+// controlHandler answers odfb sync, status and unmount.
+type controlHandler struct {
+	c       *cache.Cache
+	unmount func() error
+}
+
+func (h controlHandler) Sync(ctx context.Context) error { return h.c.Sync(ctx) }
+func (h controlHandler) Status() any                    { return h.c.Status() }
+func (h controlHandler) Unmount() error                 { return h.unmount() }

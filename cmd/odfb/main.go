@@ -12,6 +12,9 @@ const mainUsage = `usage: odfb COMMAND [options] [arguments]
 
 commands:
   mount     mount a library:           odfb mount [options] URL MOUNTPOINT
+  sync      wait for pending uploads:  odfb sync MOUNTPOINT
+  status    show the upload queue:     odfb status MOUNTPOINT
+  unmount   drain uploads, unmount:    odfb unmount MOUNTPOINT
   login     sign in once (OAuth):      odfb login URL
   cookies   print a Cookie header:     odfb cookies [options] URL
   version   print the version

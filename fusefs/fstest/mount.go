@@ -30,6 +30,9 @@ type Config struct {
 	DirCacheTime time.Duration
 	CacheSize    int64
 	FS           fusefs.Options
+	// Write configures the write side (write-back, put limit, …); it is
+	// off for a read-only mount (FS.ReadOnly).
+	Write cache.WriteOptions
 	// Logger; default one that writes to t.Log at Warn level.
 	Logger *slog.Logger
 }
@@ -72,6 +75,12 @@ func Mount(t testing.TB, cfg Config) *Mounted {
 		DirCacheTime: cfg.DirCacheTime, CacheSize: cfg.CacheSize, Logger: cfg.Logger})
 	if err != nil {
 		t.Fatalf("cache.Open: %v", err)
+	}
+	if !cfg.FS.ReadOnly {
+		if err := c.StartWrites(cfg.Write); err != nil {
+			c.Close()
+			t.Fatalf("cache.StartWrites: %v", err)
+		}
 	}
 	mnt := filepath.Join(t.TempDir(), "mnt")
 	if err := os.Mkdir(mnt, 0o755); err != nil {

@@ -1,0 +1,336 @@
+package fusefs_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/odfb/odfb/cache"
+	"github.com/odfb/odfb/fusefs/fstest"
+	"github.com/odfb/odfb/internal/testenv"
+	"github.com/odfb/odfb/remote"
+	"github.com/odfb/odfb/remote/remotetest"
+	"github.com/odfb/odfb/spemu"
+)
+
+func countMethod(srv *spemu.Server, m string) int {
+	n := 0
+	for _, r := range srv.Requests() {
+		if r.Method == m {
+			n++
+		}
+	}
+	return n
+}
+
+func countREST(srv *spemu.Server, op string) int {
+	n := 0
+	for _, r := range srv.Requests() {
+		if r.Method == "POST" && strings.Contains(r.Path, op) {
+			n++
+		}
+	}
+	return n
+}
+
+func syncMount(t *testing.T, m *fstest.Mounted) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := m.Cache.Sync(ctx); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+}
+
+// TestWriteSizes: files around --put-limit and the chunk size, written
+// through the mount, are byte-identical on the server after sync; small
+// ones went up in one PUT each, large ones through the REST session.
+func TestWriteSizes(t *testing.T) {
+	const putLimit, chunk = 512 << 10, 256 << 10
+	m, srv := fstest.MountSpemu(t, spemu.Config{}, fstest.Config{Write: cache.WriteOptions{PutLimit: putLimit, ChunkSize: chunk}})
+	sizes := map[string]int64{
+		"0 B": 0, "1 B": 1, "4 KiB": 4096, "10 MiB": 10 << 20,
+		"put-limit": putLimit, "put-limit+1": putLimit + 1, "3 chunks+7": 3*chunk + 7,
+	}
+	want := map[string][32]byte{}
+	seed := int64(0)
+	for name, size := range sizes {
+		seed++
+		want[name] = writeSeeded(t, filepath.Join(m.Dir, "sizes", name+".bin"), size, seed)
+	}
+	syncMount(t, m)
+	for name := range sizes {
+		data, err := srv.ReadFile("/sizes/" + name + ".bin")
+		if err != nil || sha256.Sum256(data) != want[name] {
+			t.Errorf("%s: server copy differs (%d bytes, %v)", name, len(data), err)
+		}
+		// And the mount shows it (from the listing updated by the upload).
+		if st, err := os.Stat(filepath.Join(m.Dir, "sizes", name+".bin")); err != nil || st.Size() != sizes[name] {
+			t.Errorf("%s: stat after upload: %v %v", name, st, err)
+		}
+	}
+	if n := countMethod(srv, "PUT"); n != 4 {
+		t.Errorf("%d PUTs, want 4", n)
+	}
+	if n := countREST(srv, "StartUpload"); n != 3 {
+		t.Errorf("%d StartUpload, want 3", n)
+	}
+	if n := countMethod(srv, "LOCK"); n != 0 {
+		t.Errorf("%d LOCKs", n)
+	}
+}
+
+// TestWriteEconomy: 500 new 4 KiB files in 5 new folders cost exactly 500
+// PUT and 5 MKCOL: no LOCK, no HEAD, no per-file PROPFIND.
+func TestWriteEconomy(t *testing.T) {
+	m, srv := fstest.MountSpemu(t, spemu.Config{}, fstest.Config{DirCacheTime: time.Hour})
+	if _, err := os.ReadDir(m.Dir); err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetRequests()
+	for d := 0; d < 5; d++ {
+		dir := filepath.Join(m.Dir, fmt.Sprintf("folder %d", d))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for f := 0; f < 100; f++ {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("file %03d.txt", f)), seeded(4096, int64(d*1000+f)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	syncMount(t, m)
+	counts := map[string]int{}
+	for _, r := range srv.Requests() {
+		counts[r.Method]++
+	}
+	if counts["PUT"] != 500 || counts["MKCOL"] != 5 || counts["LOCK"] != 0 || counts["HEAD"] != 0 || counts["PROPFIND"] > 0 {
+		t.Errorf("requests: %v; want exactly 500 PUT, 5 MKCOL, nothing else", counts)
+	}
+	if data, err := srv.ReadFile("/folder 3/file 042.txt"); err != nil || string(data) != string(seeded(4096, 3042)) {
+		t.Errorf("content on the server: %v", err)
+	}
+}
+
+// TestWriteRsyncTwice: a second rsync -a of the same tree transfers no
+// file data, also after a remount.
+func TestWriteRsyncTwice(t *testing.T) {
+	rsync := testenv.LookPath(t, "rsync")
+	src := t.TempDir()
+	for i := 0; i < 20; i++ {
+		writeSeeded(t, filepath.Join(src, fmt.Sprintf("d%d", i%3), fmt.Sprintf("f%02d.dat", i)), int64(i*1000+1), int64(i))
+	}
+	srv := fstest.StartSpemu(t, spemu.Config{})
+	cacheDir := filepath.Join(t.TempDir(), "cache")
+	mount := func() *fstest.Mounted {
+		return fstest.Mount(t, fstest.Config{Remote: fstest.DavClient(t, srv.LibraryURL(), nil), Library: srv.LibraryURL(), CacheDir: cacheDir})
+	}
+	run := func(m *fstest.Mounted) string {
+		out, err := exec.Command(rsync, "-a", "--stats", src+"/", m.Dir+"/tree/").CombinedOutput()
+		if err != nil {
+			t.Fatalf("rsync: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	m := mount()
+	run(m)
+	syncMount(t, m)
+	puts := countMethod(srv, "PUT")
+	if puts != 20 {
+		t.Errorf("first rsync: %d PUTs, want 20", puts)
+	}
+	out := run(m)
+	if !strings.Contains(out, "Number of regular files transferred: 0") {
+		t.Errorf("second rsync transferred files:\n%s", out)
+	}
+	m.Unmount(t)
+	m = mount()
+	out = run(m)
+	if !strings.Contains(out, "Number of regular files transferred: 0") {
+		t.Errorf("rsync after remount transferred files:\n%s", out)
+	}
+	syncMount(t, m)
+	if n := countMethod(srv, "PUT"); n != puts {
+		t.Errorf("%d PUTs after the second and third rsync, want none", n-puts)
+	}
+	for i := 0; i < 20; i++ {
+		p := fmt.Sprintf("/tree/d%d/f%02d.dat", i%3, i)
+		data, err := srv.ReadFile(p)
+		if err != nil || int64(len(data)) != int64(i*1000+1) {
+			t.Errorf("%s on the server: %d bytes, %v", p, len(data), err)
+		}
+	}
+}
+
+// TestWriteConflictAndLostFound: a file changed on the server between
+// open and upload keeps both versions; a name the server refuses goes to
+// lost+found and status says so.
+func TestWriteConflictAndLostFound(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "shared.txt"), []byte("base version"), 0o644)
+	m, srv := fstest.MountSpemu(t, spemu.Config{Root: root}, fstest.Config{Write: cache.WriteOptions{WriteBack: time.Hour, Hostname: "box"}})
+	f, err := os.OpenFile(filepath.Join(m.Dir, "shared.txt"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(" + ours"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.WriteFile("/shared.txt", []byte("their version")); err != nil {
+		t.Fatal(err)
+	}
+	// A trailing dot passes the local name checks but the server refuses it.
+	if err := os.WriteFile(filepath.Join(m.Dir, "refused."), []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = m.Cache.Sync(context.Background())
+	var se *cache.SyncError
+	if !errors.As(err, &se) || len(se.Lost) != 1 || se.Lost[0].Path != "/refused." {
+		t.Fatalf("sync: %v; want one file in lost+found", err)
+	}
+	if data, _ := srv.ReadFile("/shared.txt"); string(data) != "their version" {
+		t.Errorf("their version on the server: %q", data)
+	}
+	copyName := fmt.Sprintf("/shared (conflict %s box).txt", time.Now().Format("2006-01-02"))
+	if data, err := srv.ReadFile(copyName); err != nil || string(data) != "base version + ours" {
+		t.Errorf("our version %s: %q %v", copyName, data, err)
+	}
+	st := m.Cache.Status()
+	if len(st.LostFound) != 1 || len(st.Conflicts) != 1 {
+		t.Errorf("status: lost+found %+v, conflicts %+v", st.LostFound, st.Conflicts)
+	}
+	if data, err := os.ReadFile(st.LostFound[0].File); err != nil || string(data) != "keep me" {
+		t.Errorf("lost+found content: %q %v", data, err)
+	}
+}
+
+// TestWriteMtimeRoundTrip: an mtime set by the application reaches the
+// server and a fresh mount (another cache) shows it.
+func TestWriteMtimeRoundTrip(t *testing.T) {
+	srv := fstest.StartSpemu(t, spemu.Config{})
+	m := fstest.Mount(t, fstest.Config{Remote: fstest.DavClient(t, srv.LibraryURL(), nil), Library: srv.LibraryURL()})
+	p := filepath.Join(m.Dir, "dated.txt")
+	if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	when := time.Date(2021, 6, 7, 8, 9, 10, 0, time.UTC)
+	if err := os.Chtimes(p, when, when); err != nil {
+		t.Fatal(err)
+	}
+	syncMount(t, m)
+	if n := countMethod(srv, "PROPPATCH"); n != 1 {
+		t.Errorf("%d PROPPATCH, want 1", n)
+	}
+	m2 := fstest.Mount(t, fstest.Config{Remote: fstest.DavClient(t, srv.LibraryURL(), nil), Library: srv.LibraryURL()})
+	st, err := os.Stat(filepath.Join(m2.Dir, "dated.txt"))
+	if err != nil || !st.ModTime().Equal(when) {
+		t.Errorf("fresh mount shows mtime %v (%v), want %v", st.ModTime(), err, when)
+	}
+}
+
+// TestWrite700MiB: a 700 MiB file goes up through the REST upload session
+// (spemu refuses PUTs over 250M) and is identical on the server.
+func TestWrite700MiB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("700 MiB upload skipped with -short")
+	}
+	m, srv := fstest.MountSpemu(t, spemu.Config{PutLimit: 250 << 20}, fstest.Config{})
+	const size = 700 << 20
+	sum := writeSeeded(t, filepath.Join(m.Dir, "huge.bin"), size, 700)
+	syncMount(t, m)
+	if n := countMethod(srv, "PUT"); n != 0 {
+		t.Errorf("%d PUTs for a file over the put limit", n)
+	}
+	if s, f := countREST(srv, "StartUpload"), countREST(srv, "FinishUpload"); s != 1 || f != 1 {
+		t.Errorf("%d StartUpload, %d FinishUpload; want 1 each", s, f)
+	}
+	if n := countREST(srv, "ContinueUpload"); n != size/cache.DefaultChunkSize-2 {
+		t.Errorf("%d ContinueUpload, want %d", n, size/cache.DefaultChunkSize-2)
+	}
+	it, err := srv.Stat("/huge.bin")
+	if err != nil || it.Size != size {
+		t.Fatalf("server size %d %v", it.Size, err)
+	}
+	m.Unmount(t)
+	srvRoot := srv.Root()
+	if got := sha256File(t, filepath.Join(srvRoot, "huge.bin")); got != sum {
+		t.Error("huge.bin differs on the server")
+	}
+}
+
+// TestWriteSyncUpload: with --sync-upload, close() returns once the file
+// is on the server, and returns the upload's error (the file stays queued
+// and goes up once the server is back).
+func TestWriteSyncUpload(t *testing.T) {
+	f := remotetest.New()
+	m := fstest.Mount(t, fstest.Config{Remote: f, Write: cache.WriteOptions{SyncUpload: true, WriteBack: time.Hour, RetryBase: time.Hour}})
+	if err := os.WriteFile(filepath.Join(m.Dir, "ok.txt"), []byte("up"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := f.Stat(context.Background(), "/ok.txt"); err != nil || e.Size != 2 {
+		t.Fatalf("after close with --sync-upload the server has %+v, %v", e, err)
+	}
+	f.Fail("Put", &remote.Error{Kind: remote.ErrServer, Op: "Put", Status: 500})
+	err := os.WriteFile(filepath.Join(m.Dir, "fail.txt"), []byte("later"), 0o644)
+	if !errors.Is(err, syscall.EIO) {
+		t.Fatalf("close with a failing server: %v, want EIO", err)
+	}
+	f.Fail("Put", nil)
+	syncMount(t, m)
+	if e, err := f.Stat(context.Background(), "/fail.txt"); err != nil || e.Size != 5 {
+		t.Fatalf("after the server came back: %+v, %v", e, err)
+	}
+}
+
+// TestWriteLazyFetch: an existing file opened for writing is downloaded
+// only when needed: not at all when it is truncated or left unchanged.
+func TestWriteLazyFetch(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "a.txt"), []byte("0123456789"), 0o644)
+	m, srv := fstest.MountSpemu(t, spemu.Config{Root: root}, fstest.Config{})
+	p := filepath.Join(m.Dir, "a.txt")
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	syncMount(t, m)
+	if g, u := countMethod(srv, "GET"), countMethod(srv, "PUT"); g != 0 || u != 0 {
+		t.Errorf("open O_RDWR + close: %d GET, %d PUT; want none", g, u)
+	}
+	if err := os.WriteFile(p, []byte("new"), 0o644); err != nil { // O_TRUNC
+		t.Fatal(err)
+	}
+	syncMount(t, m)
+	if g, u := countMethod(srv, "GET"), countMethod(srv, "PUT"); g != 0 || u != 1 {
+		t.Errorf("rewrite with O_TRUNC: %d GET, %d PUT; want 0 and 1", g, u)
+	}
+	f, err = os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("N"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	syncMount(t, m)
+	if data, _ := srv.ReadFile("/a.txt"); string(data) != "New" {
+		t.Errorf("partial overwrite: server has %q", data)
+	}
+	if g := countMethod(srv, "GET"); g != 1 {
+		t.Errorf("partial overwrite: %d GETs, want 1", g)
+	}
+}
