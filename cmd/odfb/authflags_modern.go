@@ -36,7 +36,7 @@ func addModernAuthFlags(fs *flag.FlagSet) *modernAuthFlags {
 		authority:     fs.String("authority", auth.DefaultAuthority, "OAuth: authority URL (Entra ID, or spemu in tests)"),
 		clientID:      fs.String("client-id", auth.DefaultClientID, "OAuth: public client id (your organisation's app registration, if it requires one)"),
 		tenant:        fs.String("tenant", auth.DefaultTenant, "OAuth: tenant (organizations, a domain such as contoso.onmicrosoft.com, or a tenant id)"),
-		credentials:   fs.String("credentials", "", "OAuth: credentials file written by `odfb login` (default "+auth.DefaultCredentialsPath()+")"),
+		credentials:   fs.String("credentials", "", "OAuth: credentials file written by odfb login (default "+auth.DefaultCredentialsPath()+")"),
 		bearerCommand: fs.String("bearer-command", "", "command that prints an OAuth access token for the SharePoint host (run again when the server refuses it)"),
 		bearerOnDAV:   fs.Bool("bearer-on-dav", false, "send the access token as Authorization: Bearer on every request instead of exchanging it for a SharePoint cookie"),
 	}
