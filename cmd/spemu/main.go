@@ -96,6 +96,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	fs.Float64Var(&cfg.Faults.FailRate, "fail-rate", 0, "fraction (0..1) of requests answered with a server error (500, 502 or 503 without Retry-After)")
 	fs.IntVar(&cfg.Faults.FailStatus, "fail-status", 0, "status of injected failures (0: 500, 502 or 503 drawn at random)")
 	fs.Float64Var(&cfg.Faults.DropRate, "drop-rate", 0, "fraction (0..1) of requests whose connection is cut mid-response (uploads: before anything is stored)")
+	fs.Float64Var(&cfg.Faults.LostRate, "lost-rate", 0, "fraction (0..1) of requests carried out in full whose answer is then lost (the connection is cut before the status line), as when a gateway times out after the back end committed")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the fault generator: the same seed and request sequence give the same faults")
 	fs.BoolVar(&cfg.OfficeMutation, "office-mutation", false, "rewrite uploaded .docx/.xlsx/.pptx (and other Office Open XML) files slightly after upload, so size and ETag change, as SharePoint does")
 	fs.BoolVar(&cfg.PlainReasonPhrases, "plain-reason-phrases", false, "send Go's reason phrases (\"207 Multi-Status\") instead of SharePoint's upper-case ones (\"207 MULTI-STATUS\")")

@@ -19,7 +19,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	}
 	for _, f := range []string{"listen", "root", "site", "library", "auth", "user", "password-file", "cookie-ttl",
 		"write-cookie-file", "put-limit", "request-log", "latency", "bandwidth", "throttle-rate", "throttle-status",
-		"retry-after", "fail-rate", "drop-rate", "seed", "office-mutation"} {
+		"retry-after", "fail-rate", "drop-rate", "lost-rate", "seed", "office-mutation"} {
 		if !strings.Contains(out.String(), "  -"+f+" ") && !strings.Contains(out.String(), "  -"+f+"\n") {
 			t.Errorf("--help does not document --%s", f)
 		}
