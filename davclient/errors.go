@@ -26,6 +26,12 @@ func statusError(op, p string, resp *http.Response) *remote.Error {
 	switch st := resp.StatusCode; {
 	case isAuthFailure(resp):
 		e.Kind = remote.ErrAuth
+	case st == http.StatusNotFound && op == "PUT" && iisTooLarge(body):
+		// IIS request filtering answers an over-long body with 404.13,
+		// not 413; calling it "not found" would send the uploader
+		// looking for a missing folder instead of to lost+found.
+		e.Kind = remote.ErrTooLarge
+		e.Detail = "the server's request filter refused the body as too large (IIS 404.13)"
 	case st == http.StatusNotFound || st == http.StatusGone:
 		e.Kind = remote.ErrNotFound
 	case st == http.StatusMethodNotAllowed && op == "MKCOL":
@@ -57,6 +63,14 @@ func statusError(op, p string, resp *http.Response) *remote.Error {
 		e.Kind = remote.ErrServer
 	}
 	return e
+}
+
+// iisTooLarge reports whether body is IIS's 404.13 page ("The request
+// filtering module is configured to deny a request that exceeds the
+// request content length").
+func iisTooLarge(body []byte) bool {
+	b := strings.ToLower(string(body))
+	return strings.Contains(b, "404.13") || strings.Contains(b, "exceeds the request content length")
 }
 
 // serverDetail extracts the server's own explanation: the X-MSDAVEXT_Error
