@@ -32,7 +32,7 @@ type Table struct {
 type Row struct {
 	Tool   string
 	Times  []time.Duration // aligned with Table.TimeCols; 0 = not measured
-	Status string          // empty when measured, else "n/a (EROFS)", "failed: …", "skipped: …"
+	Status string          // empty when measured, else "failed: …", "skipped: …"
 	Tally  Tally           // requests seen by the server during the phase
 	// PeakRSS is the mount process's high-water resident set in bytes
 	// (0 = unknown); CPU its user+system time over the whole mount.

@@ -102,9 +102,9 @@ func TestTableRatiosAndStatus(t *testing.T) {
 	}
 
 	// Without a measured baseline no ratio is invented.
-	tb.Rows[0].Status = "n/a (EROFS)"
+	tb.Rows[0].Status = "failed: mount: exited"
 	_, rows = tb.Cells()
-	if rows[0][1] != "n/a (EROFS)" || rows[1][2] != "—" {
+	if rows[0][1] != "failed: mount: exited" || rows[1][2] != "—" {
 		t.Errorf("no baseline: %v / %v", rows[0], rows[1])
 	}
 
@@ -141,7 +141,7 @@ func tallyOf(methods ...string) Tally {
 func TestFailMarksOnlyEmptyRows(t *testing.T) {
 	rows := []Row{{Tool: "odfb", Times: []time.Duration{time.Second}}, {Tool: "odfb"}}
 	fail(rows, &os.PathError{Op: "mkdir", Path: "/mnt/x", Err: syscall.EROFS})
-	if rows[0].Status != "" || rows[1].Status != "n/a (EROFS)" {
+	if rows[0].Status != "" || rows[1].Status != "failed: mkdir /mnt/x: read-only file system" {
 		t.Errorf("EROFS: %+v", rows)
 	}
 	rows = []Row{{Tool: "rclone"}}
@@ -190,7 +190,7 @@ func TestSummary(t *testing.T) {
 			{Tool: "curl", Times: []time.Duration{s / 2}},
 		}},
 		{ID: "bigwrite", TimeCols: []string{"to close", "on server"}, Rows: []Row{
-			{Tool: "odfb", Status: "n/a (EROFS)"},
+			{Tool: "odfb", Status: "failed: x"},
 			{Tool: "rclone", Times: []time.Duration{s, 6 * s}},
 			{Tool: "davfs2", Times: []time.Duration{s, 2 * s}},
 		}},
@@ -201,9 +201,9 @@ func TestSummary(t *testing.T) {
 	}
 	out := b.String()
 	for _, want := range []string{
-		"| workload | odfb        | rclone               | curl                 | davfs2 |",
-		"| ls-cold  | 1.00 s      | 3.00 s (3.0× slower) | 500 ms (2.0× faster) |        |",
-		"| bigwrite | n/a (EROFS) | 6.00 s               |                      | 2.00 s |",
+		"| workload | odfb      | rclone               | curl                 | davfs2 |",
+		"| ls-cold  | 1.00 s    | 3.00 s (3.0× slower) | 500 ms (2.0× faster) |        |",
+		"| bigwrite | failed: x | 6.00 s               |                      | 2.00 s |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)

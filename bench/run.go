@@ -189,7 +189,7 @@ func (e *runEnv) versions() []string {
 	for _, t := range e.tools {
 		switch t.Name() {
 		case "odfb":
-			run("", 3, filepath.Join(e.cfg.BinDir, "odfb"), "version")
+			run("", 5, filepath.Join(e.cfg.BinDir, "odfb"), "version") // "odfb VERSION (goX, os/arch)"
 		case "rclone":
 			run("", 2, "rclone", "version")
 		case "davfs2":
@@ -307,12 +307,7 @@ func abortMount(m *mounted) {
 
 // fail marks every row that has no result yet as failed with err.
 func fail(rows []Row, err error) {
-	msg := err.Error()
-	if errors.Is(err, syscall.EROFS) {
-		msg = "n/a (EROFS)"
-	} else {
-		msg = "failed: " + shorten(firstLine(msg), 70)
-	}
+	msg := "failed: " + shorten(firstLine(err.Error()), 70)
 	for i := range rows {
 		if rows[i].Status == "" && len(rows[i].Times) == 0 {
 			rows[i].Status = msg

@@ -105,18 +105,14 @@ func (t odfbTool) Mount(ctx context.Context, env *runEnv, dir, cacheDir string) 
 	return mountChild(ctx, env, "odfb", nil, args)
 }
 
-// Sync runs `odfb sync MNT`, which blocks until every upload is on the
-// server. It reports false if this odfb has no sync command yet.
-func (t odfbTool) Sync(ctx context.Context, dir string) (bool, error) {
+// Sync runs `odfb sync MNT`, which returns once every file closed
+// before it began is on the server (exit 0), or says why not.
+func (t odfbTool) Sync(ctx context.Context, dir string) error {
 	out, err := exec.CommandContext(ctx, t.bin, "sync", dir).CombinedOutput()
-	if err == nil {
-		return true, nil
+	if err != nil {
+		return fmt.Errorf("odfb sync: %v: %s", err, bytes.TrimSpace(out))
 	}
-	low := strings.ToLower(string(out))
-	if strings.Contains(low, "unknown command") || strings.Contains(low, "not implemented") || strings.Contains(low, "usage") {
-		return false, nil
-	}
-	return true, fmt.Errorf("odfb sync: %v: %s", err, bytes.TrimSpace(out))
+	return nil
 }
 
 // mountChild starts a foreground mount process and waits for the mount.

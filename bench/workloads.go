@@ -439,14 +439,7 @@ func (e *runEnv) waitOnServer(ctx context.Context, start time.Time, mark int64, 
 	trigger := make(chan result, 1)
 	switch tt := t.(type) {
 	case odfbTool:
-		go func() {
-			ok, err := tt.Sync(ctx, m.dir)
-			r := result{err: err}
-			if !ok {
-				r.note = "no `odfb sync` yet: waited for the uploads"
-			}
-			trigger <- r
-		}()
+		go func() { trigger <- result{note: "on server = `odfb sync` done", err: tt.Sync(ctx, m.dir)} }()
 	case davfsTool:
 		go func() { trigger <- result{note: "on server = umount done", err: m.Close()} }()
 	default:
