@@ -1,5 +1,3 @@
-// Package version holds the build's version string, set by the Makefile
-// with -ldflags, and the User-Agent odfb sends.
 package version
 
 // Version is replaced at link time; "dev" for plain `go build`.
