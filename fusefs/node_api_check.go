@@ -18,14 +18,14 @@ var (
 	_ = (fs.NodeRenamer)((*node)(nil))
 	_ = (fs.NodeSymlinker)((*node)(nil))
 	_ = (fs.NodeLinker)((*node)(nil))
+	_ = (fs.NodeGetxattrer)((*node)(nil))
+	_ = (fs.NodeListxattrer)((*node)(nil))
 	_ = (fs.NodeSetxattrer)((*node)(nil))
 	_ = (fs.NodeRemovexattrer)((*node)(nil))
 	_ = (fs.InodeEmbedder)((*Root)(nil))
 )
 
 // Left out on purpose:
-//   - NodeGetxattrer/NodeListxattrer: no extended attributes; go-fuse
-//     answers ENODATA / an empty list.
 //   - NodeReadlinker: a library holds no symbolic links.
 //   - NodeAccesser: the mount uses default_permissions, so the kernel
 //     checks modes itself.

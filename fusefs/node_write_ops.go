@@ -177,6 +177,21 @@ func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 	return nil, syscall.EPERM
 }
 
+// Getxattr answers ENOSYS: the kernel then marks the whole mount as
+// having no extended attributes and answers every later getxattr itself
+// (EOPNOTSUPP) without asking us. ENODATA, go-fuse's answer when the
+// method is missing, is not cached: `ls -l` would cost a FUSE round trip
+// per file for its security.selinux and system.posix_acl_access probes,
+// and every write one for security.capability.
+func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return 0, syscall.ENOSYS
+}
+
+// Listxattr: see Getxattr.
+func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	return 0, syscall.ENOSYS
+}
+
 // Setxattr: a library stores no extended attributes.
 func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
 	return syscall.ENOTSUP
