@@ -65,23 +65,32 @@ func (f sizeFlag) Set(s string) error {
 	return nil
 }
 
-// run is the whole command; it serves until stop delivers a signal.
-func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
+// options are the command's flags, bound by newFlagSet.
+type options struct {
+	cfg                                            spemu.Config
+	passwordFile, cookieFile, requestLog, logLevel *string
+	login                                          func() (spemu.LoginConfig, error)
+}
+
+// newFlagSet defines every flag of the command on a new FlagSet that
+// writes its messages (and --help) to stderr.
+func newFlagSet(stderr io.Writer) (*flag.FlagSet, *options) {
 	fs := flag.NewFlagSet("spemu", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var cfg spemu.Config
+	o := &options{}
+	cfg := &o.cfg
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to listen on, HOST:PORT (port 0 picks a free one)")
 	fs.StringVar(&cfg.Root, "root", "", "directory served as the library (default: a new temp dir, removed on exit); spemu keeps its state in ROOT/_vti_pvt")
 	fs.StringVar(&cfg.Site, "site", spemu.DefaultSite, "server-relative URL of the site (e.g. /sites/team)")
 	fs.StringVar(&cfg.Library, "library", spemu.DefaultLibrary, "URL segment of the document library (e.g. \"Shared Documents\")")
 	fs.StringVar(&cfg.Auth, "auth", "cookie", "authentication on WebDAV/REST: cookie (SharePoint session cookies), basic (user + password, for generic WebDAV tools) or none")
 	fs.StringVar(&cfg.User, "user", spemu.DefaultUser, "the user name (UPN) of the library's owner")
-	passwordFile := fs.String("password-file", "", "file holding the user's password (first line; must be mode 0600 or stricter); needed for --auth basic and the sign-in endpoints")
+	o.passwordFile = fs.String("password-file", "", "file holding the user's password (first line; must be mode 0600 or stricter); needed for --auth basic and the sign-in endpoints")
 	fs.DurationVar(&cfg.CookieTTL, "cookie-ttl", spemu.DefaultCookieTTL, "lifetime of issued session cookies (FedAuth, rtFa, SPOIDCRL), e.g. 24h, 90s")
-	cookieFile := fs.String("write-cookie-file", "", "write a valid Cookie header value \"FedAuth=…; rtFa=…\" to FILE (mode 0600) once listening; nothing is written unless --auth cookie")
+	o.cookieFile = fs.String("write-cookie-file", "", "write a valid Cookie header value \"FedAuth=…; rtFa=…\" to FILE (mode 0600) once listening; nothing is written unless --auth cookie")
 	cfg.PutLimit = spemu.DefaultPutLimit
 	fs.Var(sizeFlag{&cfg.PutLimit, true}, "put-limit", "largest WebDAV PUT body in bytes; bigger ones get 413 and nothing is stored (units: 250M, 2G; -1 or 0: no limit)")
-	requestLog := fs.String("request-log", "", "append one JSON object per request to FILE (time, method, path, query, status, req_bytes, resp_bytes, dur_ms, fault, …)")
+	o.requestLog = fs.String("request-log", "", "append one JSON object per request to FILE (time, method, path, query, status, req_bytes, resp_bytes, dur_ms, fault, …)")
 	fs.DurationVar(&cfg.Faults.Latency, "latency", 0, "extra delay before each request is answered, e.g. 50ms")
 	fs.Var(sizeFlag{v: &cfg.Faults.Bandwidth}, "bandwidth", "cap in bytes per second on each response and request body, e.g. 10M (0: unlimited)")
 	fs.Float64Var(&cfg.Faults.ThrottleRate, "throttle-rate", 0, "fraction (0..1) of requests answered with throttling (--throttle-status, Retry-After)")
@@ -99,12 +108,20 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	fs.IntVar(&cfg.NameErrorStatus, "name-error-status", 400, "status for refused names and paths over 400 characters: 400, 403 or 409 (always with X-MSDAVEXT_Error)")
 	fs.IntVar(&cfg.MaxFolderItems, "max-folder-items", 0, "fail PROPFIND Depth 1 on folders with more children than this with 503 (0: no cap)")
 	fs.IntVar(&cfg.RequestLogLimit, "request-log-memory", 10000, "request records kept in memory for the Go API (0: all); the --request-log file gets every record")
-	logLevel := fs.String("log-level", "info", "log level on stderr: debug, info, warn or error")
-	login := loginFlags(fs)
+	o.logLevel = fs.String("log-level", "info", "log level on stderr: debug, info, warn or error")
+	o.login = loginFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageHead)
 		fs.PrintDefaults()
 	}
+	return fs, o
+}
+
+// run is the whole command; it serves until stop delivers a signal.
+func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
+	fs, o := newFlagSet(stderr)
+	cfg := &o.cfg
+	passwordFile, cookieFile, requestLog, logLevel, login := o.passwordFile, o.cookieFile, o.requestLog, o.logLevel, o.login
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -144,7 +161,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 		defer f.Close()
 		cfg.RequestLog = f
 	}
-	srv, err := spemu.New(cfg)
+	srv, err := spemu.New(*cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 2

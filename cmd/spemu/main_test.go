@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"flag"
 	"io"
 	"net/http"
 	"os"
@@ -10,18 +12,57 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/odfb/odfb/spemu"
 )
 
+// TestHelpDocumentsEveryFlag walks the real FlagSet: every flag the
+// command defines shows in --help with its text and has a row in
+// docs/spemu.md (a `--name` cell, or a `--prefix-*` wildcard).
 func TestHelpDocumentsEveryFlag(t *testing.T) {
 	var out bytes.Buffer
 	if code := run([]string{"--help"}, io.Discard, &out, nil); code != 0 {
 		t.Fatalf("--help exit %d", code)
 	}
-	for _, f := range []string{"listen", "root", "site", "library", "auth", "user", "password-file", "cookie-ttl",
-		"write-cookie-file", "put-limit", "request-log", "latency", "bandwidth", "throttle-rate", "throttle-status",
-		"retry-after", "fail-rate", "drop-rate", "lost-rate", "seed", "office-mutation"} {
-		if !strings.Contains(out.String(), "  -"+f+" ") && !strings.Contains(out.String(), "  -"+f+"\n") {
-			t.Errorf("--help does not document --%s", f)
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "spemu.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, _ := newFlagSet(io.Discard)
+	n := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		n++
+		if !strings.Contains(out.String(), "  -"+f.Name+" ") && !strings.Contains(out.String(), "  -"+f.Name+"\n") {
+			t.Errorf("--help does not list --%s", f.Name)
+		}
+		if f.Usage == "" || !strings.Contains(strings.Join(strings.Fields(out.String()), " "), strings.Join(strings.Fields(f.Usage), " ")) {
+			t.Errorf("--help does not explain --%s", f.Name)
+		}
+		if !strings.Contains(string(doc), "`--"+f.Name) && !docWildcard(string(doc), f.Name) {
+			t.Errorf("docs/spemu.md does not document --%s", f.Name)
+		}
+	})
+	if n < 30 {
+		t.Errorf("the FlagSet has %d flags: is this the command's real FlagSet?", n)
+	}
+}
+
+// docWildcard reports whether doc documents name through a "`--prefix-*`"
+// entry.
+func docWildcard(doc, name string) bool {
+	for rest := doc; ; {
+		i := strings.Index(rest, "`--")
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+3:]
+		j := strings.IndexByte(rest, '`')
+		if j < 0 {
+			return false
+		}
+		if w := rest[:j]; strings.HasSuffix(w, "-*") && strings.HasPrefix(name, strings.TrimSuffix(w, "*")) {
+			return true
 		}
 	}
 }
@@ -69,18 +110,37 @@ func TestServe(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run([]string{"--listen", "127.0.0.1:0", "--root", root, "--write-cookie-file", cookieFile,
-			"--request-log", logFile, "--put-limit", "1M", "--log-level", "error"}, pw, io.Discard, stop)
+			"--request-log", logFile, "--put-limit", "1M", "--log-level", "error", "--tenant", "contoso.onmicrosoft.com"}, pw, io.Discard, stop)
 		pw.Close()
 	}()
-	br := bufio.NewReader(pr)
-	line, err := br.ReadString('\n')
+	lines := readLines(pr)
+	line, err := nextLine(lines)
 	if err != nil {
 		t.Fatal(err)
 	}
-	go io.Copy(io.Discard, br)
 	lib := strings.TrimSpace(line)
 	if !strings.HasPrefix(lib, "http://127.0.0.1:") || !strings.HasSuffix(lib, "/personal/alice_contoso_com/Documents") {
 		t.Fatalf("first line %q", line)
+	}
+	// Lines 2.. are the sign-in endpoints, each one served (a POST without
+	// credentials is not 404 and not the cookie check's refusal).
+	base := strings.TrimSuffix(lib, spemu.DefaultSite+"/"+spemu.DefaultLibrary)
+	for i, p := range spemu.LoginPaths(spemu.DefaultSite, "contoso.onmicrosoft.com") {
+		line, err := nextLine(lines)
+		if err != nil {
+			t.Fatalf("stdout line %d: %v", i+2, err)
+		}
+		if want := "login:   " + base + p + "\n"; line != want {
+			t.Errorf("stdout line %d = %q, want %q", i+2, line, want)
+		}
+		res, err := http.Post(base+p, "application/x-www-form-urlencoded", strings.NewReader(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode == 404 || res.Header.Get("X-Forms_Based_Auth_Required") != "" {
+			t.Errorf("printed sign-in URL %s is not served: %d", base+p, res.StatusCode)
+		}
 	}
 	fi, err := os.Stat(cookieFile)
 	if err != nil || fi.Mode().Perm() != 0o600 {
@@ -112,7 +172,45 @@ func TestServe(t *testing.T) {
 		t.Errorf("exit %d", code)
 	}
 	logData, _ := os.ReadFile(logFile)
-	if n := strings.Count(string(logData), "\n"); n != 2 || strings.Contains(string(logData), "FedAuth") {
+	want := 2 + len(spemu.LoginPaths(spemu.DefaultSite, "")) // GET, PUT and one POST per sign-in URL
+	if n := strings.Count(string(logData), "\n"); n != want || strings.Contains(string(logData), "FedAuth") {
 		t.Errorf("request log (%d lines): %s", n, logData)
+	}
+}
+
+// readLines delivers r's lines (with their newline) until EOF, then
+// closes the channel; lines after the ones a test reads are dropped.
+func readLines(r io.Reader) <-chan string {
+	ch := make(chan string, 64)
+	go func() {
+		defer close(ch)
+		br := bufio.NewReader(r)
+		for {
+			line, err := br.ReadString('\n')
+			if line != "" {
+				select {
+				case ch <- line:
+				default:
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return ch
+}
+
+// nextLine takes the next line, failing instead of hanging when the
+// command prints fewer lines than expected.
+func nextLine(ch <-chan string) (string, error) {
+	select {
+	case line, ok := <-ch:
+		if !ok {
+			return "", io.EOF
+		}
+		return line, nil
+	case <-time.After(30 * time.Second):
+		return "", errors.New("no line within 30s")
 	}
 }
