@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -176,6 +177,74 @@ func TestServe(t *testing.T) {
 	if n := strings.Count(string(logData), "\n"); n != want || strings.Contains(string(logData), "FedAuth") {
 		t.Errorf("request log (%d lines): %s", n, logData)
 	}
+}
+
+// TestWriteCookieFileOnlyWithCookieAuth: with --auth none or basic there
+// is no cookie; --write-cookie-file is accepted, writes nothing, says so,
+// and the server still starts and stops cleanly.
+func TestWriteCookieFileOnlyWithCookieAuth(t *testing.T) {
+	for _, mode := range []string{"none", "basic"} {
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			cookieFile := filepath.Join(dir, "cookie")
+			args := []string{"--listen", "127.0.0.1:0", "--root", filepath.Join(dir, "lib"), "--auth", mode,
+				"--write-cookie-file", cookieFile, "--log-level", "info"}
+			if mode == "basic" {
+				pwFile := filepath.Join(dir, "pw")
+				os.WriteFile(pwFile, []byte("basic-pw\n"), 0o600)
+				args = append(args, "--password-file", pwFile)
+			}
+			pr, pw := io.Pipe()
+			var errOut syncBuffer
+			stop := make(chan os.Signal, 1)
+			done := make(chan int, 1)
+			go func() {
+				done <- run(args, pw, &errOut, stop)
+				pw.Close()
+			}()
+			line, err := nextLine(readLines(pr))
+			if err != nil {
+				t.Fatalf("no library URL line: %v (stderr %s)", err, errOut.String())
+			}
+			if !strings.HasSuffix(strings.TrimSpace(line), "/Documents") {
+				t.Errorf("first line %q", line)
+			}
+			if _, err := os.Stat(cookieFile); !os.IsNotExist(err) {
+				t.Errorf("--auth %s wrote %s (stat: %v)", mode, cookieFile, err)
+			}
+			if !strings.Contains(errOut.String(), "no cookie file written") {
+				t.Errorf("stderr does not say why no cookie file was written: %q", errOut.String())
+			}
+			stop <- syscall.SIGTERM
+			if code := <-done; code != 0 {
+				t.Errorf("exit %d", code)
+			}
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				if strings.HasPrefix(e.Name(), "cookie") {
+					t.Errorf("left %s behind", e.Name())
+				}
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // readLines delivers r's lines (with their newline) until EOF, then
