@@ -99,11 +99,18 @@ var loginSTSFaults = map[string]struct{ value, text string }{
 	"50076":  {"0x80048823", "AADSTS50076: Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access this resource."},
 	"53003":  {"0x80048823", "AADSTS53003: Access has been blocked by Conditional Access policies. The access policy does not allow token issuance."},
 	"badreq": {"0x80048820", "AADSTS90014: The request is not a valid WS-Trust RequestSecurityToken envelope."},
+	// The real STS's answer to an AppliesTo outside the tenant is not
+	// documented [unc]; spemu names the resource as Entra ID does.
+	"audience": {"0x80048820", "AADSTS500011: The resource principal named in AppliesTo was not found in the tenant."},
 }
 
 // serveExtSTS checks the RST envelope by namespace (action, user name
-// token, AppliesTo on this host) and answers with the RSTR of §1.4 or a
-// fault. The content type is not checked: the real STS is lenient.
+// token, AppliesTo) and answers with the RSTR of §1.4 or a fault. The
+// AppliesTo address must be on the host the request came to: spemu plays
+// the STS and the site at once, and a token is only ever for the site the
+// user signs in to (§1.3: "any https://<its-host>/… address", the host
+// being the audience); another host gets a fault before the password is
+// checked. The content type is not checked: the real STS is lenient.
 func (l *loginService) serveExtSTS(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
@@ -124,6 +131,10 @@ func (l *loginService) serveExtSTS(w http.ResponseWriter, r *http.Request) {
 	au, err := url.Parse(applies)
 	if action != rstIssu || pwEl == nil || err != nil || au.Host == "" {
 		l.writeSTSFault(w, "badreq")
+		return
+	}
+	if strings.ToLower(au.Host) != loginHost(r) {
+		l.writeSTSFault(w, "audience")
 		return
 	}
 	pw := pwEl.Text() // not trimmed: spaces are part of a password

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -434,5 +435,102 @@ func TestLoginOAuthEndpointsCheckMethodTenantClient(t *testing.T) {
 		check("no client id", resp, err, 400, "AADSTS900144")
 		resp, err = http.PostForm(good, url.Values{"client_id": {"other"}, "scope": {h.srv.URL + "/.default"}})
 		check("unknown client id", resp, err, 400, "AADSTS700016")
+	}
+}
+
+// stsEnvelope builds an RST for extSTS; an empty part is left out.
+func stsEnvelope(envNS, action, user, password, appliesTo string) string {
+	esc := func(s string) string {
+		var b strings.Builder
+		xml.EscapeText(&b, []byte(s))
+		return b.String()
+	}
+	var b strings.Builder
+	b.WriteString(`<s:Envelope xmlns:s="` + envNS + `" xmlns:a="` + nsWSA5 + `"><s:Header>`)
+	if action != "" {
+		b.WriteString(`<a:Action>` + esc(action) + `</a:Action>`)
+	}
+	b.WriteString(`<o:Security xmlns:o="` + nsWSSEc + `"><o:UsernameToken><o:Username>` + esc(user) + `</o:Username>`)
+	if password != "" {
+		b.WriteString(`<o:Password>` + esc(password) + `</o:Password>`)
+	}
+	b.WriteString(`</o:UsernameToken></o:Security></s:Header><s:Body><t:RequestSecurityToken xmlns:t="` + nsWST5 + `">`)
+	if appliesTo != "" {
+		b.WriteString(`<wsp:AppliesTo xmlns:wsp="` + nsWSP4 + `"><a:EndpointReference><a:Address>` + esc(appliesTo) + `</a:Address></a:EndpointReference></wsp:AppliesTo>`)
+	}
+	b.WriteString(`</t:RequestSecurityToken></s:Body></s:Envelope>`)
+	return b.String()
+}
+
+// TestLoginExtSTSRefusals: extSTS answers a malformed envelope, a wrong
+// user or password and an AppliesTo on another host with the SOAP fault
+// of §1.4 (HTTP 500, psf:text with the AADSTS code) and issues no token;
+// the one good request among them gets a token.
+func TestLoginExtSTSRefusals(t *testing.T) {
+	h := newLoginHarness(t, LoginConfig{}, time.Hour)
+	const pw = `p&ss<w"rd`
+	site := h.srv.URL + "/_forms/default.aspx?wa=wsignin1.0"
+	u, _ := url.Parse(h.srv.URL)
+	other := "http://other.example:" + u.Port() + "/_forms/default.aspx?wa=wsignin1.0"
+	for _, c := range []struct {
+		name, body, want string
+	}{
+		{"not XML", "t=hello&p=", "AADSTS90014"},
+		{"empty body", "", "AADSTS90014"},
+		{"SOAP 1.1 envelope", stsEnvelope("http://schemas.xmlsoap.org/soap/envelope/", rstIssu, "alice@contoso.com", pw, site), "AADSTS90014"},
+		{"no Action", stsEnvelope(nsS12, "", "alice@contoso.com", pw, site), "AADSTS90014"},
+		{"other Action", stsEnvelope(nsS12, "http://schemas.xmlsoap.org/ws/2005/02/trust/RST/Renew", "alice@contoso.com", pw, site), "AADSTS90014"},
+		{"no Password element", stsEnvelope(nsS12, rstIssu, "alice@contoso.com", "", site), "AADSTS90014"},
+		{"no AppliesTo", stsEnvelope(nsS12, rstIssu, "alice@contoso.com", pw, ""), "AADSTS90014"},
+		{"AppliesTo without a host", stsEnvelope(nsS12, rstIssu, "alice@contoso.com", pw, "urn:federation:MicrosoftOnline"), "AADSTS90014"},
+		{"AppliesTo on another host", stsEnvelope(nsS12, rstIssu, "alice@contoso.com", pw, other), "AADSTS500011"},
+		{"wrong user", stsEnvelope(nsS12, rstIssu, "bob@contoso.com", pw, site), "AADSTS50126"},
+		{"user of another tenant", stsEnvelope(nsS12, rstIssu, "alice@fabrikam.com", pw, site), "AADSTS50126"},
+		{"wrong password", stsEnvelope(nsS12, rstIssu, "alice@contoso.com", pw+"x", site), "AADSTS50126"},
+		{"password with a space added", stsEnvelope(nsS12, rstIssu, "alice@contoso.com", " "+pw, site), "AADSTS50126"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h.l.mu.Lock()
+			before := len(h.l.sts)
+			h.l.mu.Unlock()
+			resp, err := http.Post(h.srv.URL+"/extSTS.srf", "application/soap+xml; charset=utf-8", strings.NewReader(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 500 || !bytes.Contains(body, []byte("<S:Fault>")) || !bytes.Contains(body, []byte("wst:FailedAuthentication")) ||
+				!bytes.Contains(body, []byte("<psf:text>"+c.want)) {
+				t.Errorf("HTTP %d, want 500 with a fault naming %s:\n%s", resp.StatusCode, c.want, body)
+			}
+			if bytes.Contains(body, []byte("BinarySecurityToken")) || bytes.Contains(body, []byte("p&amp;ss")) {
+				t.Errorf("fault carries a token or the password:\n%s", body)
+			}
+			h.l.mu.Lock()
+			n := len(h.l.sts) - before
+			h.l.mu.Unlock()
+			if n != 0 {
+				t.Errorf("%d STS token(s) issued", n)
+			}
+		})
+	}
+	// The user name is matched without regard to case, as UPNs are.
+	resp, err := http.Post(h.srv.URL+"/extSTS.srf", "", strings.NewReader(stsEnvelope(nsS12, rstIssu, "Alice@Contoso.COM", pw, site)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("t=EwD")) {
+		t.Errorf("good request: HTTP %d\n%s", resp.StatusCode, body)
+	}
+	// GET is not a sign-in.
+	resp, err = http.Get(h.srv.URL + "/extSTS.srf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "POST" {
+		t.Errorf("GET: %d Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
 	}
 }
