@@ -138,8 +138,14 @@ type pending struct {
 	metaDirty   bool   // explicit mtime not yet in the journal
 	committed   bool   // a journal record exists
 
+	// forced counts the waiters (Sync, a --sync-upload flush) that want
+	// this file uploaded now: while it is above zero the upload skips
+	// the write-back wait and may run while the file is open. Only the
+	// waiter that raised it lowers it: a close (FUSE RELEASE arrives
+	// after close() returned) or a finished upload must not cancel the
+	// force a running Sync relies on.
+	forced    int
 	readyAt   time.Time // not uploaded before (write-back)
-	force     bool      // upload now even while open (sync-upload, sync)
 	holds     int       // rename/unlink in progress: do not start uploads
 	uploading bool
 	gone      bool // unlinked; staging removed at last close
@@ -621,8 +627,9 @@ func (h *WriteHandle) Close() error {
 		p.f.Close()
 		p.f = nil
 	}
+	// A Sync or --sync-upload flush waiting for this file keeps forcing
+	// it (forced): the write-back delay applies only when nobody waits.
 	p.readyAt = w.c.now().Add(w.opts.WriteBack)
-	p.force = false
 	switch {
 	case p.gone:
 		if !p.uploading {
@@ -710,10 +717,15 @@ func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 // the server or an attempt failed.
 func (w *writer) waitUploaded(ctx context.Context, p *pending, gen uint64) error {
 	w.mu.Lock()
-	p.force = true
+	p.forced++
 	p.rec.NextTry = time.Time{}
 	tries := p.tries
 	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		p.forced--
+		w.mu.Unlock()
+	}()
 	w.kick()
 	for {
 		w.mu.Lock()

@@ -44,17 +44,18 @@ func (w *writer) run() {
 // due reports whether pd may start uploading now; when it may later,
 // when is that time.
 func (w *writer) due(pd *pending, now time.Time) (bool, time.Time) {
-	if pd.gone || pd.uploading || pd.holds > 0 || !pd.committed || pd.savedGen != pd.gen && !pd.force && !w.closing {
+	force := pd.forced > 0
+	if pd.gone || pd.uploading || pd.holds > 0 || !pd.committed || pd.savedGen != pd.gen && !force && !w.closing {
 		return false, time.Time{}
 	}
-	if pd.opens > 0 && !pd.force && !w.closing {
+	if pd.opens > 0 && !force && !w.closing {
 		return false, time.Time{}
 	}
 	if pd.uploadedGen >= pd.savedGen && !(pd.rec.ContentDone && pd.rec.ModTimeSet) {
 		return false, time.Time{}
 	}
 	at := pd.readyAt
-	if pd.force || w.closing {
+	if force || w.closing {
 		at = time.Time{}
 	}
 	if pd.rec.NextTry.After(at) {
@@ -118,7 +119,6 @@ func (w *writer) upload(pd *pending, rec JournalRecord, gen uint64) {
 		pd.rec.New, pd.rec.BaseETag, pd.rec.ETag = false, etag, etag
 		pd.rec.UploadID, pd.rec.Offset = "", 0
 		pd.rec.Attempts, pd.rec.LastError, pd.rec.NextTry = 0, "", time.Time{}
-		pd.force = false
 		mtimeLeft := pd.rec.ModTimeSet && (pd.rec.ModTime != rec.ModTime || !rec.ModTimeSet)
 		if gen == pd.gen && pd.savedGen == gen && !mtimeLeft {
 			if pd.rec.ModTimeSet {

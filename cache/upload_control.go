@@ -99,11 +99,20 @@ func (c *Cache) Sync(ctx context.Context) error {
 		if !pd.committed {
 			continue
 		}
-		pd.force = true
+		// Forced until this Sync ends, whatever happens to the file
+		// meanwhile (its last close, an upload of another version).
+		pd.forced++
 		pd.rec.NextTry = time.Time{}
 		wants = append(wants, want{pd, pd.tries})
 	}
 	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		for _, x := range wants {
+			x.pd.forced--
+		}
+		w.mu.Unlock()
+	}()
 	w.kick()
 	for {
 		w.mu.Lock()
@@ -121,9 +130,6 @@ func (c *Cache) Sync(ctx context.Context) error {
 		}
 		if !waiting {
 			lost := append([]LostItem(nil), w.lost[lostBefore:]...)
-			for _, x := range wants {
-				x.pd.force = false
-			}
 			w.mu.Unlock()
 			if len(failed) > 0 || len(lost) > 0 {
 				return &SyncError{Failed: failed, Lost: lost}

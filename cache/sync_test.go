@@ -1,0 +1,74 @@
+package cache
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/odfb/odfb/remote/remotetest"
+)
+
+// syncCtx bounds a Sync in a test: a Sync that would wait forever fails
+// the test instead of hanging it.
+func syncCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitForced waits until a Sync has marked the pending file at p.
+func waitForced(t *testing.T, c *Cache, p string) {
+	t.Helper()
+	w := c.wr()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		w.mu.Lock()
+		pd := w.byPath[fold(p)]
+		forced := pd != nil && pd.forced > 0
+		w.mu.Unlock()
+		if forced {
+			return
+		}
+	}
+	t.Fatalf("%s was never forced by the sync", p)
+}
+
+// TestSyncSurvivesLateRelease: close() returns after FUSE FLUSH and the
+// RELEASE (WriteHandle.Close) arrives later, possibly while `odfb sync`
+// already waits for the file. That last close must not put the file back
+// on the write-back timer: the Sync would wait the whole write-back (here
+// an hour) for it.
+func TestSyncSurvivesLateRelease(t *testing.T) {
+	f := remotetest.New()
+	c := writeCache(t, t.TempDir(), f, WriteOptions{WriteBack: time.Hour})
+	ctx := context.Background()
+	h, err := c.OpenWrite(ctx, "/late.txt", true, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.WriteAt(ctx, []byte("flushed, released late"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Flush(ctx); err != nil { // close(2): FLUSH
+		t.Fatal(err)
+	}
+	// Keep the upload from starting until the release has happened (as a
+	// busy transfer slot would), so that the order is the racy one.
+	release, err := c.wr().hold(ctx, "/late.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Sync(syncCtx(t)) }()
+	waitForced(t, c, "/late.txt")
+	if err := h.Close(); err != nil { // RELEASE, after the sync began
+		t.Fatal(err)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("sync: %v (the last close cancelled the sync's force)", err)
+	}
+	if e, err := f.Stat(ctx, "/late.txt"); err != nil || e.Size != int64(len("flushed, released late")) {
+		t.Errorf("server after sync: %+v %v", e, err)
+	}
+}
