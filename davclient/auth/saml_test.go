@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/odfb/odfb/spemu"
+	"github.com/odfb/odfb/spemu/spemutest"
 )
 
 func newTestSAML(t *testing.T, f *fakeSPO, pw func(context.Context) (string, error)) (*SAML, *logBuffer) {
@@ -238,4 +242,136 @@ func TestSAMLFederatedAccountRefusedBeforeSTS(t *testing.T) {
 	if f.count("sts") != 0 || f.count("realm") != 1 {
 		t.Errorf("sts=%d realm=%d, want 0 and 1", f.count("sts"), f.count("realm"))
 	}
+}
+
+// spemuSTSPOSTs counts the sign-in requests spemu saw at extSTS.srf.
+func spemuSTSPOSTs(srv *spemu.Server) int {
+	n := 0
+	for _, r := range srv.Requests() {
+		if r.Method == "POST" && strings.EqualFold(r.Path, "/extSTS.srf") {
+			n++
+		}
+	}
+	return n
+}
+
+// spemuPropfind is doWithRefresh with the Depth: 0 spemu insists on.
+func spemuPropfind(ctx context.Context, a Authenticator, url string) (int, error) {
+	send := func() (int, error) {
+		req, _ := http.NewRequestWithContext(ctx, "PROPFIND", url, nil)
+		req.Header.Set("Depth", "0")
+		if err := a.Authorize(ctx, req); err != nil {
+			return 0, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	st, err := send()
+	if err != nil || (st != 401 && st != 403) {
+		return st, err
+	}
+	if err := a.Refresh(ctx); err != nil {
+		return st, err
+	}
+	return send()
+}
+
+// TestSAMLLockedAndConditionalAccess runs the SAML strategy against
+// spemu's extSTS switched to AADSTS50053 (account locked) and AADSTS53003
+// (Conditional Access). The error names the AADSTS code, the STS's own
+// text, the psf code and what to do; a locked account counts as a refused
+// password (no second attempt that could keep it locked); either way one
+// burst makes one STS request.
+func TestSAMLLockedAndConditionalAccess(t *testing.T) {
+	const pw = "Locked-Or-CA-p4ss"
+	for _, c := range []struct {
+		fault, text, code, advice string
+		refused                   bool // must be ErrPasswordRefused
+	}{
+		{"50053", "The account is locked", "code 0x80048821", "wait for it to unlock", true},
+		// Whether 53003 counts as a refused password is not asserted: the
+		// STS sends it with wst:FailedAuthentication, and the classifier
+		// in saml_soap.go takes that subcode for a password refusal.
+		{"53003", "Access has been blocked by Conditional Access policies", "code 0x80048823", "policy blocks this login: use `odfb login`", false},
+	} {
+		t.Run(c.fault, func(t *testing.T) {
+			srv := spemutest.Start(t, spemu.Config{Auth: "cookie", Password: pw})
+			srv.SetLogin(spemu.LoginConfig{STSFault: c.fault})
+			log, logs := newTestLogger()
+			a, err := NewSAML(SAMLConfig{SiteURL: srv.LibraryURL(), Username: spemu.DefaultUser,
+				Password: func(context.Context) (string, error) { return pw, nil }, STSURL: srv.URL() + "/extSTS.srf", Logger: log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var last error
+			for i := 0; i < 3; i++ {
+				if _, last = spemuPropfind(context.Background(), a, srv.LibraryURL()); last == nil {
+					t.Fatal("sign-in succeeded")
+				}
+			}
+			for _, want := range []string{"AADSTS" + c.fault, c.text, c.code, c.advice, spemu.DefaultUser} {
+				if !strings.Contains(last.Error(), want) {
+					t.Errorf("error %q lacks %q", last, want)
+				}
+			}
+			if c.refused && !errors.Is(last, ErrPasswordRefused) {
+				t.Errorf("error %q is not ErrPasswordRefused", last)
+			}
+			if errors.Is(last, ErrLegacyRetired) {
+				t.Error("a refused account is reported as the retirement of legacy sign-in")
+			}
+			if n := spemuSTSPOSTs(srv); n != 1 {
+				t.Errorf("extSTS requests = %d for 3 attempts, want 1", n)
+			}
+			assertNoSecrets(t, []string{pw}, last.Error(), logs.String())
+		})
+	}
+}
+
+// TestSAMLPasswordFromEnv: with PasswordEnv("ODFB_PASSWORD") the password
+// comes from the environment at each login: set, the sign-in works; unset,
+// the error names the variable and no request reaches the STS; changed,
+// the next login uses the new value.
+func TestSAMLPasswordFromEnv(t *testing.T) {
+	const pw = "env-Passw0rd;with spaces "
+	srv := spemutest.Start(t, spemu.Config{Auth: "cookie", Password: pw})
+	ctx := context.Background()
+	log, logs := newTestLogger()
+	newA := func() *SAML {
+		a, err := NewSAML(SAMLConfig{SiteURL: srv.LibraryURL(), Username: spemu.DefaultUser, Password: PasswordEnv("ODFB_PASSWORD"),
+			STSURL: srv.URL() + "/extSTS.srf", Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	t.Setenv("ODFB_PASSWORD", "") // restored after the test
+	os.Unsetenv("ODFB_PASSWORD")
+	if _, err := spemuPropfind(ctx, newA(), srv.LibraryURL()); err == nil || !strings.Contains(err.Error(), "ODFB_PASSWORD is not set") {
+		t.Fatalf("unset ODFB_PASSWORD: %v", err)
+	}
+	if n := spemuSTSPOSTs(srv); n != 0 {
+		t.Errorf("extSTS requests without a password = %d, want 0", n)
+	}
+	t.Setenv("ODFB_PASSWORD", pw)
+	a := newA()
+	if st, err := spemuPropfind(ctx, a, srv.LibraryURL()); err != nil || st != 207 {
+		t.Fatalf("with ODFB_PASSWORD: %d %v", st, err)
+	}
+	if n := spemuSTSPOSTs(srv); n != 1 {
+		t.Errorf("extSTS requests = %d, want 1", n)
+	}
+	// The variable is read again at the next login: a wrong value now is
+	// refused with 50126.
+	t.Setenv("ODFB_PASSWORD", "not-"+pw)
+	srv.ExpireSessions()
+	_, err := spemuPropfind(ctx, a, srv.LibraryURL())
+	if !errors.Is(err, ErrPasswordRefused) || !strings.Contains(err.Error(), "AADSTS50126") {
+		t.Fatalf("changed ODFB_PASSWORD: %v", err)
+	}
+	assertNoSecrets(t, []string{pw, "not-" + pw}, err.Error(), logs.String(), a.String())
 }
