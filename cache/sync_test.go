@@ -72,3 +72,41 @@ func TestSyncSurvivesLateRelease(t *testing.T) {
 		t.Errorf("server after sync: %+v %v", e, err)
 	}
 }
+
+// TestSyncIgnoresLaterWrites: a file flushed before the sync and written
+// again (not flushed) while its upload runs is done for this Sync once
+// the flushed version is on the server; the Sync does not wait for the
+// application's next close.
+func TestSyncIgnoresLaterWrites(t *testing.T) {
+	f := remotetest.New()
+	c := writeCache(t, t.TempDir(), f, WriteOptions{WriteBack: time.Hour})
+	ctx := context.Background()
+	h, err := c.OpenWrite(ctx, "/log.txt", true, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if _, err := h.WriteAt(ctx, []byte("line 1\n"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	release, err := c.wr().hold(ctx, "/log.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Sync(syncCtx(t)) }()
+	waitForced(t, c, "/log.txt")
+	if _, err := h.WriteAt(ctx, []byte("line 2\n"), 7); err != nil { // not flushed
+		t.Fatal(err)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("sync: %v (waited for writes made after it began)", err)
+	}
+	if _, err := f.Stat(ctx, "/log.txt"); err != nil {
+		t.Errorf("flushed version not on the server: %v", err)
+	}
+}

@@ -81,8 +81,9 @@ func (e *SyncError) Error() string {
 
 // Sync uploads every journaled file now (skipping the write-back wait
 // and any backoff) and waits until each is on the server, or has failed
-// an attempt made after Sync began, or went to lost+found. Files still
-// open with changes not yet flushed are not waited for.
+// an attempt made after Sync began, or went to lost+found. It waits for
+// the version journaled (flushed or closed) when it began: changes not
+// yet flushed, and a file's later versions, are not waited for.
 func (c *Cache) Sync(ctx context.Context) error {
 	w := c.wr()
 	if w == nil {
@@ -91,6 +92,7 @@ func (c *Cache) Sync(ctx context.Context) error {
 	type want struct {
 		pd    *pending
 		tries int
+		gen   uint64 // the version journaled when Sync began
 	}
 	w.mu.Lock()
 	lostBefore := len(w.lost)
@@ -103,7 +105,7 @@ func (c *Cache) Sync(ctx context.Context) error {
 		// meanwhile (its last close, an upload of another version).
 		pd.forced++
 		pd.rec.NextTry = time.Time{}
-		wants = append(wants, want{pd, pd.tries})
+		wants = append(wants, want{pd, pd.tries, pd.savedGen})
 	}
 	w.mu.Unlock()
 	defer func() {
@@ -122,6 +124,10 @@ func (c *Cache) Sync(ctx context.Context) error {
 			pd := x.pd
 			switch {
 			case pd.gone || !pd.committed:
+			case pd.uploadedGen >= x.gen && !pd.uploading && !(pd.rec.ContentDone && pd.rec.ModTimeSet):
+				// The version closed before Sync began is up; what the
+				// application wrote since (and has not closed) is not ours
+				// to wait for.
 			case pd.tries > x.tries && !pd.uploading && pd.lastErr != nil:
 				failed = append(failed, QueueItem{Path: pd.rec.Path, Size: pd.size, Attempts: pd.rec.Attempts, LastError: pd.lastErr.Error(), NextTry: pd.rec.NextTry})
 			default:
