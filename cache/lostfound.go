@@ -18,6 +18,23 @@ type LostItem struct {
 	At     time.Time `json:"at"`
 }
 
+// LostError is what a --sync-upload close() or fsync() returns for a
+// file the server refused for good: its content is kept in lost+found.
+// It wraps the server's refusal (a *remote.Error), so errors.Is with the
+// remote error kinds gives the errno (ErrTooLarge: EFBIG, ErrInvalidName:
+// EINVAL, ErrForbidden: EACCES, …).
+type LostError struct {
+	Path string // the server path refused
+	File string // where its content is kept
+	Err  error
+}
+
+func (e *LostError) Error() string {
+	return fmt.Sprintf("%s was refused by the server and kept in %s: %v", e.Path, e.File, e.Err)
+}
+
+func (e *LostError) Unwrap() error { return e.Err }
+
 // localLostName maps a server path to a relative local path: every
 // segment kept, with characters a local filesystem may dislike replaced.
 func localLostName(p string) string {
@@ -73,6 +90,7 @@ func (w *writer) toLostFoundLocked(pd *pending, cause error) {
 		pd.committed = false
 	}
 	pd.gone = true
+	pd.lostErr = &LostError{Path: pd.rec.Path, File: dst, Err: cause}
 	if w.byPath[fold(pd.rec.Path)] == pd {
 		delete(w.byPath, fold(pd.rec.Path))
 	}

@@ -148,11 +148,14 @@ type pending struct {
 	readyAt   time.Time // not uploaded before (write-back)
 	holds     int       // rename/unlink in progress: do not start uploads
 	uploading bool
-	gone      bool // unlinked; staging removed at last close
-	tries     int  // attempts finished (success or failure), for sync waits
-	lastErr   error
+	gone      bool  // unlinked or refused; staging removed at last close
+	tries     int   // attempts finished (success or failure), for sync waits
+	lastErr   error // of the last attempt
 	sent      int64 // progress of the running upload
 	started   time.Time
+	// lostErr is set (a *LostError) when gone because the server refused
+	// the file for good: waiters get it instead of success.
+	lostErr error
 }
 
 var writers sync.Map // *Cache → *writer
@@ -653,9 +656,13 @@ func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 	p.commitMu.Lock()
 	w.mu.Lock()
 	if p.gone {
+		var err error
+		if wait {
+			err = p.lostErr // refused (and kept in lost+found) before this close
+		}
 		w.mu.Unlock()
 		p.commitMu.Unlock()
-		return nil
+		return err
 	}
 	gen, dirty := p.gen, p.gen != p.savedGen || p.metaDirty
 	needUpload := p.gen != p.uploadedGen || (p.rec.ModTimeSet && !p.committed && p.metaDirty)
@@ -731,8 +738,11 @@ func (w *writer) waitUploaded(ctx context.Context, p *pending, gen uint64) error
 		w.mu.Lock()
 		switch {
 		case p.gone:
+			// Unlinked meanwhile (nil), or refused for good and moved to
+			// lost+found: the application must hear of that.
+			err := p.lostErr
 			w.mu.Unlock()
-			return nil
+			return err
 		case p.uploadedGen >= gen && !p.uploading && (p.rec.ContentDone == false || !p.rec.ModTimeSet || p.tries > tries):
 			w.mu.Unlock()
 			return nil

@@ -2,9 +2,13 @@ package cache
 
 import (
 	"context"
+	"errors"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/odfb/odfb/remote"
 	"github.com/odfb/odfb/remote/remotetest"
 )
 
@@ -109,4 +113,54 @@ func TestSyncIgnoresLaterWrites(t *testing.T) {
 	if _, err := f.Stat(ctx, "/log.txt"); err != nil {
 		t.Errorf("flushed version not on the server: %v", err)
 	}
+}
+
+// TestSyncUploadReportsRefusal: with --sync-upload, a file the server
+// refuses for good goes to lost+found and its close() (Flush) returns the
+// refusal, whose kind gives the application's errno; it is not success.
+func TestSyncUploadReportsRefusal(t *testing.T) {
+	f := remotetest.New()
+	c := writeCache(t, t.TempDir(), f, WriteOptions{SyncUpload: true, WriteBack: time.Hour})
+	ctx := context.Background()
+	for _, kind := range []error{remote.ErrTooLarge, remote.ErrInvalidName, remote.ErrForbidden} {
+		p := "/" + strings.ReplaceAll(kind.Error(), " ", "_")
+		f.Fail("Put", &remote.Error{Kind: kind, Op: "PUT", Path: p})
+		h, err := c.OpenWrite(ctx, p, true, false, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.WriteAt(ctx, []byte("refused"), 0); err != nil {
+			t.Fatal(err)
+		}
+		err = h.Flush(ctx)
+		var le *LostError
+		if !errors.Is(err, kind) || !errors.As(err, &le) {
+			t.Errorf("%s: flush returned %v, want the refusal (%v) and where it is kept", p, err, kind)
+		} else if data, rerr := os.ReadFile(le.File); rerr != nil || string(data) != "refused" {
+			t.Errorf("%s: lost+found copy %s: %q %v", p, le.File, data, rerr)
+		}
+		// A second close of a dup'ed descriptor says the same.
+		if err2 := h.Flush(ctx); !errors.Is(err2, kind) {
+			t.Errorf("%s: second flush returned %v", p, err2)
+		}
+		if err := h.Close(); err != nil {
+			t.Errorf("%s: release: %v", p, err)
+		}
+	}
+	f.Fail("Put", nil)
+	if n := len(c.LostFound()); n != 3 {
+		t.Errorf("lost+found holds %d files, want 3", n)
+	}
+	// An unlinked file is not an error.
+	h, err := c.OpenWrite(ctx, "/unlinked.txt", true, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Remove(ctx, "/unlinked.txt"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Flush(ctx); err != nil {
+		t.Errorf("flush of an unlinked file: %v", err)
+	}
+	h.Close()
 }

@@ -303,6 +303,29 @@ func TestWriteSyncUpload(t *testing.T) {
 	}
 }
 
+// TestWriteSyncUploadRefused: with --sync-upload, a file the server
+// refuses for good is kept in lost+found and close() fails with the errno
+// of the refusal, not success.
+func TestWriteSyncUploadRefused(t *testing.T) {
+	f := remotetest.New()
+	m := fstest.Mount(t, fstest.Config{Remote: f, Write: cache.WriteOptions{SyncUpload: true, WriteBack: time.Hour, RetryBase: time.Hour}})
+	for _, c := range []struct {
+		kind  error
+		errno syscall.Errno
+	}{{remote.ErrTooLarge, syscall.EFBIG}, {remote.ErrInvalidName, syscall.EINVAL}, {remote.ErrForbidden, syscall.EACCES}} {
+		name := fmt.Sprintf("%s.txt", c.errno)
+		f.Fail("Put", &remote.Error{Kind: c.kind, Op: "PUT", Path: "/" + name})
+		err := os.WriteFile(filepath.Join(m.Dir, name), []byte("kept"), 0o644)
+		if !errors.Is(err, c.errno) {
+			t.Errorf("close of a file refused with %v: %v, want %v", c.kind, err, c.errno)
+		}
+	}
+	f.Fail("Put", nil)
+	if lf := m.Cache.Status().LostFound; len(lf) != 3 {
+		t.Errorf("lost+found: %+v, want 3 files", lf)
+	}
+}
+
 // TestWriteLazyFetch: an existing file opened for writing is downloaded
 // only when needed: not at all when it is truncated or left unchanged.
 func TestWriteLazyFetch(t *testing.T) {
