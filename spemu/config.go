@@ -61,6 +61,13 @@ type Config struct {
 	// client that sets mtime after an upload and then edits the file with
 	// If-Match must work either way.
 	ProppatchBumpsETag bool
+	// QuotaBytes, when > 0, makes PROPFIND of the library root answer the
+	// RFC 4331 properties quota-used-bytes (the sum of the file sizes in
+	// the library) and quota-available-bytes (QuotaBytes minus that, not
+	// below 0), when asked for by name. 0 (the default) answers them in a
+	// 404 propstat like any unknown property: whether SharePoint reports
+	// quota over WebDAV is [unc]. Uploads are never refused for quota.
+	QuotaBytes int64
 	// RequestLogLimit bounds the records kept in memory for Requests():
 	// 0 keeps every record (tests), N > 0 keeps only the last N (a ring,
 	// for long benchmarks). The RequestLog writer always gets every record.

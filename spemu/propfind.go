@@ -245,6 +245,16 @@ func (s *Server) liveProp(e *etree.Element, p propName, it Item, r *http.Request
 			e.SetText(it.Created.UTC().Format("2006-01-02T15:04:05Z"))
 		case "getetag":
 			e.SetText(it.ETag())
+		case "quota-used-bytes", "quota-available-bytes":
+			used, ok := s.quotaUsed(it)
+			if !ok {
+				return false
+			}
+			if p.local == "quota-used-bytes" {
+				e.SetText(strconv.FormatInt(used, 10))
+			} else {
+				e.SetText(strconv.FormatInt(max(s.cfg.QuotaBytes-used, 0), 10))
+			}
 		default:
 			return false
 		}
@@ -284,6 +294,25 @@ func (s *Server) liveProp(e *etree.Element, p propName, it Item, r *http.Request
 		return true
 	}
 	return false
+}
+
+// quotaUsed is the bytes the library's files take, reported on the root
+// when Config.QuotaBytes is set; false when there is no quota to report.
+func (s *Server) quotaUsed(it Item) (int64, bool) {
+	if s.cfg.QuotaBytes <= 0 || it.Path != "/" {
+		return 0, false
+	}
+	all, err := s.walk(it, true)
+	if err != nil {
+		return 0, false
+	}
+	var used int64
+	for _, k := range all {
+		if !k.IsDir {
+			used += k.Size
+		}
+	}
+	return used, true
 }
 
 // deadProp fills e from the stored property p; false when not stored.

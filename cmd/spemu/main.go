@@ -107,6 +107,7 @@ func newFlagSet(stderr io.Writer) (*flag.FlagSet, *options) {
 	fs.IntVar(&cfg.OverwriteStatus, "overwrite-status", 204, "status of a PUT that replaces a file: 204 or 200")
 	fs.IntVar(&cfg.NameErrorStatus, "name-error-status", 400, "status for refused names and paths over 400 characters: 400, 403 or 409 (always with X-MSDAVEXT_Error)")
 	fs.IntVar(&cfg.MaxFolderItems, "max-folder-items", 0, "fail PROPFIND Depth 1 on folders with more children than this with 503 (0: no cap)")
+	fs.Var(sizeFlag{v: &cfg.QuotaBytes}, "quota", "report this quota (RFC 4331 quota-used-bytes/quota-available-bytes) in PROPFIND of the library root, e.g. 1T (0: none, as SharePoint seems to; uploads are never refused for it)")
 	fs.IntVar(&cfg.RequestLogLimit, "request-log-memory", 10000, "request records kept in memory for the Go API (0: all); the --request-log file gets every record")
 	o.logLevel = fs.String("log-level", "info", "log level on stderr: debug, info, warn or error")
 	o.login = loginFlags(fs)

@@ -80,6 +80,20 @@ func TestSizeFlags(t *testing.T) {
 	}
 }
 
+// TestFlagsReachConfig: size flags land in the Config run hands to spemu.
+func TestFlagsReachConfig(t *testing.T) {
+	fs, o := newFlagSet(io.Discard)
+	if err := fs.Parse([]string{"--quota", "1.5G", "--put-limit", "0", "--bandwidth", "64K"}); err != nil {
+		t.Fatal(err)
+	}
+	if o.cfg.QuotaBytes != 3<<29 || o.cfg.PutLimit != -1 || o.cfg.Faults.Bandwidth != 64<<10 {
+		t.Errorf("quota %d put-limit %d bandwidth %d", o.cfg.QuotaBytes, o.cfg.PutLimit, o.cfg.Faults.Bandwidth)
+	}
+	if fs, o = newFlagSet(io.Discard); fs.Parse(nil) != nil || o.cfg.QuotaBytes != 0 {
+		t.Errorf("default quota %d, want 0 (none)", o.cfg.QuotaBytes)
+	}
+}
+
 func TestPasswordFileMode(t *testing.T) {
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "pw")
