@@ -806,6 +806,11 @@ func (c *Cache) SetModTime(ctx context.Context, p string, t time.Time) error {
 }
 
 // Truncate sets the size of the file at p (setattr without a handle).
+// The change is journaled but, even with SyncUpload, not waited for: the
+// kernel sends open(O_TRUNC) of an existing file as this truncate followed
+// by the open, and uploading the empty file at once would empty the
+// server's copy before the new content is written (and keep it empty if
+// that content is then refused).
 func (c *Cache) Truncate(ctx context.Context, p string, size int64) error {
 	h, err := c.OpenWrite(ctx, p, false, false, size == 0)
 	if err != nil {
@@ -817,7 +822,7 @@ func (c *Cache) Truncate(ctx context.Context, p string, size int64) error {
 			return err
 		}
 	}
-	if err := h.Flush(ctx); err != nil {
+	if err := h.w.commit(ctx, h.p, false); err != nil {
 		h.Close()
 		return err
 	}

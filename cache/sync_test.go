@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -163,4 +164,42 @@ func TestSyncUploadReportsRefusal(t *testing.T) {
 		t.Errorf("flush of an unlinked file: %v", err)
 	}
 	h.Close()
+}
+
+// TestSyncUploadTruncateThenWrite: open(O_TRUNC) of an existing file
+// reaches the cache as Truncate(0) and then the open. With --sync-upload
+// the truncation must not be uploaded on its own: the server's copy would
+// be emptied before the new content arrives, and stay empty if that
+// content is refused.
+func TestSyncUploadTruncateThenWrite(t *testing.T) {
+	f := remotetest.New()
+	f.AddFile("/doc.txt", []byte("server copy"), time.Unix(1700000000, 0))
+	c := writeCache(t, t.TempDir(), f, WriteOptions{SyncUpload: true, WriteBack: time.Hour})
+	ctx := context.Background()
+	if err := c.Truncate(ctx, "/doc.txt", 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.Calls("Put"); n != 0 {
+		t.Fatalf("truncate uploaded the empty file (%d PUTs)", n)
+	}
+	f.Fail("Put", &remote.Error{Kind: remote.ErrTooLarge, Op: "PUT", Path: "/doc.txt"})
+	h, err := c.OpenWrite(ctx, "/doc.txt", false, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.WriteAt(ctx, []byte("new content the server refuses"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Flush(ctx); !errors.Is(err, remote.ErrTooLarge) {
+		t.Errorf("flush: %v, want the refusal", err)
+	}
+	h.Close()
+	rc, _, err := f.Get(ctx, "/doc.txt", 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if data, _ := io.ReadAll(rc); string(data) != "server copy" {
+		t.Errorf("server copy after a refused rewrite: %q", data)
+	}
 }
