@@ -285,13 +285,30 @@ func (w *writer) put(ctx context.Context, rec JournalRecord, body io.ReaderAt, s
 }
 
 // chunked sends a file through the REST upload session, saving the
-// session id and confirmed offset in the journal after every chunk.
+// session id and confirmed offset in the journal after every chunk. On a
+// server without the REST API (a plain WebDAV server: the remote has no
+// ChunkedUploader, or its calls answer ErrNotSupported) the file is too
+// large for that server: ErrTooLarge, which sends it to lost+found (and
+// is EFBIG for --sync-upload).
 func (w *writer) chunked(ctx context.Context, pd *pending, rec JournalRecord, f *os.File, body func(int64) io.ReaderAt, size int64) (string, error) {
+	noChunks := &remote.Error{Kind: remote.ErrTooLarge, Op: "upload", Path: rec.Path,
+		Detail: fmt.Sprintf("%d bytes is over --put-limit (%d) and this server has no chunked upload", size, w.opts.PutLimit)}
 	cu, ok := w.c.remote.(remote.ChunkedUploader)
 	if !ok {
-		return "", &remote.Error{Kind: remote.ErrTooLarge, Op: "upload", Path: rec.Path,
-			Detail: fmt.Sprintf("%d bytes is over --put-limit (%d) and this server has no chunked upload", size, w.opts.PutLimit)}
+		return "", noChunks
 	}
+	etag, err := w.session(ctx, cu, pd, rec, body, size)
+	if errors.Is(err, remote.ErrNotSupported) {
+		// davclient finds out at the first StartUpload (contextinfo
+		// answers 404, 405, 501 or not SharePoint's JSON); the server
+		// has not been touched.
+		return "", noChunks
+	}
+	return etag, err
+}
+
+// session runs the REST upload session for chunked.
+func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pending, rec JournalRecord, body func(int64) io.ReaderAt, size int64) (string, error) {
 	path := rec.Path
 	if rec.UploadID == "" && (rec.BaseETag != "" || rec.New) {
 		// The REST session has no If-Match: check the version first (one

@@ -1,14 +1,19 @@
 package fusefs_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -323,6 +328,102 @@ func TestWriteSyncUploadRefused(t *testing.T) {
 	f.Fail("Put", nil)
 	if lf := m.Cache.Status().LostFound; len(lf) != 3 {
 		t.Errorf("lost+found: %+v, want 3 files", lf)
+	}
+}
+
+// syncBuffer collects log output written from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+	t  *testing.T
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.t.Log(strings.TrimRight(string(p), "\n"))
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// startPlainDAV serves a spemu library without SharePoint's REST API, as
+// a plain WebDAV server does: every /_api/ request answers 404. It
+// returns the server (its files and request log) and the library URL.
+func startPlainDAV(t *testing.T, cfg spemu.Config) (*spemu.Server, string) {
+	t.Helper()
+	cfg.Auth = "none"
+	srv, err := spemu.New(cfg) // not started: its handler serves behind ours
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	h := srv.Handler()
+	ps := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/_api/") {
+			http.NotFound(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ps.Close)
+	return srv, ps.URL + srv.LibraryURL() // LibraryURL is the path alone before Start
+}
+
+// TestWriteTooLargeWithoutREST: on a server without the REST API, a file
+// over --put-limit cannot be uploaded in chunks: with --sync-upload its
+// close() fails with EFBIG, it is kept in lost+found with the reason, the
+// server's copy is left alone, and a log line names the file.
+func TestWriteTooLargeWithoutREST(t *testing.T) {
+	const putLimit = 64 << 10
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "big.bin"), []byte("server version"), 0o644)
+	srv, lib := startPlainDAV(t, spemu.Config{Root: root})
+	logs := &syncBuffer{t: t}
+	m := fstest.Mount(t, fstest.Config{Remote: fstest.DavClient(t, lib, nil), Library: lib,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Write:  cache.WriteOptions{PutLimit: putLimit, SyncUpload: true, WriteBack: time.Hour, RetryBase: time.Hour}})
+	etag, err := srv.ETag("/big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := seeded(putLimit+1, 64)
+	err = os.WriteFile(filepath.Join(m.Dir, "big.bin"), data, 0o644)
+	if !errors.Is(err, syscall.EFBIG) {
+		t.Fatalf("close of a file over --put-limit without REST: %v, want EFBIG", err)
+	}
+	const reason = "over --put-limit (65536) and this server has no chunked upload"
+	lf := m.Cache.Status().LostFound
+	if len(lf) != 1 || lf[0].Path != "/big.bin" || !strings.Contains(lf[0].Reason, reason) {
+		t.Fatalf("lost+found: %+v; want /big.bin with %q", lf, reason)
+	}
+	if got, err := os.ReadFile(lf[0].File); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("lost+found copy: %d bytes %v, want %d identical", len(got), err, len(data))
+	}
+	if got, _ := srv.ReadFile("/big.bin"); string(got) != "server version" {
+		t.Errorf("the server's file changed: %q", got)
+	}
+	if now, _ := srv.ETag("/big.bin"); now != etag {
+		t.Errorf("the server's file has a new version: ETag %s, was %s", now, etag)
+	}
+	if n := countMethod(srv, "PUT"); n != 0 {
+		t.Errorf("%d PUTs of a file over --put-limit", n)
+	}
+	var named bool
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "lost+found") && strings.Contains(line, "/big.bin") && strings.Contains(line, reason) {
+			named = true
+		}
+	}
+	if !named {
+		t.Errorf("no log line names /big.bin, lost+found and the reason")
+	}
+	if n := m.Cache.PendingUploads(); n != 0 {
+		t.Errorf("%d uploads still queued", n)
 	}
 }
 
