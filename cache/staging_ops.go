@@ -308,7 +308,11 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 	dstOnServer := dstExists && (dpd == nil || !dpd.rec.New)
 	srvSrc := se.Path
 	if srcOnServer {
-		if err := c.remote.Move(ctx, srvSrc, dst, dstExists || fold(src) == fold(dst)); err != nil {
+		// A case-only rename (a.txt → A.txt) names the same item on the
+		// case-insensitive server: Overwrite: T would ask it to delete the
+		// destination — the file itself — first. SharePoint (and spemu)
+		// rename the item in place with Overwrite: F.
+		if err := c.remote.Move(ctx, srvSrc, dst, dstExists); err != nil {
 			return err
 		}
 	}

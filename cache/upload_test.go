@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -526,5 +527,48 @@ func TestEditAfterMtimeWithETagBump(t *testing.T) {
 	}
 	if st := c.Status(); len(st.Conflicts) != 0 {
 		t.Errorf("a PROPPATCH's new ETag made a false conflict: %+v", st.Conflicts)
+	}
+}
+
+// moveRecorder records the overwrite flag of every Move.
+type moveRecorder struct {
+	*davclient.Client
+	mu        sync.Mutex
+	overwrite []bool
+}
+
+func (m *moveRecorder) Move(ctx context.Context, src, dst string, overwrite bool) error {
+	m.mu.Lock()
+	m.overwrite = append(m.overwrite, overwrite)
+	m.mu.Unlock()
+	return m.Client.Move(ctx, src, dst, overwrite)
+}
+
+// TestRenameCaseOnly: a.txt → A.txt is the same item on the server; it
+// is renamed in place by one MOVE with Overwrite: F (Overwrite: T would
+// ask the server to delete the destination — the file itself — first).
+func TestRenameCaseOnly(t *testing.T) {
+	srv := spemutest.Start(t, spemu.Config{Auth: "none"})
+	if err := srv.WriteFile("/a.txt", []byte("content stays")); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := srv.Stat("/a.txt")
+	mr := &moveRecorder{Client: davFor(t, srv)}
+	c := writeCache(t, t.TempDir(), mr, WriteOptions{})
+	ctx := context.Background()
+	if err := c.Rename(ctx, "/a.txt", "/A.txt", false); err != nil {
+		t.Fatal(err)
+	}
+	if len(mr.overwrite) != 1 || mr.overwrite[0] {
+		t.Errorf("Move overwrite flags %v, want one MOVE without overwrite", mr.overwrite)
+	}
+	if it, err := srv.Stat("/A.txt"); err != nil || it.Path != "/A.txt" || it.GUID != before.GUID {
+		t.Errorf("server after the rename: %+v %v; want /A.txt, the same item", it, err)
+	}
+	if data, _ := srv.ReadFile("/A.txt"); string(data) != "content stays" {
+		t.Errorf("content: %q", data)
+	}
+	if e, err := c.Stat(ctx, "/a.txt"); err != nil || e.Path != "/A.txt" {
+		t.Errorf("cache shows %+v %v, want the new case", e, err)
 	}
 }
