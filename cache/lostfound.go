@@ -82,7 +82,22 @@ func (w *writer) toLostFoundLocked(pd *pending, cause error) {
 		return
 	}
 	reason := fmt.Sprintf("path: %s\ntime: %s\nreason: %v\n", pd.rec.Path, w.c.now().Format(time.RFC3339), cause)
-	os.WriteFile(dst+".reason", []byte(reason), 0o600)
+	if err := writeSynced(dst+".reason", []byte(reason)); err != nil {
+		w.log.Warn("cannot write the reason file beside a lost+found file", "file", dst, "err", err)
+	}
+	// The entries (and any folders MkdirAll made) must survive a power
+	// cut before the journal forgets the upload.
+	for d := filepath.Dir(dst); ; d = filepath.Dir(d) {
+		if err := syncDir(d); err != nil {
+			w.log.Warn("cannot fsync a lost+found folder", "dir", d, "err", err)
+		}
+		if d == w.lostDir || len(d) <= len(w.lostDir) {
+			break
+		}
+	}
+	if pd.opens == 0 {
+		syncDir(w.dir) // the staging entry is gone (renamed away)
+	}
 	w.lost = append(w.lost, LostItem{Path: pd.rec.Path, File: dst, Reason: cause.Error(), At: w.c.now()})
 	w.log.Error("moved to lost+found", "path", pd.rec.Path, "file", dst, "reason", cause)
 	if pd.committed {
@@ -94,6 +109,23 @@ func (w *writer) toLostFoundLocked(pd *pending, cause error) {
 	if w.byPath[fold(pd.rec.Path)] == pd {
 		delete(w.byPath, fold(pd.rec.Path))
 	}
+}
+
+// writeSynced writes a new file (mode 0600) and fsyncs it.
+func writeSynced(name string, data []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func copyFile(src, dst string) error {

@@ -137,6 +137,7 @@ type pending struct {
 	uploadedGen uint64 // gen on the server
 	metaDirty   bool   // explicit mtime not yet in the journal
 	committed   bool   // a journal record exists
+	dirSynced   bool   // staging/ fsynced since the staging file was created (under commitMu)
 
 	// forced counts the waiters (Sync, a --sync-upload flush) that want
 	// this file uploaded now: while it is above zero the upload skips
@@ -188,6 +189,9 @@ func (c *Cache) StartWrites(opts WriteOptions) error {
 			return fmt.Errorf("cache: %w", err)
 		}
 	}
+	if err := syncDir(c.opts.Dir); err != nil { // staging/ and lost+found/ themselves
+		return fmt.Errorf("cache: %w", err)
+	}
 	recs, err := loadJournal(c.db)
 	if err != nil {
 		return fmt.Errorf("upload journal: %w", err)
@@ -201,7 +205,7 @@ func (c *Cache) StartWrites(opts WriteOptions) error {
 			continue
 		}
 		known[r.ID] = true
-		p := &pending{rec: r, size: st.Size(), mtime: st.ModTime(), fetched: true, gen: 1, savedGen: 1, committed: true}
+		p := &pending{rec: r, size: st.Size(), mtime: st.ModTime(), fetched: true, gen: 1, savedGen: 1, committed: true, dirSynced: true}
 		if r.ContentDone {
 			p.uploadedGen = 1
 		}
@@ -228,6 +232,22 @@ func (c *Cache) StartWrites(opts WriteOptions) error {
 	w.wg.Add(1)
 	go w.run()
 	return nil
+}
+
+// syncDir fsyncs a directory, so that the entries created or renamed in
+// it survive a power cut. A filesystem that cannot fsync a directory
+// (EINVAL) has nothing better to offer and is not an error.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	d.Close()
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP) {
+		return nil
+	}
+	return err
 }
 
 // broadcastLocked wakes everyone waiting for a state change.
@@ -679,6 +699,15 @@ func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 				p.commitMu.Unlock()
 				return fmt.Errorf("staging fsync: %w", err)
 			}
+		}
+		if !p.dirSynced {
+			// The staging file's directory entry must survive a power cut
+			// before the journal names it (once per staging file).
+			if err := syncDir(w.dir); err != nil {
+				p.commitMu.Unlock()
+				return fmt.Errorf("staging fsync: %w", err)
+			}
+			p.dirSynced = true
 		}
 		w.mu.Lock()
 		rec := p.rec
