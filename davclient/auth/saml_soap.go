@@ -177,6 +177,12 @@ func (f *stsFault) credentialRefused() bool {
 	switch f.AADSTS {
 	case "AADSTS50126", "AADSTS50053", "AADSTS50034", "AADSTS50055", "AADSTS50057", "AADSTS50056":
 		return true
+	case "AADSTS50076", "AADSTS50079", "AADSTS53003":
+		// MFA or a Conditional Access policy: the password was right,
+		// the login kind is not allowed. The STS still tags these
+		// wst:FailedAuthentication, so they must be decided before the
+		// subcode below, or the user is told to fix a good password.
+		return false
 	}
 	return strings.HasSuffix(f.Subcode, "FailedAuthentication") || f.Code == "0x80048821" || f.Code == "0x80041012"
 }

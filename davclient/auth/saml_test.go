@@ -293,9 +293,8 @@ func TestSAMLLockedAndConditionalAccess(t *testing.T) {
 		refused                   bool // must be ErrPasswordRefused
 	}{
 		{"50053", "The account is locked", "code 0x80048821", "wait for it to unlock", true},
-		// Whether 53003 counts as a refused password is not asserted: the
-		// STS sends it with wst:FailedAuthentication, and the classifier
-		// in saml_soap.go takes that subcode for a password refusal.
+		// The STS tags 53003 wst:FailedAuthentication too, but the
+		// password was right: it must not be reported as refused.
 		{"53003", "Access has been blocked by Conditional Access policies", "code 0x80048823", "policy blocks this login: use `odfb login`", false},
 	} {
 		t.Run(c.fault, func(t *testing.T) {
@@ -318,8 +317,8 @@ func TestSAMLLockedAndConditionalAccess(t *testing.T) {
 					t.Errorf("error %q lacks %q", last, want)
 				}
 			}
-			if c.refused && !errors.Is(last, ErrPasswordRefused) {
-				t.Errorf("error %q is not ErrPasswordRefused", last)
+			if refused := errors.Is(last, ErrPasswordRefused); refused != c.refused {
+				t.Errorf("error %q: ErrPasswordRefused = %v, want %v", last, refused, c.refused)
 			}
 			if errors.Is(last, ErrLegacyRetired) {
 				t.Error("a refused account is reported as the retirement of legacy sign-in")
