@@ -30,7 +30,8 @@ const mountUsage = `usage: odfb mount [options] URL MOUNTPOINT
 Mounts the document library at URL on MOUNTPOINT and stays in the
 foreground until the filesystem is unmounted (umount MOUNTPOINT,
 fusermount3 -u MOUNTPOINT, Ctrl-C or SIGTERM). It logs
-"mounted URL at MOUNTPOINT" once the filesystem is ready.
+"mounted URL at MOUNTPOINT" once the filesystem is ready and odfb
+status/sync/unmount can reach it.
 
 Listings are cached for --dir-cache-time and kept across mounts in
 --cache-dir (meta.db); file content is cached there too (content/), up to
@@ -121,6 +122,12 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// sigs also keeps a signal that arrives while mounting (after the
+	// last use of ctx): the loop below then unmounts at once instead of
+	// the signal being lost.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 
 	a, err := af.authenticator(ctx, rawURL, log)
 	if err != nil {
@@ -179,14 +186,15 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(exitcodes.Mount, "mount %s: %v", mnt, err)
 	}
-	log.Info(fmt.Sprintf("mounted %s at %s", showURL, mnt), "cache", dir)
-
 	done := make(chan struct{})
 	go func() { srv.Wait(); close(done) }()
+	// The control socket answers before the readiness line is logged: a
+	// script that waits for the line may run odfb status or sync at once.
 	ctl, err := control.Listen(mnt, controlHandler{c: c, unmount: func() error { go srv.Unmount(); return nil }}, log)
 	if err != nil {
 		log.Warn("no control socket: odfb sync, status and unmount will not reach this mount", "err", err)
 	}
+	log.Info(fmt.Sprintf("mounted %s at %s", showURL, mnt), "cache", dir)
 	// At exit: drain the upload queue (the socket stays up meanwhile, for
 	// odfb status), then stop answering.
 	finish := func() int {
@@ -199,9 +207,6 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitcodes.OK
 	}
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	for {
 		select {
 		case <-done:
