@@ -28,7 +28,6 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 			e.Path, e.Size, e.IsDir = fh.path, fh.h.Size(), false
 			r.fillAttr(e, &out.Attr)
 		}
-		r.applyMode(&out.Attr)
 		if detached || (fh.wh != nil && fh.wh.Unlinked()) {
 			out.Nlink = 0
 		}
@@ -52,7 +51,6 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 		return r.fail(ctx, "getattr", p, err)
 	}
 	r.fillAttr(e, &out.Attr)
-	r.applyMode(&out.Attr)
 	out.SetTimeout(r.ttl)
 	return 0
 }

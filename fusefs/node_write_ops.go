@@ -33,8 +33,9 @@ func (r *Root) childPath(parent *fs.Inode, name string) (string, error) {
 }
 
 // Setattr: truncate (staged), utimens (kept in the journal and written to
-// the server as the file's mtime), chmod and chown (accepted and kept in
-// memory for this mount, so that rsync -a and cp -p do not fail).
+// the server as the file's mtime), chmod and chown (accepted, kept in
+// memory for this mount and shown, so that rsync -a and cp -p neither
+// fail nor find a difference; the server stores neither).
 func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	r := rootOf(&n.Inode)
 	p := serverPath(&n.Inode)
@@ -64,8 +65,21 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 			return r.fail(ctx, "utimens", p, err)
 		}
 	}
-	if m, ok := in.GetMode(); ok {
-		r.modes.Store(inoOf(p), m&0o7777)
+	m, setMode := in.GetMode()
+	uid, setUID := in.GetUID()
+	gid, setGID := in.GetGID()
+	if setMode || setUID || setGID {
+		r.local.update(p, func(a *localAttr) {
+			if setMode {
+				a.mode, a.hasMode = m&0o7777, true
+			}
+			if setUID {
+				a.uid, a.hasUID = uid, true
+			}
+			if setGID {
+				a.gid, a.hasGID = gid, true
+			}
+		})
 	}
 	return n.Getattr(ctx, fh, out)
 }
@@ -82,9 +96,10 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if err != nil {
 		return nil, nil, 0, r.fail(ctx, "create", p, err)
 	}
+	// A new file starts with its create mode and no chown from an
+	// earlier file of that name.
+	r.local.update(p, func(a *localAttr) { *a = localAttr{mode: mode & 0o7777, hasMode: true} })
 	r.fillAttr(wh.Entry(), &out.Attr)
-	r.modes.Store(out.Attr.Ino, mode&0o7777)
-	r.applyMode(&out.Attr)
 	out.SetEntryTimeout(r.ttl)
 	out.SetAttrTimeout(r.ttl)
 	ch := n.NewInode(ctx, &node{}, fs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino})
@@ -102,6 +117,9 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	if err != nil {
 		return nil, r.fail(ctx, "mkdir", p, err)
 	}
+	// Like a new file, a new folder shows its mkdir mode (kept locally).
+	r.local.remove(p)
+	r.local.update(p, func(a *localAttr) { *a = localAttr{mode: mode & 0o7777, hasMode: true} })
 	r.fillAttr(e, &out.Attr)
 	out.SetEntryTimeout(r.ttl)
 	out.SetAttrTimeout(r.ttl)
@@ -125,6 +143,7 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	if err := r.cache.Remove(ctx, p); err != nil {
 		return r.fail(ctx, "unlink", p, err)
 	}
+	r.local.remove(p)
 	return 0
 }
 
@@ -139,6 +158,7 @@ func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if err := r.cache.Rmdir(ctx, p); err != nil {
 		return r.fail(ctx, "rmdir", p, err)
 	}
+	r.local.remove(p)
 	return 0
 }
 
@@ -161,6 +181,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	if err := r.cache.Rename(ctx, src, dst, flags&unixRenameNoReplace != 0); err != nil {
 		return r.fail(ctx, "rename", src, err)
 	}
+	r.local.rename(src, dst)
 	return 0
 }
 

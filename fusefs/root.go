@@ -36,7 +36,8 @@ type Options struct {
 	// character limit.
 	PrefixChars int
 	// AttrTimeout is how long the kernel may keep names and attributes
-	// without asking; 0 means min(1s, the cache's DirCacheTime).
+	// without asking; 0 means min(1s, the cache's DirCacheTime), a
+	// negative value not at all (every stat asks odfb; for tests).
 	AttrTimeout time.Duration
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
@@ -55,15 +56,104 @@ type Root struct {
 	log   *slog.Logger
 	ttl   time.Duration
 	start time.Time
-	// modes holds permission bits set by chmod (ino → bits): kept for
-	// this mount only; the server stores no modes.
-	modes sync.Map
+	// local holds what chmod and chown set: kept for this mount only;
+	// the server stores neither modes nor owners.
+	local localAttrs
 }
 
-// applyMode shows permission bits an application set with chmod.
-func (r *Root) applyMode(a *fuse.Attr) {
-	if v, ok := r.modes.Load(a.Ino); ok {
-		a.Mode = a.Mode&^0o7777 | v.(uint32)
+// localAttr is what chmod and chown set on one file or folder.
+type localAttr struct {
+	mode                    uint32 // permission bits (07777)
+	uid, gid                uint32
+	hasMode, hasUID, hasGID bool
+}
+
+// localAttrs maps a server path (lower-cased: the server compares names
+// case-insensitively) to what chmod and chown set on it. fillAttr shows
+// them on every path that answers attributes (lookup, getattr with or
+// without an open file, create, mkdir, setattr); rename carries them
+// along, unlink and rmdir drop them.
+type localAttrs struct {
+	mu sync.Mutex
+	m  map[string]localAttr
+}
+
+func localKey(p string) string { return strings.ToLower(p) }
+
+// update changes the entry of p with f.
+func (l *localAttrs) update(p string, f func(*localAttr)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = make(map[string]localAttr)
+	}
+	k := localKey(p)
+	a := l.m[k]
+	f(&a)
+	l.m[k] = a
+}
+
+// apply shows the entry of p (if any) in a.
+func (l *localAttrs) apply(p string, a *fuse.Attr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.m) == 0 {
+		return
+	}
+	v, ok := l.m[localKey(p)]
+	if !ok {
+		return
+	}
+	if v.hasMode {
+		a.Mode = a.Mode&^0o7777 | v.mode
+	}
+	if v.hasUID {
+		a.Uid = v.uid
+	}
+	if v.hasGID {
+		a.Gid = v.gid
+	}
+}
+
+// under reports whether key k is p or below it.
+func under(k, p string) bool {
+	return k == p || p == "/" || strings.HasPrefix(k, p+"/")
+}
+
+// remove forgets p and everything below it.
+func (l *localAttrs) remove(p string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p = localKey(p)
+	for k := range l.m {
+		if under(k, p) {
+			delete(l.m, k)
+		}
+	}
+}
+
+// rename moves the entries of src and below to dst, replacing dst's.
+func (l *localAttrs) rename(src, dst string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	src, dst = localKey(src), localKey(dst)
+	if src == dst || len(l.m) == 0 {
+		return
+	}
+	moved := make(map[string]localAttr)
+	for k, v := range l.m {
+		if under(k, src) {
+			moved[dst+k[len(src):]] = v
+			delete(l.m, k)
+		}
+	}
+	for k := range l.m {
+		if under(k, dst) {
+			delete(l.m, k)
+		}
+	}
+	for k, v := range moved {
+		l.m[k] = v
 	}
 }
 
@@ -76,8 +166,11 @@ func NewRoot(c *cache.Cache, opts Options) *Root {
 		opts.Umask = 0o022
 	}
 	ttl := opts.AttrTimeout
-	if ttl <= 0 {
+	switch {
+	case ttl == 0:
 		ttl = min(time.Second, c.DirCacheTime())
+	case ttl < 0:
+		ttl = 0
 	}
 	return &Root{cache: c, opts: opts, log: opts.Logger, ttl: ttl, start: time.Now()}
 }
@@ -108,8 +201,10 @@ func Mount(mountpoint string, c *cache.Cache, opts Options) (*fuse.Server, error
 		EntryTimeout:    &ttl,
 		AttrTimeout:     &ttl,
 		NegativeTimeout: &ttl,
-		UID:             r.uid(),
-		GID:             r.gid(),
+		// fillAttr sets every mode, uid and gid itself: go-fuse must
+		// not turn mode 0 (chmod 000, --umask 777) into 0644, nor a
+		// chown to root into --uid/--gid.
+		NullPermissions: true,
 	})
 }
 
@@ -177,6 +272,7 @@ func (r *Root) fillAttr(e remote.Entry, out *fuse.Attr) {
 	out.Ino = inoOf(e.Path)
 	out.Uid, out.Gid = r.uid(), r.gid()
 	out.Blksize = 4096
+	r.local.apply(e.Path, out)
 }
 
 // checkLookupName maps a local name and says whether the server could
