@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make demo: serve a small sample library with spemu on loopback and mount
-# it with odfb. Usage: scripts/demo.sh [MOUNTPOINT]   (default ./mnt)
-# Ctrl-C unmounts and stops the emulator. Everything lives in ./.demo.
+# it with odfb, read-write. Usage: scripts/demo.sh [MOUNTPOINT]   (default ./mnt)
+# Ctrl-C unmounts (odfb first uploads what is queued, for up to 10 s) and
+# then stops the emulator; no mount and no process is left behind.
+# Everything lives in ./.demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,8 +30,15 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
   fi
 fi
-if mountpoint -q "$MNT" 2>/dev/null; then
-  echo "demo: $MNT is already mounted; unmount it first (umount $MNT or fusermount3 -u $MNT)" >&2
+# The mountpoint's absolute path, as /proc/self/mountinfo shows it (the
+# parent resolved, so that a dead mount at $MNT does not stop us here).
+ABS_MNT="$(cd "$(dirname -- "$MNT")" && pwd -P)/$(basename -- "$MNT")"
+# mounted: is $ABS_MNT a mountpoint (also a dead one, which stat cannot see)?
+mounted() {
+  M="${ABS_MNT// /\\040}" awk '$5 == ENVIRON["M"] { found = 1 } END { exit !found }' /proc/self/mountinfo
+}
+if mounted; then
+  echo "demo: $MNT is already mounted; unmount it first (umount $MNT, or fusermount3 -uz $MNT if an earlier odfb was killed)" >&2
   exit 1
 fi
 
@@ -58,30 +67,61 @@ PNG
 fi
 
 # --- start the emulator ----------------------------------------------------
-PIDS=()
+# spemu runs in its own session: a Ctrl-C in the terminal goes to the whole
+# foreground process group, and spemu must outlive odfb, which still
+# uploads what is queued when it is told to stop. cleanup stops odfb
+# first, then spemu.
+DRAIN=10s
 cleanup() {
   trap - INT TERM EXIT
   echo
-  echo "demo: unmounting $MNT and stopping spemu…"
   if [ -n "${ODFB_PID:-}" ] && kill -0 "$ODFB_PID" 2>/dev/null; then
+    echo "demo: unmounting $MNT (odfb uploads what is queued first, for up to $DRAIN)…"
     kill -TERM "$ODFB_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$ODFB_PID" 2>/dev/null || break; sleep 0.2; done
+    # --drain-timeout plus time to unmount and close.
+    for _ in $(seq 100); do kill -0 "$ODFB_PID" 2>/dev/null || break; sleep 0.2; done
+    if kill -0 "$ODFB_PID" 2>/dev/null; then
+      echo "demo: odfb did not exit; killing it (what it had queued resumes at the next make demo)" >&2
+      kill -KILL "$ODFB_PID" 2>/dev/null || true
+    fi
   fi
-  if mountpoint -q "$MNT" 2>/dev/null; then
-    umount "$MNT" 2>/dev/null || fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
+  if [ -n "${ODFB_PID:-}" ]; then
+    local code=${ODFB_CODE:-}
+    if [ -z "$code" ]; then
+      code=0
+      wait "$ODFB_PID" 2>/dev/null || code=$?
+    fi
+    case $code in
+      0|130|143) ;;
+      7) echo "demo: odfb exited with uploads pending; they resume at the next make demo (see $DEMO/odfb.log)" >&2 ;;
+      *) echo "demo: odfb exited with status $code (see $DEMO/odfb.log)" >&2 ;;
+    esac
   fi
-  if [ -n "${SPEMU_PID:-}" ]; then
+  if mounted; then
+    umount "$ABS_MNT" 2>/dev/null || fusermount3 -u "$ABS_MNT" 2>/dev/null ||
+      umount -l "$ABS_MNT" 2>/dev/null || fusermount3 -uz "$ABS_MNT" 2>/dev/null || true
+  fi
+  if [ -n "${SPEMU_PID:-}" ] && kill -0 "$SPEMU_PID" 2>/dev/null; then
+    echo "demo: stopping spemu…"
     kill -TERM "$SPEMU_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$SPEMU_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SPEMU_PID" 2>/dev/null || true
     wait "$SPEMU_PID" 2>/dev/null || true
   fi
-  echo "demo: done (logs in $DEMO/*.log)"
+  if mounted; then
+    echo "demo: $MNT is still mounted; run: umount -l $ABS_MNT" >&2
+  else
+    echo "demo: done (logs in $DEMO/*.log)"
+  fi
 }
-trap cleanup INT TERM EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+trap cleanup EXIT
 
 rm -f "$DEMO/cookie" "$DEMO/spemu.url"
-"$SPEMU" --listen 127.0.0.1:0 --root "$LIB" --auth cookie \
+setsid "$SPEMU" --listen 127.0.0.1:0 --root "$LIB" --auth cookie \
   --write-cookie-file "$DEMO/cookie" --request-log "$DEMO/requests.log" \
-  > "$DEMO/spemu.url" 2> "$DEMO/spemu.log" &
+  > "$DEMO/spemu.url" 2> "$DEMO/spemu.log" < /dev/null &
 SPEMU_PID=$!
 for _ in $(seq 100); do
   [ -s "$DEMO/spemu.url" ] && [ -s "$DEMO/cookie" ] && break
@@ -95,7 +135,7 @@ chmod 600 "$DEMO/cookie"
 # --- mount -------------------------------------------------------------------
 : > "$DEMO/odfb.log"
 "$ODFB" mount --cookie-file "$DEMO/cookie" --cache-dir "$DEMO/cache" \
-  --dir-cache-time 10s "$URL" "$MNT" 2> "$DEMO/odfb.log" &
+  --dir-cache-time 10s --drain-timeout "$DRAIN" "$URL" "$MNT" 2> "$DEMO/odfb.log" &
 ODFB_PID=$!
 for _ in $(seq 150); do
   grep -q "mounted " "$DEMO/odfb.log" && break
@@ -104,21 +144,31 @@ for _ in $(seq 150); do
 done
 grep -q "mounted " "$DEMO/odfb.log" || { echo "demo: odfb did not mount in 15s:" >&2; cat "$DEMO/odfb.log" >&2; exit 1; }
 
+BIN=$(pwd -P)/bin
+ABS_LIB=$(cd "$LIB" && pwd -P)
 cat <<MSG
 
   odfb demo: the library $URL
-  is mounted at $MNT (read-only for now; writes answer EROFS).
+  is mounted read-write at $ABS_MNT.
 
-  Try, in another terminal:
-    ls -l $MNT
-    cat "$MNT/README.txt"
-    ls -l "$MNT/Projects"            # 'Q1:results?.txt' is 'Q1：results？.txt' on the server
-    sha256sum "$MNT/Big files/fifty-MiB.bin" "$LIB/Big files/fifty-MiB.bin"
-    df -h $MNT; stat "$MNT/Pictures/gradient.png"
-    $ODFB mount --help               # every option
-    tail -f $DEMO/requests.log       # what odfb asks the server (spemu's request log)
+  Try, in another terminal — reading:
+    ls -l $ABS_MNT
+    cat "$ABS_MNT/README.txt"
+    ls -l "$ABS_MNT/Projects"        # 'Q1:results?.txt' is 'Q1：results？.txt' on the server
+    sha256sum "$ABS_MNT/Big files/fifty-MiB.bin" "$ABS_LIB/Big files/fifty-MiB.bin"
+    df -h $ABS_MNT; stat "$ABS_MNT/Pictures/gradient.png"
+  … and writing:
+    cp /etc/os-release "$ABS_MNT/Projects/"
+    $BIN/odfb status $ABS_MNT        # the upload queue (uploads start 2 s after the last close)
+    $BIN/odfb sync $ABS_MNT          # waits until everything is on the server
+    ls -l "$ABS_LIB/Projects"        # spemu's files on disk: os-release arrived
+  More:
+    $BIN/odfb mount --help           # every option
+    tail -f $(pwd -P)/.demo/requests.log   # what odfb asks the server (spemu's request log)
 
-  Ctrl-C here unmounts and stops the emulator.
+  Ctrl-C here unmounts (after uploading what is queued, for up to $DRAIN)
+  and stops the emulator.
 MSG
 
-wait "$ODFB_PID" || true
+ODFB_CODE=0
+wait "$ODFB_PID" || ODFB_CODE=$?
