@@ -41,6 +41,10 @@ type Server struct {
 	httpSrv *http.Server
 	baseURL string
 	closed  bool
+	// fresh holds connections that have not sent a request yet
+	// (http.StateNew). Shutdown treats them as busy for 5 s, so Close
+	// ends them itself.
+	fresh map[net.Conn]struct{}
 }
 
 // New checks cfg, opens (or creates) the served directory and returns a
@@ -122,6 +126,7 @@ func (s *Server) Start() error {
 		Handler:           s.handler,
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+		ConnState:         s.trackConn,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if pc, ok := c.(*phraseConn); ok {
 				return context.WithValue(ctx, phraseConnKey{}, pc)
@@ -138,6 +143,28 @@ func (s *Server) Start() error {
 	return nil
 }
 
+// trackConn keeps the set of connections that have sent nothing yet.
+func (s *Server) trackConn(c net.Conn, st http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st == http.StateNew {
+		if s.fresh == nil {
+			s.fresh = map[net.Conn]struct{}{}
+		}
+		s.fresh[c] = struct{}{}
+		return
+	}
+	delete(s.fresh, c)
+}
+
+func (s *Server) closeFresh() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.fresh {
+		c.Close()
+	}
+}
+
 // Close stops serving, writes the metadata and removes a temp root.
 func (s *Server) Close() error {
 	s.mu.Lock()
@@ -151,9 +178,20 @@ func (s *Server) Close() error {
 	var err error
 	if srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		done := make(chan struct{})
+		go func() {
+			// Shutdown has closed the listener by then; a connection that
+			// has still sent nothing never will.
+			select {
+			case <-done:
+			case <-time.After(50 * time.Millisecond):
+				s.closeFresh()
+			}
+		}()
 		if err = srv.Shutdown(ctx); err != nil {
 			err = srv.Close()
 		}
+		close(done)
 		cancel()
 	}
 	s.mu.Lock()
