@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -179,10 +180,12 @@ func TestSyncStatusUnmount(t *testing.T) {
 	}
 }
 
-// TestKill9Resumes: kill -9 during a chunked upload and during a queue
-// of 200 small files; after a remount and odfb sync every file whose
-// close() returned is on the server, and the chunked upload continued
-// from its saved offset (no second StartUpload).
+// TestKill9Resumes: kill -9 during a chunked upload and while a queue of
+// 200 small files is partly uploaded; after a remount and odfb sync every
+// file whose close() returned is on the server, the chunked upload
+// continued from its saved offset (no second StartUpload), and of the
+// small files already on the server at the kill at most --transfers (the
+// ones in flight) are sent again.
 func TestKill9Resumes(t *testing.T) {
 	testenv.NeedFUSE(t)
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
@@ -237,27 +240,110 @@ func TestKill9Resumes(t *testing.T) {
 	})
 
 	t.Run("200 small files", func(t *testing.T) {
-		m := startMount(t, bin, srv, mnt, cacheDir, flags...)
-		srv.SetFaults(spemu.Faults{Latency: 20 * time.Millisecond, ThrottleStatus: 429})
+		// The whole queue is journaled first (an hour of write-back), then
+		// odfb sync starts it; one upload at a time, each answer delayed,
+		// so the kill comes with part of the queue on the server.
+		const transfers = 1
+		small := []string{"--write-back", "1h", "--transfers", fmt.Sprint(transfers)}
+		m := startMount(t, bin, srv, mnt, cacheDir, small...)
 		for i := 0; i < 200; i++ {
 			if err := os.WriteFile(filepath.Join(mnt, fmt.Sprintf("small%03d.txt", i)), seededBytes(4096, int64(100+i)), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
+		srv.ResetRequests()
+		srv.SetFaults(spemu.Faults{Latency: 50 * time.Millisecond})
+		syncCmd := exec.Command(bin, "sync", mnt)
+		if err := syncCmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(2 * time.Minute)
+		for len(storedSmall(srv.Requests(), time.Time{}, time.Now())) < 20 {
+			if time.Now().After(deadline) {
+				t.Fatalf("uploads made no progress:\n%s", m.logText())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		m.kill9(t, mnt)
-		srv.SetFaults(spemu.Faults{ThrottleStatus: 429})
-		m = startMount(t, bin, srv, mnt, cacheDir, flags...)
+		// odfb is dead: every PUT it sent arrived before this.
+		killed := time.Now()
+		syncCmd.Wait() // it fails: its mount is gone
+		srv.SetFaults(spemu.Faults{})
+		remounted := time.Now()
+		m = startMount(t, bin, srv, mnt, cacheDir, small...)
 		if code, _, errs := runOdfb(t, bin, "sync", mnt); code != 0 {
 			t.Fatalf("sync after remount: exit %d: %s", code, errs)
+		}
+		reqs := srv.Requests()
+		// Stored by the first mount: its PUTs the server answered 2xx
+		// (the one in flight at the kill may have been stored after odfb
+		// died, its answer never read).
+		before := storedSmall(reqs, time.Time{}, killed)
+		if len(before) == 0 || len(before) >= 200 {
+			t.Fatalf("%d of 200 files on the server at the kill; the test needs part of the queue done", len(before))
+		}
+		// In flight at the kill: the last --transfers PUTs the first
+		// mount sent.
+		inFlight := map[string]bool{}
+		for i := len(reqs) - 1; i >= 0 && len(inFlight) < transfers; i-- {
+			if r := reqs[i]; r.Method == "PUT" && r.Time.Before(killed) {
+				inFlight[r.Path[strings.LastIndex(r.Path, "/"):]] = true
+			}
+		}
+		var resent []string
+		for p := range putsSmall(reqs, remounted) {
+			if before[p] {
+				resent = append(resent, p)
+			}
+		}
+		sort.Strings(resent)
+		t.Logf("killed with %d of 200 on the server, in flight %v; re-sent after the remount: %v", len(before), inFlight, resent)
+		// Only an upload whose answer odfb had not recorded when it died
+		// may go again (the server then answers 412 and odfb finds its own
+		// bytes there): at most --transfers files, the ones in flight.
+		for _, p := range resent {
+			if !inFlight[p] {
+				t.Errorf("%s was on the server before the kill and not in flight, yet uploaded again after the restart", p)
+			}
+		}
+		if len(resent) > transfers {
+			t.Errorf("%d files already on the server were uploaded again after the restart (at most %d may be): %v", len(resent), transfers, resent)
 		}
 		for i := 0; i < 200; i++ {
 			if data, err := srv.ReadFile(fmt.Sprintf("/small%03d.txt", i)); err != nil || !bytes.Equal(data, seededBytes(4096, int64(100+i))) {
 				t.Errorf("small%03d.txt on the server: %v", i, err)
 			}
 		}
+		if code, out, _ := runOdfb(t, bin, "status", mnt); code != 0 || !strings.Contains(out, "uploads: 0 queued") || strings.Contains(out, "conflict") {
+			t.Errorf("status after the sync (exit %d):\n%s", code, out)
+		}
 		runOdfb(t, bin, "unmount", mnt)
 		<-m.exited
 	})
+}
+
+// storedSmall returns the /smallNNN.txt files that a PUT arriving in
+// [from, to) stored (2xx).
+func storedSmall(reqs []spemu.RequestRecord, from, to time.Time) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range reqs {
+		if r.Method == "PUT" && r.Status/100 == 2 && !r.Time.Before(from) && r.Time.Before(to) && strings.Contains(r.Path, "/small") {
+			out[r.Path[strings.LastIndex(r.Path, "/"):]] = true
+		}
+	}
+	return out
+}
+
+// putsSmall returns the /smallNNN.txt files sent by a PUT (whatever the
+// answer) arriving at or after from.
+func putsSmall(reqs []spemu.RequestRecord, from time.Time) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range reqs {
+		if r.Method == "PUT" && !r.Time.Before(from) && strings.Contains(r.Path, "/small") {
+			out[r.Path[strings.LastIndex(r.Path, "/"):]] = true
+		}
+	}
+	return out
 }
 
 func countStarts(srv *spemu.Server) int {
