@@ -29,6 +29,17 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 	r.fillAttr(e, &out.Attr)
 	out.SetEntryTimeout(r.ttl)
 	out.SetAttrTimeout(r.ttl)
+	if names.ToLocal(e.Name()) != name {
+		// Another spelling of an existing name (other case, or the
+		// full-width form of a mapped character). It opens the same
+		// server file, but gets an inode of its own, not cached by the
+		// kernel: with one inode for both, rename("a.txt", "A.txt")
+		// would be a same-file rename the kernel answers itself with
+		// success, and the case change would never reach the server.
+		out.Attr.Ino = aliasIno(remote.Join(dir, srv))
+		out.SetEntryTimeout(0)
+		out.SetAttrTimeout(0)
+	}
 	mode := uint32(syscall.S_IFREG)
 	if e.IsDir {
 		mode = syscall.S_IFDIR

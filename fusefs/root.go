@@ -236,6 +236,18 @@ func serverPath(n *fs.Inode) string {
 
 // inoOf gives a stable inode number for a server path (case-folded, as
 // the server compares names).
+// aliasIno is the inode number of a spelling of p that differs from the
+// server's (see Lookup): p exactly as asked, case kept.
+func aliasIno(p string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte("alias\x00" + p))
+	ino := h.Sum64()
+	if ino <= 1 {
+		ino += 2
+	}
+	return ino
+}
+
 func inoOf(p string) uint64 {
 	if p == "/" {
 		return 1
