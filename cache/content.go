@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -51,6 +53,14 @@ type contentStore struct {
 	mu    sync.Mutex
 	files map[string]*cfile // open (or fetching) files, key fold(path)
 	used  int64             // bytes present over all records
+	// freed counts removals of cached files (evictions): a write that
+	// failed for lack of room may try again when another fetch made room
+	// meanwhile.
+	freed atomic.Uint64
+	// fullWarned holds the files (fold(path)) already logged as read
+	// past the cache because its disk is full; emptied when a download
+	// is stored again.
+	fullWarned map[string]bool
 }
 
 // cfile is one cached version of a file while it is in use.
@@ -66,6 +76,10 @@ type cfile struct {
 	present  []uint64
 	inflight map[int64]*fetchWait
 	dirty    bool
+	// direct: the cache disk was full even after eviction; reads of
+	// blocks not cached go straight to the caller (readDirect) for as
+	// long as this version stays open.
+	direct bool
 }
 
 type fetchWait struct {
@@ -80,7 +94,7 @@ func newContentStore(c *Cache, dir string) (*contentStore, error) {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("content cache: %w", err)
 	}
-	s := &contentStore{c: c, dir: dir, limit: c.opts.CacheSize, files: map[string]*cfile{}, sem: make(chan struct{}, maxFetches)}
+	s := &contentStore{c: c, dir: dir, limit: c.opts.CacheSize, files: map[string]*cfile{}, sem: make(chan struct{}, maxFetches), fullWarned: map[string]bool{}}
 	known := map[string]bool{}
 	err := c.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketContent).ForEach(func(_, v []byte) error {
@@ -227,6 +241,7 @@ func (s *contentStore) retireLocked(cf *cfile) {
 func (s *contentStore) removeRecordLocked(key string, rec contentRecord) {
 	s.used -= rec.Bytes
 	os.Remove(filepath.Join(s.dir, rec.File))
+	s.freed.Add(1)
 	if err := deleteKey(s.c.db, bucketContent, key); err != nil {
 		s.c.log.Warn("cannot remove content record", "path", rec.Path, "err", err)
 	}
@@ -302,11 +317,19 @@ func (s *contentStore) evictLocked() {
 	if s.used <= s.limit {
 		return
 	}
-	type cand struct {
-		key string
-		rec contentRecord
+	for _, cd := range s.lruLocked() {
+		if s.used <= s.limit {
+			return
+		}
+		s.c.log.Debug("evicting cached content", "path", cd.rec.Path, "bytes", cd.rec.Bytes)
+		s.removeRecordLocked(cd.key, cd.rec)
 	}
-	var all []cand
+}
+
+// lruLocked returns the records of files that are not open, least
+// recently used first.
+func (s *contentStore) lruLocked() []contentRecordKey {
+	var all []contentRecordKey
 	s.c.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketContent).ForEach(func(k, v []byte) error {
 			if s.files[string(k)] != nil {
@@ -314,19 +337,69 @@ func (s *contentStore) evictLocked() {
 			}
 			var r contentRecord
 			if json.Unmarshal(v, &r) == nil {
-				all = append(all, cand{string(k), r})
+				all = append(all, contentRecordKey{string(k), r})
 			}
 			return nil
 		})
 	})
 	sort.Slice(all, func(i, j int) bool { return all[i].rec.LastUsed.Before(all[j].rec.LastUsed) })
-	for _, cd := range all {
-		if s.used <= s.limit {
-			return
-		}
-		s.c.log.Debug("evicting cached content", "path", cd.rec.Path, "bytes", cd.rec.Bytes)
-		s.removeRecordLocked(cd.key, cd.rec)
+	return all
+}
+
+type contentRecordKey struct {
+	key string
+	rec contentRecord
+}
+
+// makeRoom evicts least recently used content that is not open until
+// need bytes are freed (the cache disk is full, whatever --cache-size
+// says). It reports whether writing again may succeed: something was
+// freed, here or (since the failed write, which saw freed at since) by
+// another fetch.
+func (s *contentStore) makeRoom(need int64, since uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.freed.Load() != since {
+		return true
 	}
+	var freed int64
+	for _, cd := range s.lruLocked() {
+		if freed >= need {
+			break
+		}
+		s.c.log.Info("cache disk full: evicting cached content", "path", cd.rec.Path, "bytes", cd.rec.Bytes)
+		s.removeRecordLocked(cd.key, cd.rec)
+		freed += cd.rec.Bytes
+	}
+	return freed > 0
+}
+
+// DiskError is a failure of the local disk that holds the cache
+// directory — ENOSPC, EIO of the disk, … — while odfb stored something
+// for the file at Path. It is not a server error: it unwraps to the
+// *os.PathError, so the application sees its errno.
+type DiskError struct {
+	Op   string // what odfb was doing ("content cache write")
+	Path string // the library file it was for
+	Err  error
+}
+
+func (e *DiskError) Error() string {
+	return e.Op + " for " + e.Path + " (local disk): " + e.Err.Error()
+}
+
+func (e *DiskError) Unwrap() error { return e.Err }
+
+// noSpace reports whether err (from the file system) means the local
+// disk, or the user's quota on it, has no room left.
+func noSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// cacheFull reports whether err is a *DiskError for a full disk.
+func cacheFull(err error) bool {
+	var de *DiskError
+	return errors.As(err, &de) && noSpace(de.Err)
 }
 
 // ContentUsed returns the bytes the content cache holds.
@@ -340,6 +413,9 @@ func (c *Cache) ContentUsed() int64 {
 // requested blocks starting at b, at most n blocks long. It returns the
 // number of blocks requested (0 when b is present or already coming).
 func (cf *cfile) startFetchLocked(b, n int64) int64 {
+	if cf.direct {
+		return 0 // the cache disk is full: readDirect
+	}
 	total := nblocks(cf.rec.Size)
 	var cnt int64
 	for b+cnt < total && cnt < n && !cf.has(b+cnt) && cf.inflight[b+cnt] == nil {
@@ -408,27 +484,22 @@ func (cf *cfile) fetch(first int64, waits []*fetchWait) {
 		return
 	}
 	defer body.Close()
-	if (info.ETag != "" && cf.rec.ETag != "" && !sameETag(info.ETag, cf.rec.ETag) && !isSynthetic(cf.rec.ETag)) ||
-		(info.Size >= 0 && info.Size != cf.rec.Size) {
-		s.c.log.Warn("file changed on the server while reading; reopen it to read the new version",
-			"path", cf.rec.Path, "cached_etag", cf.rec.ETag, "server_etag", info.ETag)
-		s.c.Invalidate(remote.Dir(cf.rec.Path))
-		failRest(0, &remote.Error{Kind: remote.ErrPrecondition, Op: "GET", Path: cf.rec.Path, Detail: "changed on the server while open"})
+	if err := cf.checkVersion(info); err != nil {
+		failRest(0, err)
 		return
 	}
+	buf := make([]byte, 32<<10)
 	for i := range waits {
 		b := first + int64(i)
-		n := cf.blockLen(b)
-		w, err := io.CopyN(io.NewOffsetWriter(cf.f, b*BlockSize), body, n)
-		if err == nil && w != n {
-			err = io.ErrUnexpectedEOF
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
+		if err := cf.storeBlock(body, buf, b, length-(b-first)*BlockSize); err != nil {
+			var de *DiskError
+			switch {
+			case cacheFull(err):
+				cf.goDirect(err)
+			case errors.As(err, &de):
+				s.c.log.Warn("cannot store downloaded content in the cache", "path", cf.rec.Path, "err", err)
 			}
-			s.c.log.Warn("download interrupted", "path", cf.rec.Path, "offset", b*BlockSize, "err", err)
-			failRest(i, &remote.Error{Kind: remote.ErrServer, Op: "GET", Path: cf.rec.Path, Err: err})
+			failRest(i, err)
 			return
 		}
 		finish(i, nil)
@@ -438,8 +509,103 @@ func (cf *cfile) fetch(first int64, waits []*fetchWait) {
 		s.mu.Lock()
 		s.persistLocked(cf)
 		s.evictLocked()
+		clear(s.fullWarned) // there was room again
 		s.mu.Unlock()
 	}
+}
+
+// checkVersion fails a GET whose answer is not the version cf caches.
+func (cf *cfile) checkVersion(info remote.ObjectInfo) error {
+	s := cf.store
+	if (info.ETag != "" && cf.rec.ETag != "" && !sameETag(info.ETag, cf.rec.ETag) && !isSynthetic(cf.rec.ETag)) ||
+		(info.Size >= 0 && info.Size != cf.rec.Size) {
+		s.c.log.Warn("file changed on the server while reading; reopen it to read the new version",
+			"path", cf.rec.Path, "cached_etag", cf.rec.ETag, "server_etag", info.ETag)
+		s.c.Invalidate(remote.Dir(cf.rec.Path))
+		return &remote.Error{Kind: remote.ErrPrecondition, Op: "GET", Path: cf.rec.Path, Detail: "changed on the server while open"}
+	}
+	return nil
+}
+
+// storeBlock copies block b from body to the cached file; rest is what
+// is left of the GET from b on. A full disk makes room by evicting other
+// content and writes again; when nothing is left to evict, the
+// *DiskError says ENOSPC. A failed read of body is the server's.
+func (cf *cfile) storeBlock(body io.Reader, buf []byte, b, rest int64) error {
+	s := cf.store
+	n := cf.blockLen(b)
+	for done := int64(0); done < n; {
+		m := int(min(int64(len(buf)), n-done))
+		if _, err := io.ReadFull(body, buf[:m]); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			s.c.log.Warn("download interrupted", "path", cf.rec.Path, "offset", b*BlockSize+done, "err", err)
+			return &remote.Error{Kind: remote.ErrServer, Op: "GET", Path: cf.rec.Path, Err: err}
+		}
+		for {
+			since := s.freed.Load()
+			_, err := cf.f.WriteAt(buf[:m], b*BlockSize+done)
+			if err == nil {
+				break
+			}
+			if noSpace(err) && s.makeRoom(rest-done, since) {
+				continue
+			}
+			return &DiskError{Op: "content cache write", Path: cf.rec.Path, Err: err}
+		}
+		done += int64(m)
+	}
+	return nil
+}
+
+// goDirect switches cf to reading past the cache (its disk is full),
+// warning once per file.
+func (cf *cfile) goDirect(err error) {
+	s := cf.store
+	s.mu.Lock()
+	cf.direct = true
+	warn := !s.fullWarned[cf.key]
+	s.fullWarned[cf.key] = true
+	s.mu.Unlock()
+	if warn {
+		s.c.log.Warn("cache disk is full: reading this file straight from the server without caching it (free space under the cache directory)",
+			"path", cf.rec.Path, "cache_dir", s.c.opts.Dir, "err", err)
+	}
+}
+
+// errCacheFull sends a read past the cache (readDirect).
+var errCacheFull = &DiskError{Op: "content cache write", Err: syscall.ENOSPC}
+
+// readDirect reads len(p) bytes at off straight from the server into p,
+// storing nothing: one ranged GET of exactly what was asked.
+func (h *Handle) readDirect(ctx context.Context, p []byte, off int64) (int, error) {
+	cf := h.cf
+	s := cf.store
+	select {
+	case s.sem <- struct{}{}:
+		defer func() { <-s.sem }()
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	body, info, err := s.c.remote.Get(ctx, cf.rec.Path, off, int64(len(p)))
+	if err != nil {
+		if errors.Is(err, remote.ErrUnavailable) {
+			s.c.serverAway(err)
+		}
+		return 0, err
+	}
+	defer body.Close()
+	if err := cf.checkVersion(info); err != nil {
+		return 0, err
+	}
+	if _, err := io.ReadFull(body, p); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, &remote.Error{Kind: remote.ErrServer, Op: "GET", Path: cf.rec.Path, Err: err}
+	}
+	return len(p), nil
 }
 
 func isSynthetic(v string) bool { return len(v) > 5 && v[:5] == "size=" }
@@ -502,6 +668,20 @@ func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	h.next = end
 	s := h.cf.store
 	s.mu.Lock()
+	if h.cf.direct {
+		// The cache disk is full: what is not cached comes straight
+		// from the server.
+		missing := false
+		for b := first; b <= last && !missing; b++ {
+			missing = !h.cf.has(b)
+		}
+		s.mu.Unlock()
+		h.mu.Unlock()
+		if missing {
+			return h.directAt(ctx, p, off, end)
+		}
+		return h.cachedAt(p, off, end)
+	}
 	for b := first; b <= last; b++ {
 		if h.cf.has(b) || h.cf.inflight[b] != nil {
 			continue
@@ -529,10 +709,30 @@ func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 
 	for b := first; b <= last; b++ {
 		if err := h.cf.wait(ctx, b); err != nil {
+			if cacheFull(err) {
+				return h.directAt(ctx, p, off, end)
+			}
 			return 0, err
 		}
 	}
+	return h.cachedAt(p, off, end)
+}
+
+// cachedAt reads [off, end) from the cached file into p.
+func (h *Handle) cachedAt(p []byte, off, end int64) (int, error) {
 	n, err := h.cf.f.ReadAt(p[:end-off], off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return n, &DiskError{Op: "content cache read", Path: h.cf.rec.Path, Err: err}
+	}
+	if err == nil && end < off+int64(len(p)) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// directAt reads [off, end) from the server into p (readDirect).
+func (h *Handle) directAt(ctx context.Context, p []byte, off, end int64) (int, error) {
+	n, err := h.readDirect(ctx, p[:end-off], off)
 	if err == nil && end < off+int64(len(p)) {
 		err = io.EOF
 	}
@@ -564,6 +764,10 @@ func (cf *cfile) wait(ctx context.Context, b int64) error {
 			}
 			cf.startFetchLocked(b, 1)
 			w = cf.inflight[b]
+			if w == nil { // cf.direct: the cache disk is full
+				s.mu.Unlock()
+				return errCacheFull
+			}
 		}
 		s.mu.Unlock()
 		select {

@@ -36,6 +36,15 @@
 // listing shows a new ETag for a file, its cached content is dropped (at
 // last close if it is open).
 //
+// A full cache disk (ENOSPC, EDQUOT while storing a download) first
+// evicts least recently used content that is not open, whatever
+// CacheSize says, and writes again. When nothing is left to evict, the
+// file is read past the cache for as long as it stays open: each read
+// is one ranged GET of what was asked, straight into the caller's
+// buffer, and one warning names the file. Failures of the local disk
+// are *DiskError (their errno reaches the application), never a
+// remote.ErrServer.
+//
 // Writes (StartWrites enables them; see docs/writes.md). Every write goes
 // to a staging file (staging.go); Flush/Fsync fsync it and commit a
 // JournalRecord before returning. The uploader (upload.go) sends a file
