@@ -167,16 +167,16 @@ func ensurePrivateDir(dir string, log *slog.Logger) error {
 	return nil
 }
 
-// serverAway records that the server could not be reached. It returns
-// true the first time (so the caller's warning is logged once).
+// retryInterval is how long the server is left alone once it was found
+// unreachable: min(DirCacheTime, 30s).
+func (c *Cache) retryInterval() time.Duration { return min(c.ttl, 30*time.Second) }
+
+// serverAway records that the server could not be reached; the warning
+// is logged the first time only.
 func (c *Cache) serverAway(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	retry := c.ttl
-	if retry > 30*time.Second {
-		retry = 30 * time.Second
-	}
-	c.offlineUntil = c.now().Add(retry)
+	c.offlineUntil = c.now().Add(c.retryInterval())
 	if !c.offline {
 		c.offline = true
 		c.log.Warn("server unreachable; serving the cached tree and cached content until it is back", "err", err)
@@ -191,6 +191,49 @@ func (c *Cache) serverBack() {
 		c.offline = false
 		c.log.Info("server reachable again")
 	}
+}
+
+// mayAsk reports whether content may be requested from the server now.
+// While the server is known to be away it may not until the retry
+// interval has passed; then the caller is the probe, and other callers
+// are refused until the probe's answer (noteAnswer) or another interval.
+// When refused, until is the time of the next try.
+func (c *Cache) mayAsk() (ok bool, until time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.offline {
+		return true, time.Time{}
+	}
+	now := c.now()
+	if now.Before(c.offlineUntil) {
+		return false, c.offlineUntil
+	}
+	c.offlineUntil = now.Add(c.retryInterval())
+	return true, time.Time{}
+}
+
+// noteAnswer updates the server's away state from the outcome of a
+// content request: any answer means it is reachable.
+func (c *Cache) noteAnswer(err error) {
+	switch {
+	case err == nil:
+		c.serverBack()
+	case errors.Is(err, remote.ErrUnavailable):
+		c.serverAway(err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// no answer either way
+	default:
+		c.serverBack()
+	}
+}
+
+// notCached is the error of a read of content that is not cached while
+// the server is known to be away: it fails at once instead of waiting
+// for the server's retries.
+func (c *Cache) notCached(p string, until time.Time) error {
+	return &remote.Error{Kind: remote.ErrUnavailable, Op: "read", Path: p,
+		Detail: fmt.Sprintf("this part of the file is not cached and the server was unreachable moments ago (next try in %s)",
+			max(until.Sub(c.now()), 0).Round(time.Second))}
 }
 
 // Offline reports whether the server was found unreachable recently.

@@ -476,10 +476,8 @@ func (cf *cfile) fetch(first int64, waits []*fetchWait) {
 	off := first * BlockSize
 	length := min(int64(len(waits))*BlockSize, cf.rec.Size-off)
 	body, info, err := s.c.remote.Get(ctx, cf.rec.Path, off, length)
+	s.c.noteAnswer(err)
 	if err != nil {
-		if errors.Is(err, remote.ErrUnavailable) {
-			s.c.serverAway(err)
-		}
 		failRest(0, err)
 		return
 	}
@@ -588,11 +586,12 @@ func (h *Handle) readDirect(ctx context.Context, p []byte, off int64) (int, erro
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
+	if ok, until := s.c.mayAsk(); !ok {
+		return 0, s.c.notCached(cf.rec.Path, until)
+	}
 	body, info, err := s.c.remote.Get(ctx, cf.rec.Path, off, int64(len(p)))
+	s.c.noteAnswer(err)
 	if err != nil {
-		if errors.Is(err, remote.ErrUnavailable) {
-			s.c.serverAway(err)
-		}
 		return 0, err
 	}
 	defer body.Close()
@@ -682,6 +681,22 @@ func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		}
 		return h.cachedAt(p, off, end)
 	}
+	// While the server is known to be away, a read that needs a GET
+	// fails at once (but for the one probe after the retry interval)
+	// instead of waiting for the server's retries, and nothing is read
+	// ahead.
+	for b := first; b <= last; b++ {
+		if h.cf.has(b) || h.cf.inflight[b] != nil {
+			continue
+		}
+		if ok, until := s.c.mayAsk(); !ok {
+			s.mu.Unlock()
+			h.mu.Unlock()
+			return 0, s.c.notCached(h.cf.rec.Path, until)
+		}
+		break
+	}
+	away := s.c.Offline()
 	for b := first; b <= last; b++ {
 		if h.cf.has(b) || h.cf.inflight[b] != nil {
 			continue
@@ -695,7 +710,7 @@ func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		}
 	}
 	// Fetch ahead once the reader is past the middle of the last window.
-	if seq && h.ahead > 0 && last >= h.half && h.ahead < nblocks(size) {
+	if seq && !away && h.ahead > 0 && last >= h.half && h.ahead < nblocks(size) {
 		if got := h.cf.startFetchLocked(h.ahead, h.win); got > 0 {
 			h.advance(h.ahead, got)
 		} else {
@@ -761,6 +776,14 @@ func (cf *cfile) wait(ctx context.Context, b int64) error {
 			if tries > 0 {
 				s.mu.Unlock()
 				return &remote.Error{Kind: remote.ErrServer, Op: "GET", Path: cf.rec.Path, Detail: "block missing after download"}
+			}
+			if cf.direct { // the cache disk is full
+				s.mu.Unlock()
+				return errCacheFull
+			}
+			if ok, until := s.c.mayAsk(); !ok {
+				s.mu.Unlock()
+				return s.c.notCached(cf.rec.Path, until)
 			}
 			cf.startFetchLocked(b, 1)
 			w = cf.inflight[b]

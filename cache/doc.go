@@ -23,7 +23,10 @@
 // earlier run is served at once and revalidated in the background. When
 // the server is unreachable (remote.ErrUnavailable) stale listings and
 // cached content are served, one warning is logged, and the server is
-// tried again after min(DirCacheTime, 30s).
+// tried again after min(DirCacheTime, 30s). Meanwhile a read of content
+// that is not cached fails at once (ErrUnavailable, "not cached") without
+// a request; after the interval one read probes the server, and any
+// answer to a GET brings it back.
 //
 // Content. Reads go through a Handle. A read of a block that is not
 // cached starts a ranged GET: one block for a random read, and on
