@@ -46,6 +46,13 @@ MOUNTPOINT" waits for the queue, "odfb status MOUNTPOINT" shows it.
 Unmounting (umount, SIGTERM, odfb unmount) uploads what is queued first,
 for up to --drain-timeout; what is left resumes at the next mount.
 
+With --daemon, odfb mount returns once the filesystem is ready (exit 0)
+and serves it in the background, logging to --log-file; if the mount
+fails it exits with the code and error it would have in the foreground.
+Under systemd run it in the foreground (Type=notify: it sends READY=1).
+Installed as mount.odfb it serves mount -t odfb and /etc/fstab
+(docs/mount.md).
+
 options (flags may come before or after URL and MOUNTPOINT):
 `
 
@@ -77,6 +84,7 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&chunkSize, "chunk-size", "piece size of chunked uploads (like 10M)")
 	syncUpload := fs.Bool("sync-upload", false, "close() and fsync() wait for the upload and return its error")
 	drainTimeout := fs.Duration("drain-timeout", cache.DefaultDrainTimeout, "at unmount, how long to keep uploading what is queued before exiting")
+	df := addDaemonFlags(fs) // --daemon, --log-file: daemon.go
 
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -99,6 +107,7 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 	slog.SetDefault(log)
 	fail := func(code int, format string, a ...any) int {
 		log.Error(fmt.Sprintf(format, a...))
+		df.failed(fmt.Sprintf(format, a...))
 		return code
 	}
 
@@ -118,6 +127,9 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 			return fail(exitcodes.Mount, "mountpoint %s is a dead mount (an earlier odfb was killed); clear it with: fusermount3 -uz %s", mnt, mnt)
 		}
 		return fail(exitcodes.Mount, "mountpoint %s is not a directory", mnt)
+	}
+	if code, exit := df.start(fs, args, *cacheDir, rawURL, stderr); exit {
+		return code
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -195,6 +207,10 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 		log.Warn("no control socket: odfb sync, status and unmount will not reach this mount", "err", err)
 	}
 	log.Info(fmt.Sprintf("mounted %s at %s", showURL, mnt), "cache", dir)
+	df.isReady()
+	if err := sdNotify("READY=1"); err != nil {
+		log.Warn("sd_notify READY=1", "err", err)
+	}
 	// At exit: drain the upload queue (the socket stays up meanwhile, for
 	// odfb status), then stop answering.
 	finish := func() int {
@@ -210,9 +226,11 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 	for {
 		select {
 		case <-done:
+			sdNotify("STOPPING=1")
 			log.Info("unmounted " + mnt)
 			return finish()
 		case s := <-sigs:
+			sdNotify("STOPPING=1")
 			log.Info("unmounting", "signal", s.String(), "mountpoint", mnt)
 			if err := srv.Unmount(); err != nil {
 				log.Warn("unmount failed (is the mountpoint busy?); send the signal again to detach it lazily", "mountpoint", mnt, "err", err)

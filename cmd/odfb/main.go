@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/odfb/odfb/internal/exitcodes"
 )
@@ -36,7 +37,13 @@ var commands = map[string]command{
 	"version": cmdVersion,
 }
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	// Installed as /sbin/mount.odfb, the binary is mount(8)'s helper.
+	if filepath.Base(os.Args[0]) == "mount.odfb" {
+		os.Exit(mountHelper(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
