@@ -55,7 +55,9 @@
 // to PutLimit, the REST upload session above it with the session id and
 // confirmed offset saved after every chunk. A 412 keeps both versions
 // (conflict.go); a permanent refusal moves the staged file to lost+found
-// (lostfound.go); every other failure is retried with backoff, never
+// (lostfound.go; a file still open is copied, and its later writes follow
+// the copy until the last close, whose flush reports the refusal); every
+// other failure is retried with backoff, never
 // dropped. Renames and removals of pending files adjust the journal
 // (staging_ops.go); listings show pending files with their staged size.
 // Sync, Status and CloseWrites (drain at exit) are in upload_control.go.

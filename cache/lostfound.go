@@ -19,7 +19,9 @@ type LostItem struct {
 }
 
 // LostError is what a --sync-upload close() or fsync() returns for a
-// file the server refused for good: its content is kept in lost+found.
+// file the server refused for good, and, with or without --sync-upload,
+// every close() or fsync() of a handle that was open when it was
+// refused: its content is kept in lost+found.
 // It wraps the server's refusal (a *remote.Error), so errors.Is with the
 // remote error kinds gives the errno (ErrTooLarge: EFBIG, ErrInvalidName:
 // EINVAL, ErrForbidden: EACCES, …).
@@ -106,9 +108,57 @@ func (w *writer) toLostFoundLocked(pd *pending, cause error) {
 	}
 	pd.gone = true
 	pd.lostErr = &LostError{Path: pd.rec.Path, File: dst, Err: cause}
+	pd.lostGen = pd.gen // what the copy (or the renamed file) holds
+	if pd.opens > 0 {
+		w.lostOpen[pd] = true
+	}
 	if w.byPath[fold(pd.rec.Path)] == pd {
 		delete(w.byPath, fold(pd.rec.Path))
 	}
+}
+
+// keepLost is what a flush or close of a file that is gone returns: nil
+// when it was unlinked; when the server refused it for good (while it
+// was open), the refusal — after what was written since the refusal has
+// been copied over its lost+found copy, so that nothing written is lost.
+// Called with p.commitMu held.
+func (w *writer) keepLost(p *pending) error {
+	w.mu.Lock()
+	le, _ := p.lostErr.(*LostError)
+	gen, copied := p.gen, p.lostGen
+	w.mu.Unlock()
+	if le == nil {
+		return nil
+	}
+	if gen == copied {
+		return le
+	}
+	// A fresh copy beside the staging file (same disk; a leftover is
+	// removed at the next start), then renamed over the old one.
+	src := filepath.Join(w.dir, p.rec.ID)
+	tmp := src + ".lost"
+	os.Remove(tmp)
+	err := copyFile(src, tmp)
+	if err == nil {
+		err = os.Rename(tmp, le.File)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(le.File))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		w.log.Error("the server refused this file and it was written to afterwards; the new data cannot be copied to lost+found",
+			"path", le.Path, "file", le.File, "err", err)
+		return fmt.Errorf("%s was refused by the server and written to afterwards; copying it to %s: %w", le.Path, le.File, err)
+	}
+	w.mu.Lock()
+	if p.lostGen < gen {
+		p.lostGen = gen
+	}
+	w.mu.Unlock()
+	w.log.Error("the server refused this file and it was written to afterwards; lost+found holds the new content",
+		"path", le.Path, "file", le.File, "reason", le.Err)
+	return le
 }
 
 // writeSynced writes a new file (mode 0600) and fsyncs it.

@@ -104,6 +104,7 @@ type writer struct {
 	changed   chan struct{}       // closed and replaced on every state change
 	active    int                 // uploads running
 	lost      []LostItem          // moved to lost+found by this run
+	lostOpen  map[*pending]bool   // refused while open: lost+found follows their writes until the last close
 	conflicts []ConflictItem
 	authErr   string // last authentication failure, "" once an upload worked
 	closing   bool
@@ -155,8 +156,13 @@ type pending struct {
 	sent      int64 // progress of the running upload
 	started   time.Time
 	// lostErr is set (a *LostError) when gone because the server refused
-	// the file for good: waiters get it instead of success.
+	// the file for good: waiters get it instead of success, and so does
+	// every later flush and close of the handles still open.
 	lostErr error
+	// lostGen is the generation copied to lost+found: a file refused
+	// while open may be written to afterwards, and those writes go to
+	// lost+found too (keepLost).
+	lostGen uint64
 }
 
 var writers sync.Map // *Cache → *writer
@@ -180,7 +186,7 @@ func (c *Cache) StartWrites(opts WriteOptions) error {
 	opts.defaults()
 	w := &writer{c: c, opts: opts, log: c.log,
 		dir: filepath.Join(c.opts.Dir, "staging"), lostDir: filepath.Join(c.opts.Dir, "lost+found"),
-		wake: make(chan struct{}, 1), byPath: map[string]*pending{}, recent: map[string]recentEntry{}, changed: make(chan struct{})}
+		wake: make(chan struct{}, 1), byPath: map[string]*pending{}, recent: map[string]recentEntry{}, changed: make(chan struct{}), lostOpen: map[*pending]bool{}}
 	for _, d := range []string{w.dir, w.lostDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("cache: %w", err)
@@ -639,6 +645,12 @@ func (h *WriteHandle) Close() error {
 	h.mu.Unlock()
 	w := h.w
 	err := w.commit(context.Background(), h.p, false)
+	if le := (*LostError)(nil); errors.As(err, &le) {
+		// Refused for good while open: the flush of each close(2) says
+		// so, and commit copied what was left to lost+found (logged).
+		// A release has no one to tell.
+		err = nil
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	p := h.p
@@ -650,10 +662,22 @@ func (h *WriteHandle) Close() error {
 		p.f.Close()
 		p.f = nil
 	}
+	delete(w.lostOpen, p)
 	// A Sync or --sync-upload flush waiting for this file keeps forcing
 	// it (forced): the write-back delay applies only when nobody waits.
 	p.readyAt = w.c.now().Add(w.opts.WriteBack)
 	switch {
+	case p.gone && p.lostErr != nil && p.gen != p.lostGen:
+		// Written after the refusal and the copy to lost+found failed
+		// (logged by keepLost): the staging file replaces that copy.
+		le := p.lostErr.(*LostError)
+		if rerr := os.Rename(filepath.Join(w.dir, p.rec.ID), le.File); rerr != nil {
+			w.log.Error("cannot keep the writes made after the server refused this file; they stay in the staging file until the next mount",
+				"path", le.Path, "staging", filepath.Join(w.dir, p.rec.ID), "lost+found", le.File, "err", rerr)
+		} else {
+			p.lostGen = p.gen
+			syncDir(filepath.Dir(le.File))
+		}
 	case p.gone:
 		if !p.uploading {
 			os.Remove(filepath.Join(w.dir, p.rec.ID))
@@ -676,11 +700,11 @@ func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 	p.commitMu.Lock()
 	w.mu.Lock()
 	if p.gone {
-		var err error
-		if wait {
-			err = p.lostErr // refused (and kept in lost+found) before this close
-		}
+		// Unlinked (nil), or refused for good and kept in lost+found:
+		// with or without --sync-upload, the application hears of it,
+		// and what it wrote since goes to lost+found too.
 		w.mu.Unlock()
+		err := w.keepLost(p)
 		p.commitMu.Unlock()
 		return err
 	}
@@ -725,11 +749,13 @@ func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 		}
 		w.mu.Lock()
 		if p.gone {
-			// Unlinked while we wrote: take the record back out.
+			// Unlinked or refused while we wrote: take the record back
+			// out.
 			w.mu.Unlock()
 			deleteRecords(w.c.db, rec.ID)
+			err := w.keepLost(p)
 			p.commitMu.Unlock()
-			return nil
+			return err
 		}
 		p.rec.Size, p.rec.Queued, p.rec.ContentDone = rec.Size, rec.Queued, rec.ContentDone
 		p.savedGen = gen

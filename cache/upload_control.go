@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -172,9 +173,13 @@ func (c *Cache) CloseWrites() int {
 			open = append(open, pd)
 		}
 	}
+	for pd := range w.lostOpen { // refused while open: to lost+found
+		open = append(open, pd)
+	}
 	w.mu.Unlock()
 	for _, pd := range open {
-		if err := w.commit(context.Background(), pd, false); err != nil {
+		var le *LostError
+		if err := w.commit(context.Background(), pd, false); err != nil && !errors.As(err, &le) {
 			w.log.Warn("cannot journal a file still open at exit", "path", pd.rec.Path, "err", err)
 		}
 	}
