@@ -44,6 +44,8 @@ install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/sbin
 	install -m 0755 bin/odfb $(DESTDIR)$(PREFIX)/bin/odfb
 	install -m 0755 bin/spemu $(DESTDIR)$(PREFIX)/bin/spemu
+	# mount(8) looks for mount.<type> helpers in /sbin only.
+	ln -sf $(PREFIX)/bin/odfb $(DESTDIR)/sbin/mount.odfb
 
 clean:
 	rm -rf bin
