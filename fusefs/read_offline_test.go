@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/odfb/odfb/fusefs/fstest"
+	"github.com/odfb/odfb/internal/testenv"
 	"github.com/odfb/odfb/remote"
 	"github.com/odfb/odfb/remote/remotetest"
 )
@@ -24,7 +25,7 @@ func TestReadOfflineFailsFast(t *testing.T) {
 	f := remotetest.New()
 	data := seeded(8<<20, 21)
 	f.AddFile("/away.bin", data, mtime)
-	logs := &syncBuffer{t: t}
+	logs := &testenv.Buffer{T: t}
 	m := fstest.Mount(t, fstest.Config{Remote: f,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	p := filepath.Join(m.Dir, "away.bin")

@@ -337,26 +337,6 @@ func TestWriteSyncUploadRefused(t *testing.T) {
 	}
 }
 
-// syncBuffer collects log output written from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-	t  *testing.T
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.t.Log(strings.TrimRight(string(p), "\n"))
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // startBehind serves a spemu library behind front, which sees every
 // request first and answers it itself by returning true. It returns the
 // server (its files and request log) and the library URL.
@@ -471,7 +451,7 @@ func TestWriteTooLargeWithoutREST(t *testing.T) {
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, "big.bin"), []byte("server version"), 0o644)
 	srv, lib := startPlainDAV(t, spemu.Config{Root: root})
-	logs := &syncBuffer{t: t}
+	logs := &testenv.Buffer{T: t}
 	m := fstest.Mount(t, fstest.Config{Remote: fstest.DavClient(t, lib, nil), Library: lib,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		Write:  cache.WriteOptions{PutLimit: putLimit, SyncUpload: true, WriteBack: time.Hour, RetryBase: time.Hour}})

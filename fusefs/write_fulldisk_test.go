@@ -40,7 +40,7 @@ func TestWriteFullCacheDisk(t *testing.T) {
 	f := remotetest.New()
 	big := seeded(12<<20, 9)
 	f.AddFile("/server-big.bin", big, mtime)
-	logs := &syncBuffer{t: t}
+	logs := &testenv.Buffer{T: t}
 	m := fstest.Mount(t, fstest.Config{Remote: f, CacheDir: filepath.Join(disk, "c"),
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Write:  cache.WriteOptions{WriteBack: time.Hour}})

@@ -12,10 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/odfb/odfb/internal/testenv"
 	"github.com/odfb/odfb/spemu"
 	"github.com/odfb/odfb/spemu/spemutest"
 )
@@ -465,7 +465,7 @@ func TestOfficeMutation(t *testing.T) {
 }
 
 func TestRequestLogJSON(t *testing.T) {
-	var buf syncBuffer
+	var buf testenv.Buffer
 	s := start(t, func(c *spemu.Config) { c.RequestLog = &buf })
 	do(t, "PUT", s.LibraryURL()+"/q%20x.txt?foo=bar", []byte("abc"))
 	do(t, "PROPFIND", s.LibraryURL(), nil, "Depth", "1")
@@ -506,23 +506,6 @@ func TestRequestLogRing(t *testing.T) {
 	if len(recs) != 3 || !strings.HasSuffix(recs[0].Path, "/n2") || !strings.HasSuffix(recs[2].Path, "/n4") {
 		t.Errorf("ring holds %+v", recs)
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // The [unc] "a property change is a new version" reading, behind its

@@ -10,11 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/odfb/odfb/internal/testenv"
 	"github.com/odfb/odfb/spemu"
 )
 
@@ -209,7 +209,7 @@ func TestWriteCookieFileOnlyWithCookieAuth(t *testing.T) {
 				args = append(args, "--password-file", pwFile)
 			}
 			pr, pw := io.Pipe()
-			var errOut syncBuffer
+			var errOut testenv.Buffer
 			stop := make(chan os.Signal, 1)
 			done := make(chan int, 1)
 			go func() {
@@ -241,24 +241,6 @@ func TestWriteCookieFileOnlyWithCookieAuth(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // readLines delivers r's lines (with their newline) until EOF, then

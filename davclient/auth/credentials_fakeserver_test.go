@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+	"github.com/odfb/odfb/internal/testenv"
 )
 
 // fakeSPO is a small stand-in for the STS, the OAuth authority and a
@@ -232,26 +233,8 @@ func (f *fakeSPO) token(w http.ResponseWriter, r *http.Request, body []byte) {
 		"expires_in": int(f.tokenTTL.Seconds()), "scope": r.PostForm.Get("scope")})
 }
 
-// logBuffer collects slog output at debug level for the secret checks.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func newTestLogger() (*slog.Logger, *logBuffer) {
-	b := &logBuffer{}
+func newTestLogger() (*slog.Logger, *testenv.Buffer) {
+	b := &testenv.Buffer{}
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
 }
 

@@ -8,9 +8,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/odfb/odfb/internal/testenv"
 )
 
-func oauthConfig(t *testing.T, f *fakeSPO) (OAuthConfig, *logBuffer) {
+func oauthConfig(t *testing.T, f *fakeSPO) (OAuthConfig, *testenv.Buffer) {
 	t.Helper()
 	log, buf := newTestLogger()
 	return OAuthConfig{SiteURL: f.srv.URL + "/personal/alice/Documents", Authority: f.srv.URL,

@@ -12,11 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/odfb/odfb/internal/testenv"
 	"github.com/odfb/odfb/spemu"
 	"github.com/odfb/odfb/spemu/spemutest"
 )
 
-func newTestSAML(t *testing.T, f *fakeSPO, pw func(context.Context) (string, error)) (*SAML, *logBuffer) {
+func newTestSAML(t *testing.T, f *fakeSPO, pw func(context.Context) (string, error)) (*SAML, *testenv.Buffer) {
 	t.Helper()
 	log, buf := newTestLogger()
 	if pw == nil {

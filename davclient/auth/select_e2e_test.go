@@ -28,6 +28,7 @@ import (
 
 	"github.com/odfb/odfb/davclient"
 	"github.com/odfb/odfb/davclient/auth"
+	"github.com/odfb/odfb/internal/testenv"
 	"github.com/odfb/odfb/remote"
 	"github.com/odfb/odfb/spemu"
 )
@@ -38,8 +39,8 @@ const e2ePassword = `Tr0ub4dor&3 "x" <y>`
 type e2e struct {
 	t      *testing.T
 	srv    *spemu.Server
-	reqlog *syncBuffer
-	logs   *syncBuffer
+	reqlog *testenv.Buffer
+	logs   *testenv.Buffer
 	log    *slog.Logger
 	rec    *secretRecorder
 	errs   []string
@@ -48,26 +49,9 @@ type e2e struct {
 	lib    string // the library URL
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func startE2E(t *testing.T, lc spemu.LoginConfig, cookieTTL time.Duration) *e2e {
 	t.Helper()
-	e := &e2e{t: t, reqlog: &syncBuffer{}, logs: &syncBuffer{}, rec: &secretRecorder{rt: http.DefaultTransport}}
+	e := &e2e{t: t, reqlog: &testenv.Buffer{}, logs: &testenv.Buffer{}, rec: &secretRecorder{rt: http.DefaultTransport}}
 	e.log = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := spemu.New(spemu.Config{Auth: "cookie", Password: e2ePassword, RequestLog: e.reqlog, Site: "/sites/team", Library: "Shared Documents", CookieTTL: cookieTTL})
 	if err != nil {
