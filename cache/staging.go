@@ -149,11 +149,13 @@ type pending struct {
 	forced    int
 	readyAt   time.Time // not uploaded before (write-back)
 	holds     int       // rename/unlink in progress: do not start uploads
+	mutating  int       // changes of the staging file in progress: do not start uploads
 	uploading bool
-	gone      bool  // unlinked or refused; staging removed at last close
-	tries     int   // attempts finished (success or failure), for sync waits
-	lastErr   error // of the last attempt
-	sent      int64 // progress of the running upload
+	up        *upCtl // the running upload (while uploading)
+	gone      bool   // unlinked or refused; staging removed at last close
+	tries     int    // attempts finished (success or failure), for sync waits
+	lastErr   error  // of the last attempt
+	sent      int64  // progress of the running upload
 	started   time.Time
 	// lostErr is set (a *LostError) when gone because the server refused
 	// the file for good: waiters get it instead of success, and so does
@@ -453,19 +455,90 @@ func (c *Cache) OpenWrite(ctx context.Context, p string, create, excl, trunc boo
 		pd.f = f
 	}
 	pd.opens++
+	h := &WriteHandle{w: w, p: pd}
 	if trunc && (pd.size != 0 || !pd.fetched) {
-		if err := pd.f.Truncate(0); err != nil {
+		// The staging file changes: an upload of it that is running is
+		// cancelled first (stopUpload), without w.mu.
+		w.mu.Unlock()
+		err := w.stopUpload(ctx, pd)
+		if err == nil {
+			err = pd.f.Truncate(0)
+		}
+		w.mu.Lock()
+		pd.mutating--
+		if err != nil {
 			pd.opens--
+			w.broadcastLocked()
+			w.kick()
 			return nil, fmt.Errorf("staging: %w", err)
 		}
 		pd.size, pd.fetched = 0, true
 		pd.gen++
 		pd.mtime = w.c.now()
+		w.kick() // an upload may wait for this truncate (mutating)
 	} else if trunc && pd.gen == pd.uploadedGen {
 		pd.gen++ // truncating an empty file still writes it
 	}
 	w.broadcastLocked()
-	return &WriteHandle{w: w, p: pd}, nil
+	return h, nil
+}
+
+// stopUpload is called before the staging file of p changes (a write, a
+// truncate): the content being uploaded must not change under the
+// uploader, or the server would get bytes of both versions. It marks p
+// as being changed (mutating, which keeps uploads from starting: the
+// caller lowers it under w.mu once the change is done, also on error),
+// then:
+//   - a running upload that nobody waits for is cancelled, and stopUpload
+//     waits until the uploader has let go of the file. A cancelled PUT is
+//     cut before its last byte (progressReader refuses to read on), so
+//     the server commits nothing; a REST session is cancelled and its id
+//     forgotten (the journal too). The file goes up again after its last
+//     close, as usual; the cancelled attempt is no failure.
+//   - an upload that is committing (its last byte read, or FinishUpload
+//     sent) or that a Sync or a --sync-upload flush waits for (forced)
+//     is not cancelled: stopUpload waits for it to end. That version is
+//     complete and consistent, and Sync gets the version it waits for.
+//   - a REST session left by an earlier attempt (failed, or from an
+//     earlier run) is cancelled: resuming it would finish the new content
+//     onto the old version's chunks.
+func (w *writer) stopUpload(ctx context.Context, p *pending) error {
+	w.mu.Lock()
+	p.mutating++
+	for p.uploading {
+		if ctl := p.up; ctl != nil && p.forced == 0 && !ctl.finishing && !ctl.canceled {
+			ctl.canceled = true
+			ctl.cancel()
+			w.log.Info("file changed during its upload; the upload is cancelled and goes again after the last close", "path", p.rec.Path)
+		}
+		ch := w.changed
+		w.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+		w.mu.Lock()
+	}
+	stale := p.rec.UploadID != ""
+	w.mu.Unlock()
+	if stale {
+		w.dropSession(p)
+	}
+	return nil
+}
+
+// dropSession cancels p's REST upload session, if any, and forgets it in
+// the journal, so that no later attempt resumes it with other content.
+func (w *writer) dropSession(p *pending) {
+	w.abandonSession(w.ctx, p)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if p.committed && !p.gone {
+		if err := putRecords(w.c.db, p.rec); err != nil {
+			w.log.Warn("cannot update the upload journal", "path", p.rec.Path, "err", err)
+		}
+	}
 }
 
 // ensureFetched copies the server's content into staging, once.
@@ -580,9 +653,17 @@ func (h *WriteHandle) WriteAt(ctx context.Context, b []byte, off int64) (int, er
 	if err := h.ensureFetched(ctx); err != nil {
 		return 0, err
 	}
-	n, err := h.p.f.WriteAt(b, off)
 	w := h.w
+	if err := w.stopUpload(ctx, h.p); err != nil {
+		w.mu.Lock()
+		h.p.mutating--
+		w.mu.Unlock()
+		w.kick()
+		return 0, err
+	}
+	n, err := h.p.f.WriteAt(b, off)
 	w.mu.Lock()
+	h.p.mutating--
 	if end := off + int64(n); end > h.p.size {
 		h.p.size = end
 	}
@@ -590,7 +671,11 @@ func (h *WriteHandle) WriteAt(ctx context.Context, b []byte, off int64) (int, er
 		h.p.gen++
 		h.p.mtime = w.c.now()
 	}
+	held := h.p.forced > 0 || w.closing // an upload may wait for this write
 	w.mu.Unlock()
+	if held {
+		w.kick()
+	}
 	if err != nil {
 		return n, fmt.Errorf("staging: %w", err)
 	}
@@ -607,11 +692,20 @@ func (h *WriteHandle) Truncate(ctx context.Context, size int64) error {
 			return err
 		}
 	}
-	if err := h.p.f.Truncate(size); err != nil {
-		return fmt.Errorf("staging: %w", err)
-	}
 	w := h.w
+	err := w.stopUpload(ctx, h.p)
+	if err == nil {
+		if err = h.p.f.Truncate(size); err != nil {
+			err = fmt.Errorf("staging: %w", err)
+		}
+	}
 	w.mu.Lock()
+	h.p.mutating--
+	if err != nil {
+		w.mu.Unlock()
+		w.kick()
+		return err
+	}
 	h.p.size = size
 	if size == 0 {
 		h.p.fetched = true
@@ -620,6 +714,7 @@ func (h *WriteHandle) Truncate(ctx context.Context, size int64) error {
 	h.p.mtime = w.c.now()
 	w.broadcastLocked()
 	w.mu.Unlock()
+	w.kick() // an upload may wait for this truncate (mutating)
 	return nil
 }
 

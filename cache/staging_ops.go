@@ -431,6 +431,12 @@ func (w *writer) abandonSession(ctx context.Context, pd *pending) {
 		}
 	}
 	if rec.New {
+		// Only the empty file StartUpload created: a file someone else
+		// put there meanwhile (the session then went to a conflict name)
+		// is not ours to delete.
+		if e, err := w.c.remote.Stat(ctx, rec.Path); err != nil || e.IsDir || e.Size != 0 {
+			return
+		}
 		if err := w.c.remote.Delete(ctx, rec.Path); err != nil && !errors.Is(err, remote.ErrNotFound) {
 			w.log.Warn("cannot remove the empty file an abandoned upload left", "path", rec.Path, "err", err)
 		}

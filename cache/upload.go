@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,7 +46,7 @@ func (w *writer) run() {
 // when is that time.
 func (w *writer) due(pd *pending, now time.Time) (bool, time.Time) {
 	force := pd.forced > 0
-	if pd.gone || pd.uploading || pd.holds > 0 || !pd.committed || pd.savedGen != pd.gen && !force && !w.closing {
+	if pd.gone || pd.uploading || pd.holds > 0 || pd.mutating > 0 || !pd.committed || pd.savedGen != pd.gen && !force && !w.closing {
 		return false, time.Time{}
 	}
 	if pd.opens > 0 && !force && !w.closing {
@@ -86,12 +87,16 @@ func (w *writer) schedule() time.Time {
 		pd.uploading = true
 		pd.sent = 0
 		pd.started = now
+		ctx, cancel := context.WithCancel(w.ctx)
+		ctl := &upCtl{ctx: ctx, cancel: cancel}
+		pd.up = ctl
 		w.active++
 		rec, gen := pd.rec, pd.savedGen
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
-			w.upload(pd, rec, gen)
+			defer cancel()
+			w.upload(pd, ctl, rec, gen)
 		}()
 	}
 	if w.active >= w.opts.Transfers {
@@ -100,18 +105,50 @@ func (w *writer) schedule() time.Time {
 	return next
 }
 
+// upCtl controls one running upload attempt.
+type upCtl struct {
+	ctx    context.Context // of the attempt: cancelled by a change of the file (stopUpload)
+	cancel context.CancelFunc
+	// canceled: a change of the file cancelled this attempt (under w.mu).
+	// finishing: the attempt commits (the last byte of the PUT body was
+	// read, or FinishUpload is sent); it is no longer cancelled (under
+	// w.mu). Exactly one of them wins.
+	canceled, finishing bool
+	// readMu is held (read) by every read of the staging file; stopped,
+	// set under it once the attempt is over, refuses later reads (an HTTP
+	// transport may still read a cancelled request's body).
+	readMu  sync.RWMutex
+	stopped bool
+}
+
 // upload runs one attempt and records its outcome.
-func (w *writer) upload(pd *pending, rec JournalRecord, gen uint64) {
-	etag, err := w.send(pd, rec)
+func (w *writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) {
+	etag, err := w.send(pd, ctl, rec)
+	w.mu.Lock()
+	canceled := ctl.canceled && err != nil
+	w.mu.Unlock()
+	if canceled {
+		// The file changes: not a failure (no attempt counted, no
+		// backoff). A REST session must not be resumed with the new
+		// content: cancel it and forget it before letting go of the file.
+		w.dropSession(pd)
+	}
 	w.mu.Lock()
 	defer func() {
 		pd.uploading = false
-		pd.tries++
+		pd.up = nil
+		if !canceled {
+			pd.tries++
+		}
 		w.active--
 		w.broadcastLocked()
 		w.mu.Unlock()
 		w.kick()
 	}()
+	if canceled {
+		w.log.Info("upload cancelled because the file changed; it goes up again after its last close", "path", pd.rec.Path)
+		return
+	}
 	if err == nil {
 		w.authErr = ""
 		pd.lastErr = nil
@@ -193,49 +230,84 @@ func outcome(err error) uploadOutcome {
 	return outcomeRetry
 }
 
-// progressReader counts how far the upload has read.
+// progressReader reads the staging file for an upload and counts how far
+// it has read. Once the attempt is cancelled it reads nothing more, so a
+// cancelled PUT never gets its last byte (and is never committed); the
+// read of the last byte, if the attempt is not cancelled by then, makes
+// it uncancellable (finishing).
 type progressReader struct {
 	r    io.ReaderAt
 	base int64
+	size int64 // of the whole file
 	max  *atomic.Int64
 	pd   *pending
 	w    *writer
+	ctl  *upCtl
 }
 
 func (p *progressReader) ReadAt(b []byte, off int64) (int, error) {
+	p.ctl.readMu.RLock()
+	if p.ctl.stopped {
+		p.ctl.readMu.RUnlock()
+		return 0, context.Canceled
+	}
 	n, err := p.r.ReadAt(b, p.base+off)
+	p.ctl.readMu.RUnlock()
 	end := p.base + off + int64(n)
+	p.w.mu.Lock()
+	defer p.w.mu.Unlock()
+	if p.ctl.canceled {
+		return 0, context.Canceled
+	}
+	if end >= p.size {
+		p.ctl.finishing = true
+	}
 	if end > p.max.Load() {
 		p.max.Store(end)
-		p.w.mu.Lock()
 		p.pd.sent = end
-		p.w.mu.Unlock()
 	}
 	return n, err
 }
 
 // send uploads rec's staged content (and its explicit mtime) and returns
 // the new ETag.
-func (w *writer) send(pd *pending, rec JournalRecord) (string, error) {
-	ctx := w.ctx
+func (w *writer) send(pd *pending, ctl *upCtl, rec JournalRecord) (string, error) {
+	ctx := ctl.ctx
 	etag := rec.ETag
 	if !rec.ContentDone {
 		f, err := os.Open(filepath.Join(w.dir, rec.ID))
 		if err != nil {
 			return "", fmt.Errorf("staging file of %s: %w", rec.Path, err)
 		}
-		defer f.Close()
+		defer func() {
+			ctl.readMu.Lock()
+			ctl.stopped = true
+			ctl.readMu.Unlock()
+			f.Close()
+		}()
 		st, err := f.Stat()
 		if err != nil {
 			return "", err
 		}
 		size := st.Size()
+		if size == 0 {
+			// No byte to read: the PUT may commit as soon as it is sent.
+			w.mu.Lock()
+			ctl.finishing = !ctl.canceled
+			canceled := ctl.canceled
+			w.mu.Unlock()
+			if canceled {
+				return "", context.Canceled
+			}
+		}
 		var hi atomic.Int64
-		body := func(base int64) io.ReaderAt { return &progressReader{r: f, base: base, max: &hi, pd: pd, w: w} }
+		body := func(base int64) io.ReaderAt {
+			return &progressReader{r: f, base: base, size: size, max: &hi, pd: pd, w: w, ctl: ctl}
+		}
 		if size <= w.opts.PutLimit {
 			etag, err = w.put(ctx, rec, body(0), size)
 		} else {
-			etag, err = w.chunked(ctx, pd, rec, f, body, size)
+			etag, err = w.chunked(ctx, pd, ctl, rec, body, size)
 		}
 		if err != nil {
 			return "", err
@@ -290,14 +362,14 @@ func (w *writer) put(ctx context.Context, rec JournalRecord, body io.ReaderAt, s
 // ChunkedUploader, or its calls answer ErrNotSupported) the file is too
 // large for that server: ErrTooLarge, which sends it to lost+found (and
 // is EFBIG for --sync-upload).
-func (w *writer) chunked(ctx context.Context, pd *pending, rec JournalRecord, f *os.File, body func(int64) io.ReaderAt, size int64) (string, error) {
+func (w *writer) chunked(ctx context.Context, pd *pending, ctl *upCtl, rec JournalRecord, body func(int64) io.ReaderAt, size int64) (string, error) {
 	noChunks := &remote.Error{Kind: remote.ErrTooLarge, Op: "upload", Path: rec.Path,
 		Detail: fmt.Sprintf("%d bytes is over --put-limit (%d) and this server has no chunked upload", size, w.opts.PutLimit)}
 	cu, ok := w.c.remote.(remote.ChunkedUploader)
 	if !ok {
 		return "", noChunks
 	}
-	etag, err := w.session(ctx, cu, pd, rec, body, size)
+	etag, err := w.session(ctx, cu, pd, ctl, rec, body, size)
 	if errors.Is(err, remote.ErrNotSupported) {
 		// davclient finds out at the first StartUpload (contextinfo
 		// answers 404, 405, 501 or not SharePoint's JSON); the server
@@ -308,7 +380,7 @@ func (w *writer) chunked(ctx context.Context, pd *pending, rec JournalRecord, f 
 }
 
 // session runs the REST upload session for chunked.
-func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pending, rec JournalRecord, body func(int64) io.ReaderAt, size int64) (string, error) {
+func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pending, ctl *upCtl, rec JournalRecord, body func(int64) io.ReaderAt, size int64) (string, error) {
 	path := rec.Path
 	if rec.UploadID == "" && (rec.BaseETag != "" || rec.New) {
 		// The REST session has no If-Match: check the version first (one
@@ -372,6 +444,15 @@ func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pen
 			}
 		}
 		if err == nil {
+			// From here the old version is committed whole: a change of
+			// the file waits for FinishUpload instead of cancelling it.
+			w.mu.Lock()
+			if ctl.canceled {
+				w.mu.Unlock()
+				return "", context.Canceled
+			}
+			ctl.finishing = true
+			w.mu.Unlock()
 			n := size - off
 			var etag string
 			etag, err = cu.FinishUpload(ctx, path, id, off, io.NewSectionReader(body(off), 0, n), n)
