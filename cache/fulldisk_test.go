@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -93,7 +92,7 @@ func TestFullDiskEvictsThenReadsDirect(t *testing.T) {
 	f.AddFile("/a.bin", a, mt)
 	f.AddFile("/b.bin", b, mt)
 	f.AddFile("/c.bin", cc, mt)
-	logs := &logBuffer{}
+	logs := &testenv.Buffer{}
 	c, err := Open(Options{Dir: filepath.Join(disk, "c"), Library: "lib", Remote: f, Now: time.Now,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
@@ -158,22 +157,4 @@ func TestFullDiskEvictsThenReadsDirect(t *testing.T) {
 	if strings.Contains(l, "server error") {
 		t.Errorf("a full disk was reported as a server error:\n%s", l)
 	}
-}
-
-// logBuffer collects log lines written by many goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
