@@ -18,6 +18,15 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 	p := serverPath(&n.Inode)
 	_, parent := n.Parent()
 	detached := parent == nil && n.Root() != &n.Inode // unlinked or replaced while open
+	gone, kept := n.goneAttr()
+	if _, isFile := fh.(*fileHandle); detached && kept && !isFile {
+		// A folder (or a file without its handle) that lost its name:
+		// what it was, not what now has the name.
+		out.Attr = gone
+		out.Nlink = 0
+		out.SetTimeout(r.ttl)
+		return 0
+	}
 	if fh, ok := fh.(*fileHandle); ok && (fh.wh != nil || detached) {
 		// Staged (also after unlink or rename of the open file), or a
 		// read handle on a file that is gone.
@@ -27,6 +36,10 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 			e, _ := r.cache.Cached(fh.path)
 			e.Path, e.Size, e.IsDir = fh.path, fh.h.Size(), false
 			r.fillAttr(e, &out.Attr)
+		}
+		if detached && kept {
+			out.Mode = out.Mode&^0o7777 | gone.Mode&0o7777
+			out.Uid, out.Gid = gone.Uid, gone.Gid
 		}
 		if detached || (fh.wh != nil && fh.wh.Unlinked()) {
 			out.Nlink = 0

@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"context"
+	"strings"
 	"syscall"
 	"time"
 
@@ -140,6 +141,7 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 		return syscall.ENOENT
 	}
 	p = remote.Join(serverPath(&n.Inode), p)
+	r.detach(&n.Inode, name, p)
 	if err := r.cache.Remove(ctx, p); err != nil {
 		return r.fail(ctx, "unlink", p, err)
 	}
@@ -155,6 +157,7 @@ func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 		return syscall.ENOENT
 	}
 	p = remote.Join(serverPath(&n.Inode), p)
+	r.detach(&n.Inode, name, p)
 	if err := r.cache.Rmdir(ctx, p); err != nil {
 		return r.fail(ctx, "rmdir", p, err)
 	}
@@ -177,6 +180,9 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	dst, err := r.childPath(newParent.EmbeddedInode(), newName)
 	if err != nil {
 		return r.fail(ctx, "rename", newName, err)
+	}
+	if !strings.EqualFold(src, dst) {
+		r.detach(newParent.EmbeddedInode(), newName, dst)
 	}
 	if err := r.cache.Rename(ctx, src, dst, flags&unixRenameNoReplace != 0); err != nil {
 		return r.fail(ctx, "rename", src, err)

@@ -234,8 +234,6 @@ func serverPath(n *fs.Inode) string {
 	return remote.Clean(names.PathToServer(p))
 }
 
-// inoOf gives a stable inode number for a server path (case-folded, as
-// the server compares names).
 // aliasIno is the inode number of a spelling of p that differs from the
 // server's (see Lookup): p exactly as asked, case kept.
 func aliasIno(p string) uint64 {
@@ -248,6 +246,8 @@ func aliasIno(p string) uint64 {
 	return ino
 }
 
+// inoOf gives a stable inode number for a server path (case-folded, as
+// the server compares names).
 func inoOf(p string) uint64 {
 	if p == "/" {
 		return 1
