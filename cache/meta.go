@@ -189,13 +189,25 @@ func (c *Cache) listing(ctx context.Context, dir string) (*dirState, error) {
 		return ds, nil
 	case r := <-ch:
 		if r.Err != nil {
-			if ds != nil && errors.Is(r.Err, remote.ErrUnavailable) {
+			if ds != nil && servesStale(r.Err) {
+				if !errors.Is(r.Err, remote.ErrUnavailable) { // that one is logged once by serverAway
+					c.log.Warn("refreshing a folder listing failed; showing the stored one", "path", dir, "err", r.Err)
+				}
 				return ds, nil
 			}
 			return nil, r.Err
 		}
 		return r.Val.(*dirState), nil
 	}
+}
+
+// servesStale reports whether a failed refresh should be answered with
+// the stored listing: the server is away, throttling, or answered with an
+// error or a document that makes no sense (broken XML) — none of which
+// says the folder changed. A refusal (credentials, permission) or "not
+// found" is the answer itself.
+func servesStale(err error) bool {
+	return errors.Is(err, remote.ErrUnavailable) || errors.Is(err, remote.ErrServer) || errors.Is(err, remote.ErrThrottled)
 }
 
 // revalidate fetches dir in the background, once at a time.

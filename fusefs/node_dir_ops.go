@@ -24,7 +24,7 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 	}
 	e, err := r.cache.Lookup(ctx, dir, srv)
 	if err != nil {
-		return nil, r.fail(ctx, "lookup", dir+"/"+srv, err)
+		return nil, r.fail(ctx, "lookup", remote.Join(dir, srv), err)
 	}
 	r.fillAttr(e, &out.Attr)
 	out.SetEntryTimeout(r.ttl)
