@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -194,6 +195,47 @@ type OAuth struct {
 	// unsaved is a rolled refresh token the file could not take yet;
 	// unsavedFrom is the token it replaced (still in the file).
 	unsaved, unsavedFrom string
+	// dead remembers a refresh token the authority refused for good
+	// (ErrLoginExpired), so that it is not sent again and again; see
+	// deadLogin.
+	dead *deadLogin
+}
+
+// deadLogin is a refresh token the authority refused with invalid_grant
+// (or interaction_required…): sending it again cannot work, so redeem
+// answers err without asking the token endpoint until the credentials
+// file holds another token (odfb login ran) or deadRetry has passed.
+type deadLogin struct {
+	rt    string // the refused refresh token (never logged)
+	err   error
+	at    time.Time
+	stamp credStamp // the credentials file when the token was refused
+	tried credStamp // the file version Authorize last logged in with
+}
+
+// deadRetry is how long a refused refresh token is not sent again. A new
+// login (another token in the file) is tried at once.
+const deadRetry = 10 * time.Minute
+
+// credStamp identifies one version of the credentials file: odfb login
+// writes a new file and renames it over the old one.
+type credStamp struct {
+	fi os.FileInfo // nil when the file could not be read
+}
+
+func statCreds(path string) credStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return credStamp{}
+	}
+	return credStamp{fi}
+}
+
+func (s credStamp) same(o credStamp) bool {
+	if s.fi == nil || o.fi == nil {
+		return s.fi == nil && o.fi == nil
+	}
+	return os.SameFile(s.fi, o.fi) && s.fi.Size() == o.fi.Size() && s.fi.ModTime().Equal(o.fi.ModTime())
 }
 
 var _ Authenticator = (*OAuth)(nil)
@@ -246,9 +288,58 @@ func NewOAuth(cfg OAuthConfig) (*OAuth, error) {
 func (a *OAuth) String() string { return "oauth " + a.desc }
 
 // Authorize adds the SPOIDCRL cookie (or the bearer header with OnDAV),
-// logging in first when needed.
+// logging in first when needed. While the stored login is known dead, a
+// new credentials file (odfb login ran again) is noticed here: the
+// session logs in with it before the request goes out, so the request
+// after a new login works without a refusal first (and without waiting
+// for any cooldown of failed renewals).
 func (a *OAuth) Authorize(ctx context.Context, req *http.Request) error {
+	if a.newLoginStored() {
+		if err := a.adoptNewLogin(ctx); err != nil {
+			return err
+		}
+	}
 	return a.sess.authorize(ctx, req)
+}
+
+// newLoginStored reports whether the stored login is dead and the
+// credentials file changed since (and since the last try with it).
+func (a *OAuth) newLoginStored() bool {
+	a.mu.Lock()
+	d := a.dead
+	a.mu.Unlock()
+	if d == nil {
+		return false
+	}
+	st := statCreds(a.store.Path)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.dead != d || st.same(d.stamp) || st.same(d.tried) {
+		return false
+	}
+	d.tried = st
+	return true
+}
+
+// adoptNewLogin logs in anew with what the credentials file holds now.
+func (a *OAuth) adoptNewLogin(ctx context.Context) error {
+	if err := a.sess.acquire(ctx); err != nil {
+		return err
+	}
+	defer a.sess.release()
+	a.mu.Lock()
+	d := a.dead
+	a.mu.Unlock()
+	if d == nil {
+		return nil // another request got there first
+	}
+	a.cfg.Logger.Info("auth: the credentials file changed since the stored login was refused; signing in with it", "host", a.host, "credentials", a.store.Path)
+	c, err := a.login(ctx, a.sess.current(), true)
+	if err != nil {
+		return err
+	}
+	a.sess.set(c)
+	return nil
 }
 
 // Refresh gets a new cookie: from the access token still held when it is
@@ -278,6 +369,11 @@ func (a *OAuth) login(ctx context.Context, _ *loginCredential, refused bool) (*l
 		// The held access token was revoked or is not accepted any
 		// more: redeem the refresh token once and try again.
 		a.cfg.Logger.Info("auth: SharePoint refused the held access token; redeeming the refresh token", "host", a.host)
+		a.mu.Lock()
+		if a.access == tok {
+			a.access = nil
+		}
+		a.mu.Unlock()
 		t, rerr := a.redeem(ctx)
 		if rerr != nil {
 			return nil, rerr
@@ -329,11 +425,33 @@ func (a *OAuth) redeem(ctx context.Context) (*oauth2.Token, error) {
 		if a.unsaved != "" && a.unsavedFrom == rt {
 			rt = a.unsaved // the file still holds the one we already redeemed
 		}
+		if d := a.dead; d != nil && d.rt == rt && time.Since(d.at) < deadRetry {
+			a.mu.Unlock()
+			return e, d.err // refused for good; odfb login must run
+		}
 		a.mu.Unlock()
 		t, err := refreshGrant(ctx, a.client, a.oc, rt)
 		if err != nil {
-			return e, classifyTokenError("token refresh", a.oc.Endpoint.TokenURL, a.cfg.SiteURL, err)
+			err = classifyTokenError("token refresh", a.oc.Endpoint.TokenURL, a.cfg.SiteURL, err)
+			if errors.Is(err, ErrLoginExpired) {
+				a.mu.Lock()
+				again := a.dead != nil && a.dead.rt == rt
+				a.dead = &deadLogin{rt: rt, err: err, at: time.Now(), stamp: statCreds(a.store.Path)}
+				a.mu.Unlock()
+				if !again {
+					// Said once per refused login, not per request.
+					a.cfg.Logger.Error("auth: the stored login was refused; files stay queued until you sign in again with odfb login (no remount needed)",
+						"host", a.host, "credentials", a.store.Path, "err", err)
+				}
+			}
+			return e, err
 		}
+		a.mu.Lock()
+		if a.dead != nil {
+			a.cfg.Logger.Info("auth: signed in again with the new stored login", "host", a.host)
+		}
+		a.dead = nil
+		a.mu.Unlock()
 		tok = t
 		rolled := t.RefreshToken != "" && t.RefreshToken != rt
 		a.mu.Lock()
