@@ -130,7 +130,13 @@ func printStatus(w io.Writer, st cache.Status) {
 	}
 	switch {
 	case st.AuthError != "":
-		fmt.Fprintf(w, "auth: FAILING: %s (run odfb login again)\n", st.AuthError)
+		// The strategy's error says what to do (OAuth: run odfb login;
+		// a cookie file: renew it); add a hint only where it does not.
+		hint := ""
+		if !strings.Contains(st.AuthError, "odfb login") {
+			hint = " (renew the credentials; uploads wait and are retried)"
+		}
+		fmt.Fprintf(w, "auth: FAILING: %s%s\n", st.AuthError, hint)
 	case st.Offline:
 		fmt.Fprintln(w, "server: unreachable; serving the cache, uploads wait")
 	default:
