@@ -68,6 +68,12 @@ func (c *Cache) Mkdir(ctx context.Context, p string) (remote.Entry, error) {
 		return remote.Entry{}, err
 	}
 	if err := c.remote.Mkdir(ctx, p); err != nil {
+		if errors.Is(err, remote.ErrExists) {
+			// Someone made it meanwhile (another client, or our own
+			// attempt whose answer was lost): the listing that said it
+			// was absent is wrong, so the next lookup must ask again.
+			c.Invalidate(remote.Dir(p))
+		}
 		return remote.Entry{}, err
 	}
 	now := c.now()
