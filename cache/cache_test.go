@@ -45,8 +45,8 @@ func openCache(t *testing.T, dir string, r remote.Remote, clk *clock, size int64
 	return c
 }
 
-// seeded returns n bytes of seeded pseudo-random data: one random MiB,
-// repeated with a different rotation per MiB so that no two blocks are
+// seeded returns n bytes of seeded pseudo-random data: one random block,
+// repeated with a different rotation per block so that no two blocks are
 // equal (cheap enough for hundreds of MiB under -race).
 func seeded(n int, seed int64) []byte {
 	base := make([]byte, BlockSize)
@@ -214,7 +214,7 @@ func TestRestartServesStoredTreeAndRevalidates(t *testing.T) {
 
 func TestSequentialReadAhead(t *testing.T) {
 	f := remotetest.New()
-	size := 64 * BlockSize
+	size := 64 << 20
 	data := seeded(size, 3)
 	f.AddFile("/big", data, time.Unix(1710000000, 0))
 	clk := &clock{t: time.Unix(1720000000, 0)}
@@ -238,7 +238,8 @@ func TestSequentialReadAhead(t *testing.T) {
 	if want := sha256.Sum256(data); !bytes.Equal(hash.Sum(nil), want[:]) {
 		t.Fatal("content hash differs")
 	}
-	// Windows 1,2,4,8,16,32 MiB = 63 MiB in 6 GETs, then the last MiB: 7.
+	// Windows 1,2,4,8,16,32 MiB = 63 MiB in 6 GETs, then the last MiB: 7
+	// (whatever the block size: the windows are counted in bytes).
 	gets := f.Gets()
 	var sent int64
 	for _, g := range gets {
@@ -268,8 +269,28 @@ func TestRandomReadFetchesOneBlock(t *testing.T) {
 		t.Fatal("content differs")
 	}
 	gets := f.Gets()
-	if len(gets) != 1 || gets[0].Sent > BlockSize {
-		t.Fatalf("random 4 KiB read: %+v; want one GET of at most %d bytes", gets, BlockSize)
+	if len(gets) != 1 || gets[0].Offset != 40*BlockSize || gets[0].Sent != BlockSize {
+		t.Fatalf("random 4 KiB read: %+v; want one GET of the block at %d, %d bytes", gets, 40*BlockSize, BlockSize)
+	}
+	if BlockSize != 256<<10 {
+		t.Errorf("BlockSize %d: a random 4 KiB read is meant to move 256 KiB", BlockSize)
+	}
+	// A read across a block boundary, far from the last: the two blocks
+	// it touches, one GET each.
+	f.ResetCalls()
+	off = 20*BlockSize - 100
+	if _, err := h.ReadAt(ctx, buf, off); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf, data[off:off+4096]) {
+		t.Fatal("content differs")
+	}
+	var sent int64
+	for _, g := range f.Gets() {
+		sent += g.Sent
+	}
+	if sent != 2*BlockSize {
+		t.Fatalf("4 KiB read across a block boundary: %+v; want the 2 blocks, %d bytes", f.Gets(), 2*BlockSize)
 	}
 }
 

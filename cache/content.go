@@ -24,11 +24,25 @@ import (
 
 // Read-ahead parameters (see the package comment).
 const (
-	// BlockSize is the unit of the content cache and the smallest GET.
-	BlockSize = 1 << 20
+	// BlockSize is the unit of the content cache and the smallest GET: what
+	// a random read costs. Small enough that a random 4 KiB read moves
+	// 256 KiB (not 1 MiB: restic and other backup tools read pack files
+	// at random offsets), large enough that a file's bitmap stays small
+	// (one bit per block: 119 KiB for a 250 GB file) and a sequential
+	// window is a few hundred blocks at most. Records written with
+	// another block size are dropped when the cache opens
+	// (contentRecord.BlockSize).
+	BlockSize = 256 << 10
+	// FirstReadAhead is the first window of a sequential reader, in
+	// bytes (a multiple of BlockSize); each GET doubles it.
+	FirstReadAhead = 1 << 20
 	// MaxReadAhead is the largest window a sequential reader fetches in
-	// one GET.
+	// one GET (a multiple of BlockSize).
 	MaxReadAhead = 32 << 20
+	// seqSlack is how far from the end of the previous read a read may
+	// start and still count as sequential (the kernel may deliver
+	// read-ahead requests slightly out of order).
+	seqSlack = 2 << 20
 	// maxFetches bounds concurrent GETs per cache (and so memory: each
 	// streams through a 32 KiB copy buffer).
 	maxFetches = 4
@@ -96,21 +110,44 @@ func newContentStore(c *Cache, dir string) (*contentStore, error) {
 	}
 	s := &contentStore{c: c, dir: dir, limit: c.opts.CacheSize, files: map[string]*cfile{}, sem: make(chan struct{}, maxFetches), fullWarned: map[string]bool{}}
 	known := map[string]bool{}
+	var stale [][]byte
 	err := c.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketContent).ForEach(func(_, v []byte) error {
+		return tx.Bucket(bucketContent).ForEach(func(k, v []byte) error {
 			var r contentRecord
-			if json.Unmarshal(v, &r) == nil {
-				s.used += r.Bytes
-				known[r.File] = true
+			if json.Unmarshal(v, &r) != nil {
+				return nil
 			}
+			if r.BlockSize != BlockSize {
+				// Its bitmap counts blocks of another size: it would
+				// claim bytes that are not there.
+				stale = append(stale, append([]byte(nil), k...))
+				return nil
+			}
+			s.used += r.Bytes
+			known[r.File] = true
 			return nil
 		})
 	})
 	if err != nil {
 		return nil, err
 	}
+	if len(stale) > 0 {
+		err := c.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketContent)
+			for _, k := range stale {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("content cache: %w", err)
+		}
+		c.log.Info("dropped cached content stored with another block size", "files", len(stale), "block_size", BlockSize)
+	}
 	// Files no record names (a crash between creating and recording, an
-	// older schema) are removed.
+	// older schema, another block size) are removed.
 	if ents, err := os.ReadDir(dir); err == nil {
 		for _, e := range ents {
 			if !known[e.Name()] {
@@ -165,12 +202,12 @@ func (s *contentStore) acquire(e remote.Entry) (*cfile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if found && (rec.ETag != ver || rec.Size != e.Size) {
+	if found && (rec.ETag != ver || rec.Size != e.Size || rec.BlockSize != BlockSize) {
 		s.removeRecordLocked(key, rec)
 		found = false
 	}
 	if !found {
-		rec = contentRecord{Path: e.Path, ETag: ver, Size: e.Size, File: fileName(e.Path, ver)}
+		rec = contentRecord{Path: e.Path, ETag: ver, Size: e.Size, File: fileName(e.Path, ver), BlockSize: BlockSize}
 	}
 	f, err := os.OpenFile(filepath.Join(s.dir, rec.File), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -635,7 +672,13 @@ func (c *Cache) Open(ctx context.Context, p string) (*Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handle{cf: cf, win: 1}, nil
+	return newHandle(cf), nil
+}
+
+// newHandle returns a handle on cf (referenced for it) whose first
+// sequential window is FirstReadAhead.
+func newHandle(cf *cfile) *Handle {
+	return &Handle{cf: cf, win: FirstReadAhead / BlockSize}
 }
 
 // Size returns the size of the version this handle reads.
@@ -660,9 +703,9 @@ func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	}
 	// Sequential: the read starts near where the previous one ended (the
 	// kernel may deliver read-ahead requests slightly out of order).
-	seq := off >= h.next-2*BlockSize && off <= h.next+2*BlockSize
+	seq := off >= h.next-seqSlack && off <= h.next+seqSlack
 	if !seq {
-		h.win, h.ahead, h.half = 1, 0, 0
+		h.win, h.ahead, h.half = FirstReadAhead/BlockSize, 0, 0
 	}
 	h.next = end
 	s := h.cf.store

@@ -50,6 +50,10 @@ type contentRecord struct {
 	Blocks   []byte    `json:"blocks"` // bitmap, bit i = block i present
 	Bytes    int64     `json:"bytes"`  // bytes present (for --cache-size)
 	LastUsed time.Time `json:"last_used"`
+	// BlockSize is the block size Blocks counts in. A record of another
+	// size (0: written before it was recorded, with 1 MiB blocks) is
+	// dropped with its file when the cache opens.
+	BlockSize int64 `json:"block_size,omitempty"`
 }
 
 func openDB(path, library string) (*bolt.DB, error) {

@@ -7,7 +7,9 @@
 //     the folder's own entry, its children with size, mtime, ETag and type,
 //     and the time the listing was fetched; a folder the server said does
 //     not exist is kept as a negative record), "content" (one record per
-//     cached file: ETag, size, the bitmap of blocks present, last use), and
+//     cached file: ETag, size, the bitmap of blocks present and the block
+//     size it counts in, last use; a record of another block size is
+//     dropped with its file at open), and
 //     "journal" (one JournalRecord per pending upload, journal.go).
 //   - content/, the content cache: one sparse file per (path, ETag), filled
 //     by ranged GETs in blocks of BlockSize, bounded by Options.CacheSize
@@ -29,13 +31,14 @@
 // answer to a GET brings it back.
 //
 // Content. Reads go through a Handle. A read of a block that is not
-// cached starts a ranged GET: one block for a random read, and on
-// sequential reads a window that starts at one block (1 MiB) and doubles
-// on each fetch up to MaxReadAhead (32 MiB); the next window is requested
-// when the reader passes the middle of the previous one. Concurrent
-// readers of a block share one GET. Data streams from the response to the
-// sparse file in small buffers, so memory does not grow with file size
-// (a bitmap of one bit per MiB is all that is held per open file). When a
+// cached starts a ranged GET: one block (BlockSize, 256 KiB) for a random
+// read, and on sequential reads a window that starts at FirstReadAhead
+// (1 MiB) and doubles on each fetch up to MaxReadAhead (32 MiB); the next
+// window is requested when the reader passes the middle of the previous
+// one. Concurrent readers of a block share one GET. Data streams from the
+// response to the sparse file in small buffers, so memory does not grow
+// with file size (a bitmap of one bit per 256 KiB block is all that is
+// held per open file: 4 KiB per GiB). When a
 // listing shows a new ETag for a file, its cached content is dropped (at
 // last close if it is open).
 //

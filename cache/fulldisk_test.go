@@ -64,7 +64,7 @@ func readAll(t *testing.T, c *Cache, p string) ([]byte, *Handle) {
 		t.Fatal(err)
 	}
 	var out []byte
-	buf := make([]byte, BlockSize)
+	buf := make([]byte, 1<<20)
 	for off := int64(0); ; {
 		n, err := h.ReadAt(ctx, buf, off)
 		out = append(out, buf[:n]...)
@@ -147,7 +147,7 @@ func TestFullDiskEvictsThenReadsDirect(t *testing.T) {
 	}
 	// What was read past the cache, plus at most the windows that found
 	// the disk full.
-	if sent > int64(len(cc))+3*BlockSize {
+	if sent > int64(len(cc))+3*FirstReadAhead {
 		t.Errorf("GETs for c moved %d bytes for a %d-byte file", sent, len(cc))
 	}
 	l := logs.String()

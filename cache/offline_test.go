@@ -22,7 +22,10 @@ import (
 // many readers there are; once it answers, reads go to it again.
 func TestServerAwayReadsFailFast(t *testing.T) {
 	f := remotetest.New()
-	data := seeded(6<<20, 7)
+	// Reads at multiples of stride (more than seqSlack apart) are random
+	// to the read-ahead.
+	const stride = 4 << 20
+	data := seeded(6*stride, 7)
 	f.AddFile("/f.bin", data, time.Unix(1710000000, 0))
 	clk := &clock{t: time.Unix(1720000000, 0)}
 	c := openCache(t, t.TempDir(), f, clk, 0) // DirCacheTime 1m: retry after 30s
@@ -37,8 +40,8 @@ func TestServerAwayReadsFailFast(t *testing.T) {
 	// Random reads (each far from the last) fetch one block and read
 	// nothing ahead, so the requests are the test's to count.
 	read := func(block int64) error {
-		_, err := h.ReadAt(ctx, buf, block*BlockSize+100)
-		if err == nil && !bytes.Equal(buf, data[block*BlockSize+100:][:len(buf)]) {
+		_, err := h.ReadAt(ctx, buf, block*stride+100)
+		if err == nil && !bytes.Equal(buf, data[block*stride+100:][:len(buf)]) {
 			t.Fatalf("block %d: wrong data", block)
 		}
 		return err
@@ -81,7 +84,7 @@ func TestServerAwayReadsFailFast(t *testing.T) {
 		wg.Add(1)
 		go func(b int64) {
 			defer wg.Done()
-			if _, err := h.ReadAt(ctx, make([]byte, 4096), b*BlockSize); !errors.Is(err, remote.ErrUnavailable) {
+			if _, err := h.ReadAt(ctx, make([]byte, 4096), b*stride); !errors.Is(err, remote.ErrUnavailable) {
 				t.Errorf("read after the interval, server still away: %v", err)
 			}
 		}(int64(i % 5))

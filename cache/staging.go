@@ -557,7 +557,7 @@ func (h *WriteHandle) ensureFetched(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	src := &Handle{cf: cf, win: 1}
+	src := newHandle(cf)
 	defer src.Close()
 	buf := make([]byte, BlockSize)
 	for off := int64(0); off < base.Size; {
