@@ -16,15 +16,15 @@ import (
 )
 
 // TestSignalsDoNotCancelServerChanges: a caller that catches signals (every
-// Go program: the runtime's SIGURG) gets its blocked mkdir, unlink, rmdir
-// or rename interrupted by the kernel, which tells odfb to give up. A
-// change the server may already have made must not become EINTR: the
-// caller's retry would meet EEXIST/ENOENT. Each call here is held at the
-// server while its thread is sent SIGURG; it must succeed, with one
-// request each.
+// Go program: the runtime's SIGURG) gets its blocked syscall interrupted by
+// the kernel, which tells odfb to give up. The mount is "hard": a read
+// must not fail with EINTR (few programs retry it), and a change the
+// server may already have made must not either — the caller's retry
+// would meet EEXIST/ENOENT. Each call here is held at the server while
+// its thread is sent SIGURG; it must succeed, with one request each.
 func TestSignalsDoNotCancelServerChanges(t *testing.T) {
 	root := t.TempDir()
-	for _, f := range []string{"gone.txt", "old.txt"} {
+	for _, f := range []string{"gone.txt", "old.txt", "data.bin"} {
 		if err := os.WriteFile(filepath.Join(root, f), []byte(f), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -36,7 +36,7 @@ func TestSignalsDoNotCancelServerChanges(t *testing.T) {
 	release := make(chan struct{}) // one send lets one held request go on
 	srv, lib := startBehind(t, spemu.Config{Root: root}, func(w http.ResponseWriter, r *http.Request) bool {
 		switch r.Method {
-		case "MKCOL", "DELETE", "MOVE":
+		case "MKCOL", "DELETE", "MOVE", "GET":
 			arrived <- r.Method
 			<-release
 		}
@@ -54,6 +54,19 @@ func TestSignalsDoNotCancelServerChanges(t *testing.T) {
 		{"DELETE", func() error { return syscall.Unlink(filepath.Join(m.Dir, "gone.txt")) }},
 		{"DELETE", func() error { return syscall.Rmdir(filepath.Join(m.Dir, "empty")) }},
 		{"MOVE", func() error { return syscall.Rename(filepath.Join(m.Dir, "old.txt"), filepath.Join(m.Dir, "new.txt")) }},
+		{"GET", func() error {
+			fd, err := syscall.Open(filepath.Join(m.Dir, "data.bin"), syscall.O_RDONLY, 0)
+			if err != nil {
+				return err
+			}
+			defer syscall.Close(fd)
+			buf := make([]byte, 64)
+			n, err := syscall.Read(fd, buf) // one read(2): no retry on EINTR
+			if err == nil && string(buf[:n]) != "data.bin" {
+				t.Errorf("read %q", buf[:n])
+			}
+			return err
+		}},
 	} {
 		before := countMethod(srv, c.method)
 		tid := make(chan int, 1)

@@ -114,7 +114,7 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	if err != nil {
 		return nil, r.fail(ctx, "mkdir", name, err)
 	}
-	e, err := r.cache.Mkdir(keepGoing(ctx), p)
+	e, err := r.cache.Mkdir(ctx, p)
 	if err != nil {
 		return nil, r.fail(ctx, "mkdir", p, err)
 	}
@@ -142,7 +142,7 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	}
 	p = remote.Join(serverPath(&n.Inode), p)
 	r.detach(&n.Inode, name, p)
-	if err := r.cache.Remove(keepGoing(ctx), p); err != nil {
+	if err := r.cache.Remove(ctx, p); err != nil {
 		return r.fail(ctx, "unlink", p, err)
 	}
 	r.local.remove(p)
@@ -158,7 +158,7 @@ func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	}
 	p = remote.Join(serverPath(&n.Inode), p)
 	r.detach(&n.Inode, name, p)
-	if err := r.cache.Rmdir(keepGoing(ctx), p); err != nil {
+	if err := r.cache.Rmdir(ctx, p); err != nil {
 		return r.fail(ctx, "rmdir", p, err)
 	}
 	r.local.remove(p)
@@ -184,7 +184,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	if !strings.EqualFold(src, dst) {
 		r.detach(newParent.EmbeddedInode(), newName, dst)
 	}
-	if err := r.cache.Rename(keepGoing(ctx), src, dst, flags&unixRenameNoReplace != 0); err != nil {
+	if err := r.cache.Rename(ctx, src, dst, flags&unixRenameNoReplace != 0); err != nil {
 		return r.fail(ctx, "rename", src, err)
 	}
 	r.local.rename(src, dst)
@@ -226,12 +226,3 @@ func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uin
 
 // Removexattr: see Setxattr.
 func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno { return syscall.ENOTSUP }
-
-// keepGoing detaches a request that changes the server from the FUSE
-// request's cancellation. The kernel interrupts a blocked syscall for any
-// signal the caller catches — Go programs get SIGURG many times a second —
-// and a MKCOL, DELETE or MOVE cut off after it reached the server would
-// return EINTR for a change that was made, and leave the cache not knowing
-// it: the caller's retry then meets EEXIST/ENOENT (restic init failed
-// this way). Each of these requests is bounded by the client's retries.
-func keepGoing(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }

@@ -196,7 +196,7 @@ func Mount(mountpoint string, c *cache.Cache, opts Options) (*fuse.Server, error
 		mo.Options = append(mo.Options, "ro")
 	}
 	ttl := r.ttl
-	return fs.Mount(mountpoint, r, &fs.Options{
+	raw := fs.NewNodeFS(r, &fs.Options{
 		MountOptions:    mo,
 		EntryTimeout:    &ttl,
 		AttrTimeout:     &ttl,
@@ -206,6 +206,15 @@ func Mount(mountpoint string, c *cache.Cache, opts Options) (*fuse.Server, error
 		// chown to root into --uid/--gid.
 		NullPermissions: true,
 	})
+	srv, err := fuse.NewServer(hardFS{raw}, mountpoint, &mo)
+	if err != nil {
+		return nil, err
+	}
+	go srv.Serve()
+	if err := srv.WaitMount(); err != nil {
+		return nil, err // as fs.Mount: the serve loop ends by itself
+	}
+	return srv, nil
 }
 
 func (r *Root) uid() uint32 {
