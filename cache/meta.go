@@ -24,6 +24,9 @@ type dirState struct {
 	// current is true when this process fetched (or confirmed) the
 	// listing; false for one loaded from an earlier run's meta.db.
 	current bool
+	// heldUntil: a refresh failed (see servesStale) and the listing is
+	// served as it is until then, without asking the server again.
+	heldUntil time.Time
 }
 
 func newDirState(rec dirRecord, current bool) *dirState {
@@ -163,12 +166,13 @@ func (c *Cache) listing(ctx context.Context, dir string) (*dirState, error) {
 	if ds != nil {
 		c.mu.Lock()
 		current, fetched, away := ds.current, ds.rec.Fetched, c.now().Before(c.offlineUntil)
+		held := c.now().Before(ds.heldUntil)
 		c.mu.Unlock()
 		switch {
 		case !current:
 			c.revalidate(dir)
 			return ds, nil
-		case c.now().Sub(fetched) < c.ttl, away:
+		case c.now().Sub(fetched) < c.ttl, away, held:
 			return ds, nil
 		}
 	}
@@ -190,9 +194,7 @@ func (c *Cache) listing(ctx context.Context, dir string) (*dirState, error) {
 	case r := <-ch:
 		if r.Err != nil {
 			if ds != nil && servesStale(r.Err) {
-				if !errors.Is(r.Err, remote.ErrUnavailable) { // that one is logged once by serverAway
-					c.log.Warn("refreshing a folder listing failed; showing the stored one", "path", dir, "err", r.Err)
-				}
+				c.holdStale(dir, r.Err)
 				return ds, nil
 			}
 			return nil, r.Err
@@ -202,12 +204,31 @@ func (c *Cache) listing(ctx context.Context, dir string) (*dirState, error) {
 }
 
 // servesStale reports whether a failed refresh should be answered with
-// the stored listing: the server is away, throttling, or answered with an
-// error or a document that makes no sense (broken XML) — none of which
-// says the folder changed. A refusal (credentials, permission) or "not
+// the stored listing: the server is away, throttling, answered with an
+// error or a document that makes no sense (broken XML), or our
+// credentials are refused (expired, the login dead until `odfb login`) —
+// none of which says the folder changed, and with the stored listing
+// files can still be written and queued until the login is renewed. A
+// refused permission on the folder (403 with valid credentials) or "not
 // found" is the answer itself.
 func servesStale(err error) bool {
-	return errors.Is(err, remote.ErrUnavailable) || errors.Is(err, remote.ErrServer) || errors.Is(err, remote.ErrThrottled)
+	return errors.Is(err, remote.ErrUnavailable) || errors.Is(err, remote.ErrServer) ||
+		errors.Is(err, remote.ErrThrottled) || errors.Is(err, remote.ErrAuth)
+}
+
+// holdStale keeps serving dir's stored listing after a refresh failed
+// with err, for the retry interval, so that every lookup does not ask a
+// server that has just refused (and log it again); the failure is logged
+// once per interval and folder. Unreachable is logged once by serverAway.
+func (c *Cache) holdStale(dir string, err error) {
+	c.mu.Lock()
+	if ds := c.dirs[fold(dir)]; ds != nil {
+		ds.heldUntil = c.now().Add(c.retryInterval())
+	}
+	c.mu.Unlock()
+	if !errors.Is(err, remote.ErrUnavailable) {
+		c.log.Warn("refreshing a folder listing failed; showing the stored one", "path", dir, "err", err)
+	}
 }
 
 // revalidate fetches dir in the background, once at a time.
@@ -224,11 +245,10 @@ func (c *Cache) revalidate(dir string) {
 		select {
 		case <-c.bg.Done():
 		case r := <-ch:
-			// Unreachable is logged once by serverAway; anything else
-			// (refused credentials, a server error) would otherwise go
-			// unnoticed behind the stale listing.
-			if r.Err != nil && !errors.Is(r.Err, remote.ErrUnavailable) && !errors.Is(r.Err, remote.ErrNotFound) {
-				c.log.Warn("background refresh of a cached listing failed; showing the stored one", "path", dir, "err", r.Err)
+			// Anything but "not found" would otherwise go unnoticed
+			// behind the stale listing.
+			if r.Err != nil && !errors.Is(r.Err, remote.ErrNotFound) {
+				c.holdStale(dir, r.Err)
 			}
 		}
 	}()
