@@ -50,6 +50,13 @@ func startMount(t *testing.T, bin string, srv *spemu.Server, mnt, cacheDir strin
 	cookieFile := filepath.Join(t.TempDir(), "cookie")
 	os.WriteFile(cookieFile, []byte("Cookie: "+cookie+"\n"), 0o600)
 	args := append([]string{"mount", "--cookie-file", cookieFile, "--cache-dir", cacheDir, srv.LibraryURL(), mnt}, extra...)
+	return runMount(t, bin, mnt, args)
+}
+
+// runMount starts `odfb args…` (a mount at mnt) and waits for its
+// readiness line; the mount is killed and cleared when the test ends.
+func runMount(t *testing.T, bin, mnt string, args []string) *mountProc {
+	t.Helper()
 	m := &mountProc{cmd: exec.Command(bin, args...), exited: make(chan error, 1)}
 	m.cmd.Env = append(os.Environ(), "AUTH_COOKIES=")
 	stderr, _ := m.cmd.StderrPipe()

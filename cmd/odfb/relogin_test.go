@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,41 +23,7 @@ func startOAuthMount(t *testing.T, bin string, srv *spemu.Server, creds, mnt, ca
 	t.Helper()
 	args := append([]string{"mount", "--auth", "oauth", "--authority", srv.URL(), "--credentials", creds,
 		"--cache-dir", cacheDir, srv.LibraryURL(), mnt}, extra...)
-	m := &mountProc{cmd: exec.Command(bin, args...), exited: make(chan error, 1)}
-	m.cmd.Env = append(os.Environ(), "AUTH_COOKIES=")
-	stderr, _ := m.cmd.StderrPipe()
-	if err := m.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		signalled := false
-		for sc.Scan() {
-			m.mu.Lock()
-			m.log.WriteString(sc.Text() + "\n")
-			m.mu.Unlock()
-			if !signalled && strings.Contains(sc.Text(), "mounted ") {
-				signalled = true
-				ready <- true
-			}
-		}
-		m.exited <- m.cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		m.cmd.Process.Kill()
-		if fstest.IsMounted(mnt) {
-			syscall.Unmount(mnt, syscall.MNT_DETACH)
-		}
-	})
-	select {
-	case <-ready:
-	case err := <-m.exited:
-		t.Fatalf("odfb mount exited early: %v\n%s", err, m.logText())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("no readiness line in 60s:\n%s", m.logText())
-	}
-	return m
+	return runMount(t, bin, mnt, args)
 }
 
 // tokenCalls counts the requests to the OAuth token endpoint (device code
