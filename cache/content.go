@@ -329,6 +329,54 @@ func (s *contentStore) dropTree(dir string) {
 	}
 }
 
+// adopt makes the file at src (a staging file just uploaded, on the same
+// file system) the cached content of path at version etag, every block
+// present: reading back what was just written costs no GET. It replaces
+// any other cached version of path, counts toward --cache-size like
+// downloaded content (and may be evicted like it), and reports whether
+// it took the file; when it did not, src is left to the caller. A path
+// open (or being fetched) in the store is left alone.
+func (s *contentStore) adopt(path, etag string, size int64, src string) bool {
+	key := fold(path)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.files[key] != nil {
+		return false
+	}
+	var old contentRecord
+	if found, err := getJSON(s.c.db, bucketContent, key, &old); err != nil {
+		return false
+	} else if found {
+		s.removeRecordLocked(key, old)
+	}
+	n := nblocks(size)
+	rec := contentRecord{Path: path, ETag: etag, Size: size, File: fileName(path, etag), Bytes: size,
+		LastUsed: s.c.now(), BlockSize: BlockSize, Blocks: make([]byte, (n+63)/64*8)}
+	for b := int64(0); b < n; b++ {
+		rec.Blocks[b/8] |= 1 << (uint(b) % 8)
+	}
+	dst := filepath.Join(s.dir, rec.File)
+	if err := os.Rename(src, dst); err != nil {
+		s.c.log.Debug("cannot move an uploaded file into the content cache", "path", path, "err", err)
+		return false
+	}
+	// The data was fsynced when it was committed; the rename must be on
+	// disk before a record claims the blocks (a record over a lost file
+	// would read as zeros).
+	if err := syncDir(s.dir); err != nil {
+		os.Remove(dst)
+		return true
+	}
+	if err := putJSON(s.c.db, bucketContent, key, rec); err != nil {
+		s.c.log.Warn("cannot store content record", "path", path, "err", err)
+		os.Remove(dst)
+		return true
+	}
+	s.used += size
+	s.evictLocked()
+	return true
+}
+
 // persistLocked stores cf's record with its bitmap.
 func (s *contentStore) persistLocked(cf *cfile) {
 	if cf.gone || !cf.dirty {

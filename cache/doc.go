@@ -63,6 +63,10 @@
 // other failure is retried with backoff, never
 // dropped. Renames and removals of pending files adjust the journal
 // (staging_ops.go); listings show pending files with their staged size.
+// A staging file whose upload is confirmed with a known ETag, and that
+// did not change meanwhile, becomes that version's fully cached content
+// (contentStore.adopt) instead of being deleted: reading back what was
+// just written costs no GET.
 // Sync, Status and CloseWrites (drain at exit) are in upload_control.go.
 // An upload never runs on a FUSE request's context.
 //

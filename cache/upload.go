@@ -119,6 +119,10 @@ type upCtl struct {
 	// transport may still read a cancelled request's body).
 	readMu  sync.RWMutex
 	stopped bool
+	// sentTo is the path this attempt committed the staged content at
+	// (rec.Path, or a conflict copy); "" when it sent no content (only
+	// an mtime). Used by the upload goroutine only.
+	sentTo string
 }
 
 // upload runs one attempt and records its outcome.
@@ -170,7 +174,7 @@ func (w *writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) 
 			pd.committed = false
 			if pd.opens == 0 {
 				delete(w.byPath, fold(pd.rec.Path))
-				os.Remove(filepath.Join(w.dir, pd.rec.ID))
+				w.retireStaging(pd, ctl, rec, etag)
 			}
 		} else {
 			if mtimeLeft && gen == pd.gen {
@@ -304,14 +308,16 @@ func (w *writer) send(pd *pending, ctl *upCtl, rec JournalRecord) (string, error
 		body := func(base int64) io.ReaderAt {
 			return &progressReader{r: f, base: base, size: size, max: &hi, pd: pd, w: w, ctl: ctl}
 		}
+		var at string
 		if size <= w.opts.PutLimit {
-			etag, err = w.put(ctx, rec, body(0), size)
+			etag, at, err = w.put(ctx, rec, body(0), size)
 		} else {
-			etag, err = w.chunked(ctx, pd, ctl, rec, body, size)
+			etag, at, err = w.chunked(ctx, pd, ctl, rec, body, size)
 		}
 		if err != nil {
 			return "", err
 		}
+		ctl.sentTo = at
 	}
 	if rec.ModTimeSet {
 		w.mu.Lock()
@@ -329,31 +335,32 @@ func (w *writer) send(pd *pending, ctl *upCtl, rec JournalRecord) (string, error
 	return etag, nil
 }
 
-// put sends a file in one PUT, or its conflict copy on a 412.
-func (w *writer) put(ctx context.Context, rec JournalRecord, body io.ReaderAt, size int64) (string, error) {
+// put sends a file in one PUT, or its conflict copy on a 412. It returns
+// the new ETag and the path the content went to.
+func (w *writer) put(ctx context.Context, rec JournalRecord, body io.ReaderAt, size int64) (string, string, error) {
 	opts := remote.PutOptions{IfMatch: rec.BaseETag, IfNoneMatch: rec.New}
 	etag, err := w.c.remote.Put(ctx, rec.Path, body, size, opts)
 	if err == nil || !(errors.Is(err, remote.ErrPrecondition) || errors.Is(err, remote.ErrExists)) {
-		return etag, err
+		return etag, rec.Path, err
 	}
 	// A 412 can follow our own PUT whose answer was lost (the retry finds
 	// the file already there): if the server holds exactly our bytes, it
 	// is done. Otherwise someone else changed (or created) it: keep both.
 	if etag, ok := w.serverHasOurs(ctx, rec.Path, body, size); ok {
-		return etag, nil
+		return etag, rec.Path, nil
 	}
 	for i := 1; i <= 50; i++ {
 		name := conflictName(rec.Path, w.c.now(), w.opts.Hostname, i)
 		etag, err = w.c.remote.Put(ctx, name, body, size, remote.PutOptions{IfNoneMatch: true})
 		if err == nil {
 			w.conflictLogged(rec.Path, name)
-			return etag, nil
+			return etag, name, nil
 		}
 		if !(errors.Is(err, remote.ErrPrecondition) || errors.Is(err, remote.ErrExists)) {
-			return "", err
+			return "", "", err
 		}
 	}
-	return "", err
+	return "", "", err
 }
 
 // chunked sends a file through the REST upload session, saving the
@@ -362,25 +369,26 @@ func (w *writer) put(ctx context.Context, rec JournalRecord, body io.ReaderAt, s
 // ChunkedUploader, or its calls answer ErrNotSupported) the file is too
 // large for that server: ErrTooLarge, which sends it to lost+found (and
 // is EFBIG for --sync-upload).
-func (w *writer) chunked(ctx context.Context, pd *pending, ctl *upCtl, rec JournalRecord, body func(int64) io.ReaderAt, size int64) (string, error) {
+func (w *writer) chunked(ctx context.Context, pd *pending, ctl *upCtl, rec JournalRecord, body func(int64) io.ReaderAt, size int64) (string, string, error) {
 	noChunks := &remote.Error{Kind: remote.ErrTooLarge, Op: "upload", Path: rec.Path,
 		Detail: fmt.Sprintf("%d bytes is over --put-limit (%d) and this server has no chunked upload", size, w.opts.PutLimit)}
 	cu, ok := w.c.remote.(remote.ChunkedUploader)
 	if !ok {
-		return "", noChunks
+		return "", "", noChunks
 	}
-	etag, err := w.session(ctx, cu, pd, ctl, rec, body, size)
+	etag, at, err := w.session(ctx, cu, pd, ctl, rec, body, size)
 	if errors.Is(err, remote.ErrNotSupported) {
 		// davclient finds out at the first StartUpload (contextinfo
 		// answers 404, 405, 501 or not SharePoint's JSON); the server
 		// has not been touched.
-		return "", noChunks
+		return "", "", noChunks
 	}
-	return etag, err
+	return etag, at, err
 }
 
-// session runs the REST upload session for chunked.
-func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pending, ctl *upCtl, rec JournalRecord, body func(int64) io.ReaderAt, size int64) (string, error) {
+// session runs the REST upload session for chunked. It returns the new
+// ETag (FinishUpload's answer) and the path the content went to.
+func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pending, ctl *upCtl, rec JournalRecord, body func(int64) io.ReaderAt, size int64) (string, string, error) {
 	path := rec.Path
 	if rec.UploadID == "" && (rec.BaseETag != "" || rec.New) {
 		// The REST session has no If-Match: check the version first (one
@@ -392,7 +400,7 @@ func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pen
 			w.conflictLogged(rec.Path, path)
 		case err == nil, errors.Is(err, remote.ErrNotFound):
 		default:
-			return "", err
+			return "", "", err
 		}
 	}
 	save := func(id string, off int64) error {
@@ -412,7 +420,7 @@ func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pen
 				case errors.Is(err, remote.ErrUploadGone):
 					id = ""
 				case err != nil:
-					return "", err
+					return "", "", err
 				default:
 					off = o
 				}
@@ -424,15 +432,15 @@ func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pen
 				id = newUploadID()
 			}
 			if err := save(id, 0); err != nil {
-				return "", err
+				return "", "", err
 			}
 			n := min(chunk, size)
 			off, err = cu.StartUpload(ctx, path, id, io.NewSectionReader(body(0), 0, n), n)
 			if err != nil {
-				return "", err
+				return "", "", err
 			}
 			if err := save(id, off); err != nil {
-				return "", err
+				return "", "", err
 			}
 		} else {
 			w.log.Info("resuming a chunked upload", "path", path, "offset", off, "size", size)
@@ -449,7 +457,7 @@ func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pen
 			w.mu.Lock()
 			if ctl.canceled {
 				w.mu.Unlock()
-				return "", context.Canceled
+				return "", "", context.Canceled
 			}
 			ctl.finishing = true
 			w.mu.Unlock()
@@ -457,19 +465,19 @@ func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pen
 			var etag string
 			etag, err = cu.FinishUpload(ctx, path, id, off, io.NewSectionReader(body(off), 0, n), n)
 			if err == nil {
-				return etag, nil
+				return etag, path, nil
 			}
 		}
 		if !errors.Is(err, remote.ErrUploadGone) {
-			return "", err
+			return "", "", err
 		}
 		w.log.Info("upload session expired; starting over", "path", path)
 		rec.UploadID, rec.Offset = "", 0
 		if err := save("", 0); err != nil {
-			return "", err
+			return "", "", err
 		}
 	}
-	return "", &remote.Error{Kind: remote.ErrUploadGone, Op: "upload", Path: path, Detail: "upload session lost three times in a row"}
+	return "", "", &remote.Error{Kind: remote.ErrUploadGone, Op: "upload", Path: path, Detail: "upload session lost three times in a row"}
 }
 
 // recordUploaded shows the uploaded file in its parent's listing with the
@@ -499,6 +507,31 @@ func (w *writer) recordUploaded(rec JournalRecord, etag string) {
 		// ETag): ask the server again before the next edit relies on it.
 		c.Invalidate(remote.Dir(rec.Path))
 	}
+}
+
+// retireStaging disposes of the staging file of pd, whose upload
+// (attempt ctl, of rec) just ended with the content on the server at
+// ETag etag and nothing left to send: it becomes the content-cache entry
+// of that version, every block present, so that reading the file back
+// costs no GET. Only when the staging file is exactly what the server
+// got: this attempt sent its content to rec.Path (not a conflict copy,
+// not an mtime-only attempt), the server named the version, no change
+// of the file began since (the caller checked the generation; mutating
+// and the path are checked here), and it is not an Office file, which
+// SharePoint rewrites after upload. Otherwise it is deleted. Called with
+// w.mu held.
+func (w *writer) retireStaging(pd *pending, ctl *upCtl, rec JournalRecord, etag string) {
+	src := filepath.Join(w.dir, pd.rec.ID)
+	ok := ctl.sentTo != "" && ctl.sentTo == rec.Path && etag != "" && !officeFile(rec.Path) &&
+		pd.rec.Path == rec.Path && !pd.gone && pd.mutating == 0 && pd.fetched && pd.f == nil
+	if ok {
+		if st, err := os.Stat(src); err == nil && st.Size() == pd.size {
+			if w.c.content.adopt(rec.Path, etag, st.Size(), src) {
+				return
+			}
+		}
+	}
+	os.Remove(src)
 }
 
 // officeFile reports the types SharePoint rewrites after upload
