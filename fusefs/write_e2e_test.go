@@ -532,7 +532,31 @@ func TestWriteLazyFetch(t *testing.T) {
 	if data, _ := srv.ReadFile("/a.txt"); string(data) != "New" {
 		t.Errorf("partial overwrite: server has %q", data)
 	}
+	// The version odfb uploaded became its cached content: no download.
+	if g := countMethod(srv, "GET"); g != 0 {
+		t.Errorf("partial overwrite of a file uploaded from here: %d GETs, want 0", g)
+	}
+	// A file only the server has is downloaded once, when the partial
+	// overwrite needs its bytes.
+	if err := os.WriteFile(filepath.Join(root, "b.txt"), []byte("abcdef"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m.Cache.Invalidate("/")
+	f, err = os.OpenFile(filepath.Join(m.Dir, "b.txt"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("B"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	syncMount(t, m)
+	if data, _ := srv.ReadFile("/b.txt"); string(data) != "Bbcdef" {
+		t.Errorf("partial overwrite: server has %q", data)
+	}
 	if g := countMethod(srv, "GET"); g != 1 {
-		t.Errorf("partial overwrite: %d GETs, want 1", g)
+		t.Errorf("partial overwrite of a server file: %d GETs, want 1", g)
 	}
 }
