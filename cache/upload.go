@@ -331,7 +331,7 @@ func (w *writer) send(pd *pending, ctl *upCtl, rec JournalRecord) (string, error
 			return "", err
 		}
 	}
-	w.recordUploaded(rec, etag)
+	w.recordUploaded(rec, etag, ctl.sentTo)
 	return etag, nil
 }
 
@@ -484,8 +484,15 @@ func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pen
 // ETag the server returned, so that the next ls costs no PROPFIND. Office
 // files, which SharePoint rewrites after upload, are listed again from
 // the server instead.
-func (w *writer) recordUploaded(rec JournalRecord, etag string) {
+func (w *writer) recordUploaded(rec JournalRecord, etag, sentTo string) {
 	c := w.c
+	if sentTo != "" && !strings.EqualFold(sentTo, rec.Path) {
+		// A conflict: ours went up as a copy, and the server's version
+		// stays at rec.Path. List the copy; ask again for the original,
+		// whose ETag and size are the server's, not ours.
+		c.Invalidate(remote.Dir(rec.Path))
+		rec.Path = sentTo
+	}
 	if officeFile(rec.Path) || etag == "" {
 		c.Invalidate(remote.Dir(rec.Path))
 		return

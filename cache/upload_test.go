@@ -222,6 +222,15 @@ func TestUploadConflictKeepsBoth(t *testing.T) {
 	if st := c.Status(); len(st.Conflicts) != 1 || st.Conflicts[0].Copy != name {
 		t.Errorf("status conflicts: %+v", st.Conflicts)
 	}
+	// The mount shows each version where it is: the server's at the
+	// original name (its size and ETag, not ours), ours at the copy.
+	theirs, _ := srv.Stat("/doc.txt")
+	if e, err := c.Lookup(ctx, "/", "doc.txt"); err != nil || e.Size != int64(len("theirs")) || e.ETag != theirs.ETag() {
+		t.Errorf("original after the conflict: %+v %v; want the server's version (ETag %s)", e, err, theirs.ETag())
+	}
+	if e, err := c.Lookup(ctx, "/", name[1:]); err != nil || e.Size != int64(len("OURSinal")) {
+		t.Errorf("conflict copy: %+v %v", e, err)
+	}
 }
 
 func TestUploadRefusedGoesToLostFound(t *testing.T) {
