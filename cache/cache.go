@@ -185,11 +185,14 @@ func (c *Cache) serverAway(err error) {
 
 func (c *Cache) serverBack() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.offlineUntil = time.Time{}
 	if c.offline {
 		c.offline = false
 		c.log.Info("server reachable again")
+	}
+	c.mu.Unlock()
+	if w := c.wr(); w != nil {
+		w.retryFailedNow()
 	}
 }
 

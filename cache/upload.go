@@ -215,6 +215,31 @@ func (w *writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) 
 	}
 }
 
+// retryFailedNow sends again at once the uploads that are waiting out a
+// backoff because the credentials were refused or the server could not be
+// reached: the server has just answered a listing, so the login was
+// renewed (`odfb login` again, a new cookie file) or the network is back,
+// and waiting up to RetryMax for nothing would leave data unsent.
+func (w *writer) retryFailedNow() {
+	w.mu.Lock()
+	now := w.c.now()
+	n := 0
+	for _, pd := range w.byPath {
+		if pd.uploading || pd.lastErr == nil || !pd.rec.NextTry.After(now) {
+			continue
+		}
+		if errors.Is(pd.lastErr, remote.ErrAuth) || errors.Is(pd.lastErr, remote.ErrUnavailable) {
+			pd.rec.NextTry = now
+			n++
+		}
+	}
+	w.mu.Unlock()
+	if n > 0 {
+		w.log.Info("the server answers again; retrying the uploads that were waiting for it now", "files", n)
+		w.kick()
+	}
+}
+
 type uploadOutcome int
 
 const (
