@@ -57,8 +57,9 @@ func (h hardFS) Read(_ <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadR
 	return h.RawFileSystem.Read(nil, in, buf)
 }
 
-func (h hardFS) Write(_ <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32, fuse.Status) {
-	return h.RawFileSystem.Write(nil, in, data)
+// Writev, not Write: go-fuse hands every WRITE request to Writev.
+func (h hardFS) Writev(_ <-chan struct{}, in *fuse.WriteIn, data [][]byte) (uint32, fuse.Status) {
+	return h.RawFileSystem.Writev(nil, in, data)
 }
 
 func (h hardFS) Flush(_ <-chan struct{}, in *fuse.FlushIn) fuse.Status {

@@ -17,17 +17,19 @@ type node struct {
 	gone *fuse.Attr // attributes when unlinked or replaced, for fstat on open descriptors
 }
 
-// detach keeps the attributes n has under path p, before p is unlinked
-// or replaced by a rename: an open descriptor of n must go on showing its
-// own mode and owner, not those of whatever takes the name.
-func (r *Root) detach(parent *fs.Inode, name, p string) {
+// detach takes the attributes the child name of parent has under path p
+// before p is unlinked or replaced by a rename, and returns the function
+// that keeps them on the child once that has succeeded: an open
+// descriptor of it must go on showing its own mode and owner, not those
+// of whatever takes the name.
+func (r *Root) detach(parent *fs.Inode, name, p string) (commit func()) {
 	ch := parent.GetChild(name)
 	if ch == nil {
-		return
+		return func() {}
 	}
 	nd, ok := ch.Operations().(*node)
 	if !ok {
-		return
+		return func() {}
 	}
 	e, ok := r.cache.Cached(p)
 	if !ok {
@@ -35,9 +37,11 @@ func (r *Root) detach(parent *fs.Inode, name, p string) {
 	}
 	var a fuse.Attr
 	r.fillAttr(e, &a)
-	nd.mu.Lock()
-	nd.gone = &a
-	nd.mu.Unlock()
+	return func() {
+		nd.mu.Lock()
+		nd.gone = &a
+		nd.mu.Unlock()
+	}
 }
 
 // goneAttr returns the attributes kept by detach, if any.

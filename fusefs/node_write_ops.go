@@ -141,11 +141,12 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 		return syscall.ENOENT
 	}
 	p = remote.Join(serverPath(&n.Inode), p)
-	r.detach(&n.Inode, name, p)
+	detached := r.detach(&n.Inode, name, p)
 	if err := r.cache.Remove(ctx, p); err != nil {
 		return r.fail(ctx, "unlink", p, err)
 	}
-	r.local.remove(p)
+	detached()
+	r.local.forget(p)
 	return 0
 }
 
@@ -157,10 +158,11 @@ func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 		return syscall.ENOENT
 	}
 	p = remote.Join(serverPath(&n.Inode), p)
-	r.detach(&n.Inode, name, p)
+	detached := r.detach(&n.Inode, name, p)
 	if err := r.cache.Rmdir(ctx, p); err != nil {
 		return r.fail(ctx, "rmdir", p, err)
 	}
+	detached()
 	r.local.remove(p)
 	return 0
 }
@@ -181,12 +183,14 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	if err != nil {
 		return r.fail(ctx, "rename", newName, err)
 	}
+	detached := func() {}
 	if !strings.EqualFold(src, dst) {
-		r.detach(newParent.EmbeddedInode(), newName, dst)
+		detached = r.detach(newParent.EmbeddedInode(), newName, dst)
 	}
 	if err := r.cache.Rename(ctx, src, dst, flags&unixRenameNoReplace != 0); err != nil {
 		return r.fail(ctx, "rename", src, err)
 	}
+	detached()
 	r.local.rename(src, dst)
 	return 0
 }

@@ -120,6 +120,13 @@ func under(k, p string) bool {
 	return k == p || p == "/" || strings.HasPrefix(k, p+"/")
 }
 
+// forget drops the entry of the file p (unlink: nothing is below it).
+func (l *localAttrs) forget(p string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.m, localKey(p))
+}
+
 // remove forgets p and everything below it.
 func (l *localAttrs) remove(p string) {
 	l.mu.Lock()
