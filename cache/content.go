@@ -351,10 +351,12 @@ func (s *contentStore) adopt(path, etag string, size int64, src string) bool {
 	}
 	n := nblocks(size)
 	rec := contentRecord{Path: path, ETag: etag, Size: size, File: fileName(path, etag), Bytes: size,
-		LastUsed: s.c.now(), BlockSize: BlockSize, Blocks: make([]byte, (n+63)/64*8)}
+		LastUsed: s.c.now(), BlockSize: BlockSize}
+	present := make([]uint64, (n+63)/64)
 	for b := int64(0); b < n; b++ {
-		rec.Blocks[b/8] |= 1 << (uint(b) % 8)
+		present[b/64] |= 1 << (uint(b) % 64)
 	}
+	rec.Blocks = encodeBlocks(present)
 	dst := filepath.Join(s.dir, rec.File)
 	if err := os.Rename(src, dst); err != nil {
 		s.c.log.Debug("cannot move an uploaded file into the content cache", "path", path, "err", err)
@@ -377,18 +379,24 @@ func (s *contentStore) adopt(path, etag string, size int64, src string) bool {
 	return true
 }
 
+// encodeBlocks is the stored form of a block bitmap: its words, little
+// endian, eight bytes each.
+func encodeBlocks(present []uint64) []byte {
+	blocks := make([]byte, len(present)*8)
+	for i, w := range present {
+		for j := 0; j < 8; j++ {
+			blocks[i*8+j] = byte(w >> (8 * j))
+		}
+	}
+	return blocks
+}
+
 // persistLocked stores cf's record with its bitmap.
 func (s *contentStore) persistLocked(cf *cfile) {
 	if cf.gone || !cf.dirty {
 		return
 	}
-	blocks := make([]byte, len(cf.present)*8)
-	for i, w := range cf.present {
-		for j := 0; j < 8; j++ {
-			blocks[i*8+j] = byte(w >> (8 * j))
-		}
-	}
-	cf.rec.Blocks = blocks
+	cf.rec.Blocks = encodeBlocks(cf.present)
 	if err := putJSON(s.c.db, bucketContent, cf.key, cf.rec); err != nil {
 		s.c.log.Warn("cannot store content record", "path", cf.rec.Path, "err", err)
 		return

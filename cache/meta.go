@@ -219,16 +219,17 @@ func servesStale(err error) bool {
 // holdStale keeps serving dir's stored listing after a refresh failed
 // with err, for the retry interval, so that every lookup does not ask a
 // server that has just refused (and log it again); the failure is logged
-// once per interval and folder. Unreachable is logged once by serverAway.
+// once per interval and folder. Unreachable is serverAway's business.
 func (c *Cache) holdStale(dir string, err error) {
+	if errors.Is(err, remote.ErrUnavailable) {
+		return // serverAway holds every listing already (offlineUntil)
+	}
 	c.mu.Lock()
 	if ds := c.dirs[fold(dir)]; ds != nil {
 		ds.heldUntil = c.now().Add(c.retryInterval())
 	}
 	c.mu.Unlock()
-	if !errors.Is(err, remote.ErrUnavailable) {
-		c.log.Warn("refreshing a folder listing failed; showing the stored one", "path", dir, "err", err)
-	}
+	c.log.Warn("refreshing a folder listing failed; showing the stored one", "path", dir, "err", err)
 }
 
 // revalidate fetches dir in the background, once at a time.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -107,7 +108,10 @@ type writer struct {
 	lostOpen  map[*pending]bool   // refused while open: lost+found follows their writes until the last close
 	conflicts []ConflictItem
 	authErr   string // last authentication failure, "" once an upload worked
-	closing   bool
+	// stalled is set when an upload failed for the credentials or an
+	// unreachable server, so that retryFailedNow scans only then.
+	stalled atomic.Bool
+	closing bool
 	// recent holds files this run put on the server (fold(path) → entry)
 	// for one DirCacheTime: a listing fetched while the upload ran may
 	// not show them yet, and they must not vanish from ls.

@@ -207,6 +207,9 @@ func (w *writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) 
 		if errors.Is(err, remote.ErrAuth) {
 			w.authErr = err.Error()
 		}
+		if errors.Is(err, remote.ErrAuth) || errors.Is(err, remote.ErrUnavailable) {
+			w.stalled.Store(true)
+		}
 		pd.rec.NextTry = w.c.now().Add(delay)
 		w.log.Warn("upload failed; it stays queued and is retried", "path", rec.Path, "attempt", pd.rec.Attempts, "retry_in", delay.Round(time.Second).String(), "err", err)
 		if err := putRecords(w.c.db, pd.rec); err != nil {
@@ -221,6 +224,9 @@ func (w *writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) 
 // renewed (`odfb login` again, a new cookie file) or the network is back,
 // and waiting up to RetryMax for nothing would leave data unsent.
 func (w *writer) retryFailedNow() {
+	if !w.stalled.Swap(false) {
+		return // called after every answer: nothing waits for one
+	}
 	w.mu.Lock()
 	now := w.c.now()
 	n := 0
