@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -64,18 +65,19 @@ var helperValueFlags = map[string]bool{
 }
 
 var helperBoolFlags = map[string]bool{
-	"allow-other": true, "sync-upload": true, "bearer-on-dav": true, "debug-fuse": true, "read-only": true,
+	"allow-other": true, "sync-upload": true, "bearer-on-dav": true, "debug-fuse": true,
+	"read-only": true, // handled with ro and rw in helperFlags
 }
 
 // helperIgnored are options mount(8) or fstab pass that mean nothing to
 // odfb (FUSE mounts are always nosuid,nodev).
 var helperIgnored = map[string]bool{
-	"defaults": true, "auto": true, "noauto": true, "user": true, "users": true, "nouser": true,
+	"defaults": true, "auto": true, "noauto": true, "nouser": true,
 	"owner": true, "group": true, "_netdev": true, "nofail": true, "nosuid": true, "nodev": true,
 	"suid": true, "dev": true, "exec": true, "noexec": true, "async": true, "atime": true,
 	"noatime": true, "relatime": true, "norelatime": true, "strictatime": true, "nostrictatime": true,
 	"lazytime": true, "nolazytime": true, "diratime": true, "nodiratime": true, "silent": true,
-	"loud": true, "rw": true,
+	"loud": true,
 }
 
 // helperSecrets are option names that would carry a secret on the
@@ -197,9 +199,6 @@ func helperFlags(opts []helperOption, sloppy bool, stderr io.Writer) ([]string, 
 	readOnly := false
 	for _, o := range opts {
 		name := strings.ReplaceAll(o.name, "_", "-")
-		if o.name == "_netdev" {
-			name = o.name
-		}
 		switch {
 		case helperSecrets[name]:
 			return nil, fmt.Errorf("option %s= (%s) is refused: a secret given as an option shows in ps and /proc to every user; put it in a file (password_file=, cookie_file=, mode 0600) or use odfb login and credentials=", o.name, o.from)
@@ -208,8 +207,15 @@ func helperFlags(opts []helperOption, sloppy bool, stderr io.Writer) ([]string, 
 		case name == "rw":
 			readOnly = false
 		case name == "read-only":
-			readOnly = !o.hasValue || o.value == "true" || o.value == "1"
-		case helperIgnored[name] && !o.hasValue,
+			readOnly = true
+			if o.hasValue {
+				v, err := strconv.ParseBool(o.value)
+				if err != nil {
+					return nil, fmt.Errorf("option %s=%s: not a boolean (true, false, 1, 0)", o.name, o.value)
+				}
+				readOnly = v
+			}
+		case (helperIgnored[o.name] || helperIgnored[name]) && !o.hasValue,
 			name == "comment", name == "user" || name == "users", // user=NAME from libmount
 			strings.HasPrefix(name, "x-"):
 		case helperBoolFlags[name]:
