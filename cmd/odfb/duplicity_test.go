@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -69,7 +68,7 @@ func TestDuplicityBackupRestore(t *testing.T) {
 	}
 	archive1 := filepath.Join(dir, "archive-1")
 	fullStart := time.Now()
-	runDuplicity(t, duplicity, env, append(append([]string{"full"}, common(archive1)...), "--volsize", "2", src, target)...)
+	runTool(t, duplicity, env, "", append(append([]string{"full"}, common(archive1)...), "--volsize", "2", src, target)...)
 	if code, _, errs := runOdfb(t, bin, "sync", mnt); code != 0 {
 		t.Fatalf("odfb sync after the full backup: exit %d: %s\n%s", code, errs, m.logText())
 	}
@@ -100,7 +99,7 @@ func TestDuplicityBackupRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.ResetRequests()
-	runDuplicity(t, duplicity, env, append(append([]string{"incremental"}, common(archive1)...), "--volsize", "2", src, target)...)
+	runTool(t, duplicity, env, "", append(append([]string{"incremental"}, common(archive1)...), "--volsize", "2", src, target)...)
 	if code, _, errs := runOdfb(t, bin, "sync", mnt); code != 0 {
 		t.Fatalf("odfb sync after the incremental backup: exit %d: %s\n%s", code, errs, m.logText())
 	}
@@ -130,16 +129,16 @@ func TestDuplicityBackupRestore(t *testing.T) {
 	srv.ResetRequests()
 	m = startMount(t, bin, srv, mnt, filepath.Join(dir, "cache-2"))
 	archive2 := filepath.Join(dir, "archive-2")
-	out := runDuplicity(t, duplicity, env, append(append([]string{"collection-status"}, common(archive2)...), target)...)
+	out := runTool(t, duplicity, env, "", append(append([]string{"collection-status"}, common(archive2)...), target)...)
 	if !strings.Contains(out, "Found primary backup chain") ||
 		!regexp.MustCompile(`(?m)^\s*Full\s`).MatchString(out) ||
 		!regexp.MustCompile(`(?m)^\s*Incremental\s`).MatchString(out) ||
 		strings.Contains(out, "Found 1 secondary") || !strings.Contains(out, "No orphaned or incomplete backup sets found") {
 		t.Errorf("duplicity collection-status: want one chain with a full and an incremental set:\n%s", out)
 	}
-	runDuplicity(t, duplicity, env, append(append([]string{"verify", "--compare-data"}, common(archive2)...), target, src)...)
+	runTool(t, duplicity, env, "", append(append([]string{"verify", "--compare-data"}, common(archive2)...), target, src)...)
 	restored := filepath.Join(dir, "restored")
-	runDuplicity(t, duplicity, env, append(append([]string{"restore"}, common(archive2)...), target, restored)...)
+	runTool(t, duplicity, env, "", append(append([]string{"restore"}, common(archive2)...), target, restored)...)
 	want, got := treeSums(t, src), treeSums(t, restored)
 	for p, w := range want {
 		if got[p] != w {
@@ -289,7 +288,6 @@ func compareArchive(t *testing.T, archive string, server map[string][]byte) {
 // makeDuplicitySource writes a tree of 20 seeded files (4 KiB to 6 MiB)
 // in a few folders, names with spaces and one with a colon.
 func makeDuplicitySource(t *testing.T, root string) (files int, total int64) {
-	t.Helper()
 	sizes := map[string]int{
 		"media/big.bin":               6 << 20,
 		"media/clip one.mp4":          1<<20 + 17,
@@ -304,32 +302,5 @@ func makeDuplicitySource(t *testing.T, root string) (files int, total int64) {
 	for i := 0; i < 7; i++ {
 		sizes[fmt.Sprintf("data/set %d.csv", i)] = 16<<10 + i*40013
 	}
-	seed := int64(1)
-	for _, p := range sortedKeys(sizes) {
-		full := filepath.Join(root, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, seededBytes(sizes[p], seed), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		seed++
-		files++
-		total += int64(sizes[p])
-	}
-	return files, total
-}
-
-// runDuplicity runs duplicity with env and fails the test unless it
-// exits 0 (verify exits 1 when it finds a difference).
-func runDuplicity(t *testing.T, duplicity string, env []string, args ...string) string {
-	t.Helper()
-	var out, errb bytes.Buffer
-	cmd := exec.Command(duplicity, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("duplicity %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out.String(), errb.String())
-	}
-	return out.String()
+	return writeTree(t, root, sizes)
 }

@@ -63,8 +63,8 @@ func TestResticBackupRestore(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(mnt, "backups"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	runRestic(t, restic, env, "", "init")
-	runRestic(t, restic, env, src, "backup", ".")
+	runTool(t, restic, env, "", "init")
+	runTool(t, restic, env, src, "backup", ".")
 	if code, _, errs := runOdfb(t, bin, "sync", mnt); code != 0 {
 		t.Fatalf("odfb sync after the backup: exit %d: %s\n%s", code, errs, m.logText())
 	}
@@ -163,7 +163,7 @@ func TestResticBackupRestore(t *testing.T) {
 	env = append(env, "RESTIC_CACHE_DIR="+filepath.Join(dir, "restic-cache-2")) // the last one wins
 	srv.ResetRequests()
 	m = startMount(t, bin, srv, mnt, filepath.Join(dir, "cache-2"))
-	runRestic(t, restic, env, "", "check", "--read-data")
+	runTool(t, restic, env, "", "check", "--read-data")
 	gets := 0
 	for _, r := range srv.Requests() {
 		if r.Method == "GET" && r.Status/100 == 2 {
@@ -174,7 +174,7 @@ func TestResticBackupRestore(t *testing.T) {
 		t.Error("restic check --read-data after a remount with an empty cache sent no GET")
 	}
 	restored := filepath.Join(dir, "restored")
-	runRestic(t, restic, env, "", "restore", "latest", "--target", restored)
+	runTool(t, restic, env, "", "restore", "latest", "--target", restored)
 	want, got := treeSums(t, src), treeSums(t, restored)
 	for p, w := range want {
 		if got[p] != w {
@@ -194,8 +194,8 @@ func TestResticBackupRestore(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "media", "big.bin"), seededBytes(8<<20, 902), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	runRestic(t, restic, env, src, "backup", ".")
-	out := runRestic(t, restic, env, "", "snapshots", "--json")
+	runTool(t, restic, env, src, "backup", ".")
+	out := runTool(t, restic, env, "", "snapshots", "--json")
 	var snaps []json.RawMessage
 	if err := json.Unmarshal([]byte(out), &snaps); err != nil || len(snaps) != 2 {
 		t.Errorf("restic snapshots: %d snapshots (%v); want 2:\n%s", len(snaps), err, out)
@@ -225,7 +225,6 @@ func TestResticBackupRestore(t *testing.T) {
 // makeBackupSource writes a tree of 30 seeded files (4 KiB to 8 MiB) in
 // a few folders, one name with spaces and one with a colon.
 func makeBackupSource(t *testing.T, root string) (files int, total int64) {
-	t.Helper()
 	sizes := map[string]int{
 		"media/big.bin":               8 << 20,
 		"media/clip one.mp4":          3<<20 + 17,
@@ -240,6 +239,13 @@ func makeBackupSource(t *testing.T, root string) (files int, total int64) {
 	for i := 0; i < 12; i++ {
 		sizes[fmt.Sprintf("data/set %d.csv", i)] = 16<<10 + i*40013
 	}
+	return writeTree(t, root, sizes)
+}
+
+// writeTree writes a file of seeded bytes for each path in sizes (slash
+// separated, below root) and returns how many files and bytes it wrote.
+func writeTree(t *testing.T, root string, sizes map[string]int) (files int, total int64) {
+	t.Helper()
 	seed := int64(1)
 	for _, p := range sortedKeys(sizes) {
 		full := filepath.Join(root, filepath.FromSlash(p))
@@ -256,17 +262,18 @@ func makeBackupSource(t *testing.T, root string) (files int, total int64) {
 	return files, total
 }
 
-// runRestic runs restic with env (the password only through
-// RESTIC_PASSWORD_FILE) in dir and fails the test unless it exits 0.
-func runRestic(t *testing.T, restic string, env []string, dir string, args ...string) string {
+// runTool runs prog with env added to odfb's environment, in dir ("" for
+// the current one), and fails the test unless it exits 0; it returns
+// stdout. Secrets reach the tools only through files named in env.
+func runTool(t *testing.T, prog string, env []string, dir string, args ...string) string {
 	t.Helper()
 	var out, errb bytes.Buffer
-	cmd := exec.Command(restic, args...)
+	cmd := exec.Command(prog, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("restic %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out.String(), errb.String())
+		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", filepath.Base(prog), strings.Join(args, " "), err, out.String(), errb.String())
 	}
 	return out.String()
 }
