@@ -34,7 +34,7 @@ func toErrno(err error) syscall.Errno {
 		return syscall.EACCES
 	case errors.Is(err, remote.ErrInvalidName), errors.Is(err, names.ErrReserved):
 		return syscall.EINVAL
-	case errors.Is(err, names.ErrTooLong):
+	case errors.Is(err, names.ErrTooLong), errors.Is(err, names.ErrNameTooLong):
 		return syscall.ENAMETOOLONG
 	case errors.Is(err, remote.ErrLocked):
 		return syscall.EBUSY // checked out or locked by someone else

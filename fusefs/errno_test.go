@@ -34,6 +34,7 @@ func TestToErrno(t *testing.T) {
 		{wrap(remote.ErrServer), syscall.EIO},
 		{names.ErrReserved, syscall.EINVAL},
 		{names.ErrTooLong, syscall.ENAMETOOLONG},
+		{names.ErrNameTooLong, syscall.ENAMETOOLONG},
 		{context.Canceled, syscall.EINTR},
 		{syscall.EROFS, syscall.EROFS},
 		{fmt.Errorf("local: %w", syscall.ENOSPC), syscall.ENOSPC},

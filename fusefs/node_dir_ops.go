@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strings"
 	"syscall"
@@ -20,9 +21,12 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 	dir := serverPath(&n.Inode)
 	srv, ok := r.checkLookupName(dir, name)
 	if !ok {
-		return nil, syscall.ENOENT
+		return nil, missing(name)
 	}
 	e, err := r.cache.Lookup(ctx, dir, srv)
+	if errors.Is(err, remote.ErrNotFound) {
+		return nil, missing(name)
+	}
 	if err != nil {
 		return nil, r.fail(ctx, "lookup", remote.Join(dir, srv), err)
 	}
@@ -45,6 +49,17 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 		mode = syscall.S_IFDIR
 	}
 	return n.NewInode(ctx, &node{}, fs.StableAttr{Mode: mode, Ino: out.Attr.Ino}), 0
+}
+
+// missing is the answer to a lookup of a name that is not there:
+// ENAMETOOLONG for a name over 255 bytes (no such name can be created
+// here, so "too long" is the true reason; one that exists on the server,
+// named on another system, is still found), ENOENT otherwise.
+func missing(name string) syscall.Errno {
+	if names.CheckLocal(name) != nil {
+		return syscall.ENAMETOOLONG
+	}
+	return syscall.ENOENT
 }
 
 // Readdir lists a folder, sorted by the names the user sees, so that

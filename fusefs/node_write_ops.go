@@ -22,6 +22,9 @@ import (
 // childPath maps a new child's local name to its server path, refusing
 // names the server cannot hold (EINVAL / ENAMETOOLONG) before any request.
 func (r *Root) childPath(parent *fs.Inode, name string) (string, error) {
+	if err := names.CheckLocal(name); err != nil {
+		return "", err
+	}
 	srv := names.ToServer(name)
 	if err := names.CheckName(srv); err != nil {
 		return "", err

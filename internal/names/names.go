@@ -14,8 +14,29 @@ const MaxPathChars = 400
 // (CON, _vti_, desktop.ini, ~$…, .lock, leading or trailing spaces).
 var ErrReserved = errors.New("name reserved by SharePoint")
 
+// MaxNameBytes is the longest local name, in bytes: Linux's NAME_MAX,
+// which statfs reports and which the kernel does not enforce for FUSE
+// (it passes names up to 1024 bytes).
+const MaxNameBytes = 255
+
 // ErrTooLong reports a path over MaxPathChars.
 var ErrTooLong = errors.New("path longer than SharePoint's 400 characters")
+
+// ErrNameTooLong reports a local name over MaxNameBytes.
+var ErrNameTooLong = errors.New("name longer than 255 bytes")
+
+// CheckLocal reports whether a new local name (one element, before
+// mapping) fits Linux's limit: ErrNameTooLong or nil. SharePoint counts
+// characters, not bytes, and sets no limit of its own on one name below
+// its 400-character path (docs/sharepoint.md), so a name that fits here
+// needs no second check after mapping, although each mapped character
+// grows from 1 to 3 bytes.
+func CheckLocal(local string) error {
+	if len(local) > MaxNameBytes {
+		return ErrNameTooLong
+	}
+	return nil
+}
 
 var (
 	toServer = strings.NewReplacer(
