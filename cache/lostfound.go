@@ -1,12 +1,16 @@
 package cache
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // LostItem is a file the server refused for good; its staged content was
@@ -37,9 +41,22 @@ func (e *LostError) Error() string {
 
 func (e *LostError) Unwrap() error { return e.Err }
 
-// localLostName maps a server path to a relative local path: every
-// segment kept, with characters a local filesystem may dislike replaced.
-func localLostName(p string) string {
+// maxLostTries bounds the search for a free name in lost+found: after
+// that many files of one name the move fails (logged, the upload stays
+// queued and is tried again later) instead of looping.
+const maxLostTries = 1000
+
+// reasonExt is the suffix of the file beside each lost+found file that
+// says why it is there; names are shortened so that it fits too.
+const reasonExt = ".reason"
+
+// localLostName maps a server path to a relative local path that the
+// cache's file system can hold: every segment kept, characters a local
+// file system may dislike replaced, and any segment longer than nameMax
+// bytes shortened (the extension kept). The server names of a file named
+// with 255 bytes on Linux can be 765 bytes long (every mapped character
+// takes 3), and a name the server refused may be too long for any disk.
+func localLostName(p string, nameMax int) string {
 	segs := strings.Split(strings.Trim(p, "/"), "/")
 	for i, s := range segs {
 		s = strings.Map(func(r rune) rune {
@@ -51,40 +68,160 @@ func localLostName(p string) string {
 		if s == "" || s == "." || s == ".." {
 			s = "_"
 		}
-		segs[i] = s
+		limit := nameMax
+		if i == len(segs)-1 {
+			limit -= len(reasonExt) + len(" (1000)") // room for the counter and .reason
+		}
+		segs[i] = shortenName(s, limit)
 	}
 	return filepath.Join(segs...)
 }
 
-// toLostFoundLocked moves pd's staging file to lost+found and forgets its
-// upload. Called with w.mu held.
-func (w *writer) toLostFoundLocked(pd *pending, cause error) {
-	rel := localLostName(pd.rec.Path)
-	dst := filepath.Join(w.lostDir, rel)
-	for i := 1; ; i++ {
-		if _, err := os.Lstat(dst); os.IsNotExist(err) {
-			break
-		}
-		dst = filepath.Join(w.lostDir, fmt.Sprintf("%s.%d", rel, i))
+// shortenName cuts name to at most limit bytes at a character boundary,
+// keeping a short extension (".pdf", ".tar.gz" keeps ".gz").
+func shortenName(name string, limit int) string {
+	if len(name) <= limit {
+		return name
 	}
-	src := filepath.Join(w.dir, pd.rec.ID)
-	err := os.MkdirAll(filepath.Dir(dst), 0o700)
-	if err == nil {
-		if pd.opens > 0 {
-			err = copyFile(src, dst) // still open: keep staging for the handle
+	ext := filepath.Ext(name)
+	if len(ext) > 16 || len(ext) == len(name) {
+		ext = ""
+	}
+	stem := name[:len(name)-len(ext)]
+	keep := limit - len(ext)
+	for keep > 0 && !utf8.RuneStart(stem[keep]) {
+		keep--
+	}
+	return stem[:keep] + ext
+}
+
+// withCounter is name with " (n)" before its extension.
+func withCounter(name string, n int) string {
+	ext := filepath.Ext(name)
+	if len(ext) == len(name) {
+		ext = ""
+	}
+	return fmt.Sprintf("%s (%d)%s", name[:len(name)-len(ext)], n, ext)
+}
+
+// freeLostName picks where in lostDir the file of server path p goes:
+// localLostName, or with a counter when that is taken. It fails, rather
+// than looping, on any answer of the disk other than "no such file", and
+// after maxLostTries names.
+func freeLostName(lostDir, p string) (string, error) {
+	rel := localLostName(p, nameMax(lostDir))
+	for i := 0; i < maxLostTries; i++ {
+		cand := rel
+		if i > 0 {
+			cand = withCounter(rel, i)
+		}
+		dst := filepath.Join(lostDir, cand)
+		_, err := os.Lstat(dst)
+		if errors.Is(err, fs.ErrNotExist) {
+			return dst, nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("lost+found name %s: %w", dst, err)
+		}
+	}
+	return "", fmt.Errorf("lost+found already holds %d files named %s", maxLostTries, rel)
+}
+
+// nameMax is the longest name the file system of dir takes, in bytes
+// (255 where it cannot be asked).
+func nameMax(dir string) int {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err == nil && st.Namelen > 16 && st.Namelen < 255 {
+		return int(st.Namelen)
+	}
+	return 255
+}
+
+// toLostFound moves pd's staging file to lost+found and forgets its
+// upload. Called with w.mu held, by the upload attempt that was refused
+// (pd.uploading is still set, so no other upload, rename or removal of
+// pd starts meanwhile); it lets go of w.mu while it works on the disk, so
+// that lookups, reads and other files' uploads go on during the copy of
+// a large file.
+func (w *writer) toLostFound(pd *pending, cause error) {
+	path, src, gen := pd.rec.Path, filepath.Join(w.dir, pd.rec.ID), pd.gen
+	w.mu.Unlock()
+	dst, linked, err := w.keepInLostFound(path, src, cause)
+	w.mu.Lock()
+	if err != nil {
+		w.log.Error("cannot keep a refused upload in lost+found; it stays queued and is tried again later",
+			"path", path, "reason", cause, "err", err)
+		pd.rec.Attempts++
+		pd.rec.LastError = fmt.Sprintf("%v (keeping it in lost+found failed: %v)", cause, err)
+		pd.rec.NextTry = w.c.now().Add(w.opts.RetryMax)
+		if err := putRecords(w.c.db, pd.rec); err != nil {
+			w.log.Warn("cannot update the upload journal", "path", path, "err", err)
+		}
+		return
+	}
+	// lostGen: what lost+found holds. A hard link is the staging file
+	// itself, so it holds every write made meanwhile; a copy holds gen.
+	pd.lostGen = gen
+	if linked {
+		pd.lostGen = pd.gen
+	}
+	if pd.opens == 0 {
+		if linked {
+			os.Remove(src)
+		} else if pd.gen != gen {
+			// Written and closed during the copy: the staging file is
+			// newer than the copy and nobody needs it any more.
+			if err := os.Rename(src, dst); err == nil {
+				pd.lostGen = pd.gen
+			}
 		} else {
-			err = os.Rename(src, dst)
+			os.Remove(src)
+		}
+	}
+	w.lost = append(w.lost, LostItem{Path: path, File: dst, Reason: cause.Error(), At: w.c.now()})
+	w.log.Error("moved to lost+found", "path", path, "file", dst, "reason", cause)
+	if pd.committed {
+		deleteRecords(w.c.db, pd.rec.ID)
+		pd.committed = false
+	}
+	pd.gone = true
+	pd.lostErr = &LostError{Path: path, File: dst, Err: cause}
+	if pd.opens > 0 {
+		w.lostOpen[pd] = true
+	}
+	if w.byPath[fold(path)] == pd {
+		delete(w.byPath, fold(path))
+	}
+}
+
+// keepInLostFound puts the staging file src of server path p into
+// lost+found under a free name, with a reason file beside it, and makes
+// both durable. It hard-links when it can (no data copied) and copies
+// otherwise; linked says which. It takes no lock.
+func (w *writer) keepInLostFound(p, src string, cause error) (dst string, linked bool, err error) {
+	// Two refusals at once may pick the same free name: the link or the
+	// exclusive create of the second fails with EEXIST, and it picks again.
+	for try := 0; ; try++ {
+		dst, err = freeLostName(w.lostDir, p)
+		if err == nil {
+			err = os.MkdirAll(filepath.Dir(dst), 0o700)
+		}
+		if err == nil {
+			if err = os.Link(src, dst); err == nil {
+				linked = true
+			} else if !errors.Is(err, fs.ErrExist) {
+				err = copyFile(src, dst)
+			}
+		}
+		if err == nil || !errors.Is(err, fs.ErrExist) || try >= 3 {
+			break
 		}
 	}
 	if err != nil {
-		w.log.Error("cannot move a refused upload to lost+found; it stays queued", "path", pd.rec.Path, "err", err)
-		pd.rec.Attempts++
-		pd.rec.LastError = cause.Error()
-		pd.rec.NextTry = w.c.now().Add(w.opts.RetryMax)
-		return
+		return "", false, err
 	}
-	reason := fmt.Sprintf("path: %s\ntime: %s\nreason: %v\n", pd.rec.Path, w.c.now().Format(time.RFC3339), cause)
-	if err := writeSynced(dst+".reason", []byte(reason)); err != nil {
+	reason := fmt.Sprintf("path: %s\ntime: %s\nreason: %v\n", p, w.c.now().Format(time.RFC3339), cause)
+	if err := writeSynced(dst+reasonExt, []byte(reason)); err != nil {
 		w.log.Warn("cannot write the reason file beside a lost+found file", "file", dst, "err", err)
 	}
 	// The entries (and any folders MkdirAll made) must survive a power
@@ -97,24 +234,7 @@ func (w *writer) toLostFoundLocked(pd *pending, cause error) {
 			break
 		}
 	}
-	if pd.opens == 0 {
-		syncDir(w.dir) // the staging entry is gone (renamed away)
-	}
-	w.lost = append(w.lost, LostItem{Path: pd.rec.Path, File: dst, Reason: cause.Error(), At: w.c.now()})
-	w.log.Error("moved to lost+found", "path", pd.rec.Path, "file", dst, "reason", cause)
-	if pd.committed {
-		deleteRecords(w.c.db, pd.rec.ID)
-		pd.committed = false
-	}
-	pd.gone = true
-	pd.lostErr = &LostError{Path: pd.rec.Path, File: dst, Err: cause}
-	pd.lostGen = pd.gen // what the copy (or the renamed file) holds
-	if pd.opens > 0 {
-		w.lostOpen[pd] = true
-	}
-	if w.byPath[fold(pd.rec.Path)] == pd {
-		delete(w.byPath, fold(pd.rec.Path))
-	}
+	return dst, linked, nil
 }
 
 // keepLost is what a flush or close of a file that is gone returns: nil
@@ -207,11 +327,11 @@ func (c *Cache) LostFound() []LostItem {
 	}
 	var out []LostItem
 	filepath.WalkDir(w.lostDir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasSuffix(p, ".reason") {
+		if err != nil || d.IsDir() || strings.HasSuffix(p, reasonExt) {
 			return nil
 		}
 		it := LostItem{File: p}
-		if data, err := os.ReadFile(p + ".reason"); err == nil {
+		if data, err := os.ReadFile(p + reasonExt); err == nil {
 			for _, line := range strings.Split(string(data), "\n") {
 				if v, ok := strings.CutPrefix(line, "path: "); ok {
 					it.Path = v

@@ -193,7 +193,7 @@ func (w *writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) 
 	switch outcome(err) {
 	case outcomeLost:
 		w.log.Error("the server refuses this file for good; it was moved to lost+found", "path", rec.Path, "err", err)
-		w.toLostFoundLocked(pd, err)
+		w.toLostFound(pd, err)
 		return
 	default:
 		pd.rec.Attempts++
