@@ -95,7 +95,7 @@ func openDB(path, library string) (*bolt.DB, error) {
 				}
 			}
 		}
-		for _, b := range [][]byte{bucketDirs, bucketContent, bucketJournal} {
+		for _, b := range [][]byte{bucketDirs, bucketContent, bucketJournal, bucketMtimes} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -34,6 +34,10 @@ type JournalRecord struct {
 	// is written to the server after the content.
 	ModTime    time.Time `json:"mtime,omitempty"`
 	ModTimeSet bool      `json:"mtime_set,omitempty"`
+	// Written is the mtime applications saw for the staged content (its
+	// last write); the uploaded version keeps showing it (cache/mtime.go).
+	// Zero in records of older versions: the staging file's mtime then.
+	Written time.Time `json:"written,omitempty"`
 	// ContentDone is set when the content is on the server and only the
 	// explicit mtime is left to write.
 	ContentDone bool `json:"content_done,omitempty"`

@@ -286,6 +286,7 @@ func (c *Cache) fetch(dir string) (*dirState, error) {
 		}
 		clean = append(clean, k)
 	}
+	c.applyMtimes(clean)
 	ds := newDirState(dirRecord{Path: self.Path, Fetched: now, Self: self, Kids: clean}, true)
 	c.replace(key, ds)
 	return ds, nil
@@ -311,6 +312,7 @@ func (c *Cache) replace(key string, ds *dirState) {
 	if old == nil {
 		return
 	}
+	var replaced []string // versions replaced under the same name
 	for _, k := range old.rec.Kids {
 		if k.IsDir {
 			if i, ok := ds.index[strings.ToLower(k.Name())]; !ok || !ds.rec.Kids[i].IsDir {
@@ -327,7 +329,11 @@ func (c *Cache) replace(key string, ds *dirState) {
 		if !sameETag(n.ETag, k.ETag) || n.Size != k.Size {
 			c.content.drop(k.Path, versionOf(n))
 		}
+		if k.ETag != "" && !sameETag(n.ETag, k.ETag) {
+			replaced = append(replaced, k.ETag)
+		}
 	}
+	c.forgetMtimes(replaced)
 }
 
 // forgetTree drops the stored listings of a folder that is gone and of

@@ -221,6 +221,9 @@ func (c *Cache) StartWrites(opts WriteOptions) error {
 		if r.ContentDone {
 			p.uploadedGen = 1
 		}
+		if !r.Written.IsZero() {
+			p.mtime = r.Written
+		}
 		if r.ModTimeSet {
 			p.mtime = r.ModTime
 		}
@@ -835,6 +838,7 @@ func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 		w.mu.Lock()
 		rec := p.rec
 		rec.Size = p.size
+		rec.Written = p.mtime
 		if rec.Queued.IsZero() {
 			rec.Queued = w.c.now()
 		}
@@ -856,7 +860,7 @@ func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 			p.commitMu.Unlock()
 			return err
 		}
-		p.rec.Size, p.rec.Queued, p.rec.ContentDone = rec.Size, rec.Queued, rec.ContentDone
+		p.rec.Size, p.rec.Queued, p.rec.ContentDone, p.rec.Written = rec.Size, rec.Queued, rec.ContentDone, rec.Written
 		p.savedGen = gen
 		p.metaDirty = false
 		p.committed = true

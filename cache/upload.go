@@ -309,6 +309,11 @@ func (p *progressReader) ReadAt(b []byte, off int64) (int, error) {
 func (w *writer) send(pd *pending, ctl *upCtl, rec JournalRecord) (string, error) {
 	ctx := ctl.ctx
 	etag := rec.ETag
+	// A write after the attempt was scheduled cancels it (stopUpload), so
+	// this is the time of the content being sent.
+	w.mu.Lock()
+	written := pd.mtime
+	w.mu.Unlock()
 	if !rec.ContentDone {
 		f, err := os.Open(filepath.Join(w.dir, rec.ID))
 		if err != nil {
@@ -362,7 +367,7 @@ func (w *writer) send(pd *pending, ctl *upCtl, rec JournalRecord) (string, error
 			return "", err
 		}
 	}
-	w.recordUploaded(rec, etag, ctl.sentTo)
+	w.recordUploaded(rec, etag, ctl.sentTo, written)
 	return etag, nil
 }
 
@@ -515,7 +520,7 @@ func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pen
 // ETag the server returned, so that the next ls costs no PROPFIND. Office
 // files, which SharePoint rewrites after upload, are listed again from
 // the server instead.
-func (w *writer) recordUploaded(rec JournalRecord, etag, sentTo string) {
+func (w *writer) recordUploaded(rec JournalRecord, etag, sentTo string, written time.Time) {
 	c := w.c
 	if sentTo != "" && !strings.EqualFold(sentTo, rec.Path) {
 		// A conflict: ours went up as a copy, and the server's version
@@ -533,9 +538,11 @@ func (w *writer) recordUploaded(rec JournalRecord, etag, sentTo string) {
 		return
 	}
 	now := c.now()
-	mt := st.ModTime()
+	mt := written
 	if rec.ModTimeSet {
 		mt = rec.ModTime
+	} else if sentTo != "" {
+		c.keepMtime(etag, rec.BaseETag, mt)
 	}
 	e := remote.Entry{Path: rec.Path, Size: st.Size(), ModTime: mt, ServerModTime: now, ETag: etag}
 	c.setEntry(e)
