@@ -103,6 +103,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	// A new file starts with its create mode and no chown from an
 	// earlier file of that name.
 	r.local.update(p, func(a *localAttr) { *a = localAttr{mode: mode & 0o7777, hasMode: true} })
+	r.local.touched(serverPath(&n.Inode))
 	r.fillAttr(wh.Entry(), &out.Attr)
 	out.SetEntryTimeout(r.ttl)
 	out.SetAttrTimeout(r.ttl)
@@ -124,6 +125,7 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	// Like a new file, a new folder shows its mkdir mode (kept locally).
 	r.local.remove(p)
 	r.local.update(p, func(a *localAttr) { *a = localAttr{mode: mode & 0o7777, hasMode: true} })
+	r.local.touched(serverPath(&n.Inode))
 	r.fillAttr(e, &out.Attr)
 	out.SetEntryTimeout(r.ttl)
 	out.SetAttrTimeout(r.ttl)
@@ -150,6 +152,7 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	}
 	detached()
 	r.local.forget(p)
+	r.local.touched(serverPath(&n.Inode))
 	return 0
 }
 
@@ -167,6 +170,7 @@ func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	}
 	detached()
 	r.local.remove(p)
+	r.local.touched(serverPath(&n.Inode))
 	return 0
 }
 
@@ -195,6 +199,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	}
 	detached()
 	r.local.rename(src, dst)
+	r.local.touched(serverPath(&n.Inode), serverPath(newParent.EmbeddedInode()))
 	return 0
 }
 

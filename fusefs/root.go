@@ -61,11 +61,17 @@ type Root struct {
 	local localAttrs
 }
 
-// localAttr is what chmod and chown set on one file or folder.
+// localAttr is what chmod and chown set on one file or folder, and when
+// this mount last changed a folder's entries.
 type localAttr struct {
 	mode                    uint32 // permission bits (07777)
 	uid, gid                uint32
 	hasMode, hasUID, hasGID bool
+	// changed: an entry was created, removed or renamed in this folder
+	// here. POSIX moves the folder's mtime and ctime then; the server may
+	// or may not (docs/sharepoint.md), so the mount shows this time until
+	// the server reports a later one.
+	changed time.Time
 }
 
 // localAttrs maps a server path (lower-cased: the server compares names
@@ -112,6 +118,22 @@ func (l *localAttrs) apply(p string, a *fuse.Attr) {
 	}
 	if v.hasGID {
 		a.Gid = v.gid
+	}
+	if ch := v.changed; !ch.IsZero() {
+		if ch.After(time.Unix(int64(a.Mtime), int64(a.Mtimensec))) {
+			a.Mtime, a.Mtimensec = uint64(ch.Unix()), uint32(ch.Nanosecond())
+		}
+		if ch.After(time.Unix(int64(a.Ctime), int64(a.Ctimensec))) {
+			a.Ctime, a.Ctimensec = uint64(ch.Unix()), uint32(ch.Nanosecond())
+		}
+	}
+}
+
+// touched records that the entries of the folders dirs changed now.
+func (l *localAttrs) touched(dirs ...string) {
+	now := time.Now()
+	for _, d := range dirs {
+		l.update(d, func(a *localAttr) { a.changed = now })
 	}
 }
 

@@ -68,6 +68,13 @@ type Config struct {
 	// 404 propstat like any unknown property: whether SharePoint reports
 	// quota over WebDAV is [unc]. Uploads are never refused for quota.
 	QuotaBytes int64
+	// FolderTimesFixed keeps a folder's getlastmodified at its creation
+	// time when entries are added to, removed from or renamed in it.
+	// Whether SharePoint Online moves a folder's TimeLastModified then is
+	// [unc] (docs/sharepoint.md); off (the default), spemu shows the time
+	// of the folder's last change, as its disk does. A client must show
+	// the change locally either way and never move a folder's time back.
+	FolderTimesFixed bool
 	// RequestLogLimit bounds the records kept in memory for Requests():
 	// 0 keeps every record (tests), N > 0 keeps only the last N (a ring,
 	// for long benchmarks). The RequestLog writer always gets every record.

@@ -93,6 +93,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		return nil, err
 	}
+	st.fixedFolderTimes = cfg.FolderTimesFixed
 	s.st = st
 	s.cfg.Root = st.root
 	s.sessions = newSessionStore(cfg.CookieTTL)

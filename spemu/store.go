@@ -81,6 +81,9 @@ type store struct {
 
 	stop chan struct{}
 	done chan struct{}
+
+	// fixedFolderTimes: Config.FolderTimesFixed.
+	fixedFolderTimes bool
 }
 
 type metaFile struct {
@@ -377,6 +380,8 @@ func (st *store) item(r resolved) Item {
 	}
 	if !it.IsDir {
 		it.Size = r.fi.Size()
+	} else if st.fixedFolderTimes {
+		it.Modified = m.Created
 	}
 	return it
 }
