@@ -64,6 +64,22 @@ type Cache struct {
 
 	lists singleflight.Group
 
+	// editMu serialises the changes of stored listings: an entry set or
+	// removed after a local change (setEntry, removeEntry, Mkdir) and the
+	// installation of a listing fetched from the server (fetch). Each of
+	// them reads a listing, changes it and stores it; two at once would
+	// lose one. It is taken before mu and held across the bbolt commit;
+	// lookups never take it.
+	editMu sync.Mutex
+	// edits counts the local changes of each folder's listing (key:
+	// fold(path); under editMu). A listing fetched while the count moved
+	// may predate the change (its PROPFIND answered before our upload
+	// or rename), so it is not installed over it.
+	edits map[string]uint64
+	// treeEdits counts the removals of whole subtrees (forgetTreeLocked),
+	// which change the listings of folders not named in edits.
+	treeEdits uint64
+
 	mu           sync.Mutex
 	dirs         map[string]*dirState // key: fold(path)
 	offlineUntil time.Time            // while in the future, do not ask the server for listings
@@ -100,7 +116,7 @@ func Open(opts Options) (*Cache, error) {
 	}
 	c := &Cache{
 		opts: opts, remote: opts.Remote, db: db, log: opts.Logger, now: opts.Now,
-		ttl: opts.DirCacheTime, dirs: map[string]*dirState{},
+		ttl: opts.DirCacheTime, dirs: map[string]*dirState{}, edits: map[string]uint64{},
 	}
 	c.bg, c.cancel = context.WithCancel(context.Background())
 	c.content, err = newContentStore(c, filepath.Join(opts.Dir, "content"))

@@ -255,12 +255,50 @@ func (c *Cache) revalidate(dir string) {
 	}()
 }
 
-// fetch asks the server for dir's listing and stores it.
+// fetchTries bounds how often fetch asks again when local changes of the
+// folder keep racing its PROPFIND.
+const fetchTries = 3
+
+// fetch asks the server for dir's listing and stores it. A listing whose
+// request raced a local change of the folder (an upload ending, a rename,
+// a removal) may not show that change, so it is asked for again; after
+// fetchTries races the stored listing, which has the change, is kept
+// as it is (and stays due for revalidation).
 func (c *Cache) fetch(dir string) (*dirState, error) {
+	key := fold(dir)
+	for try := 1; ; try++ {
+		c.editMu.Lock()
+		edits := c.edits[key] + c.treeEdits
+		c.editMu.Unlock()
+		ds, raced, err := c.fetchOnce(dir, key, edits)
+		if !raced {
+			return ds, err
+		}
+		if try == fetchTries {
+			c.log.Debug("folder keeps changing here while listed; keeping the local listing", "path", dir)
+			if ds := c.stored(dir); ds != nil {
+				return ds, nil
+			}
+			if err == nil {
+				err = &remote.Error{Kind: remote.ErrUnavailable, Op: "readdir", Path: dir,
+					Detail: "the folder kept changing here while it was listed"}
+			}
+			return nil, err
+		}
+	}
+}
+
+// fetchOnce lists dir once and installs the answer unless the folder's
+// local edit count moved from edits meanwhile (raced).
+func (c *Cache) fetchOnce(dir, key string, edits uint64) (*dirState, bool, error) {
 	ctx := c.bg
 	self, kids, err := c.remote.List(ctx, dir)
 	now := c.now()
-	key := fold(dir)
+	c.editMu.Lock()
+	defer c.editMu.Unlock()
+	if c.edits[key]+c.treeEdits != edits {
+		return nil, true, err
+	}
 	switch {
 	case err == nil:
 		c.serverBack()
@@ -269,15 +307,15 @@ func (c *Cache) fetch(dir string) (*dirState, error) {
 		rec := dirRecord{Path: dir, Fetched: now, Gone: true}
 		ds := newDirState(rec, true)
 		c.replace(key, ds)
-		return nil, err
+		return nil, false, err
 	case errors.Is(err, remote.ErrUnavailable):
 		c.serverAway(err)
-		return nil, err
+		return nil, false, err
 	default:
-		return nil, err
+		return nil, false, err
 	}
 	if !self.IsDir {
-		return nil, &remote.Error{Kind: remote.ErrNotDir, Op: "readdir", Path: dir}
+		return nil, false, &remote.Error{Kind: remote.ErrNotDir, Op: "readdir", Path: dir}
 	}
 	clean := kids[:0:0]
 	for _, k := range kids {
@@ -289,7 +327,15 @@ func (c *Cache) fetch(dir string) (*dirState, error) {
 	c.applyMtimes(clean)
 	ds := newDirState(dirRecord{Path: self.Path, Fetched: now, Self: self, Kids: clean}, true)
 	c.replace(key, ds)
-	return ds, nil
+	return ds, false, nil
+}
+
+// editLocked installs a listing changed here (not fetched) and counts
+// the change, so that a fetch under way does not overwrite it. Called
+// with c.editMu held.
+func (c *Cache) editLocked(key string, ds *dirState) {
+	c.edits[key]++
+	c.replace(key, ds)
 }
 
 // replace installs a new listing, persists it, and drops cached content
@@ -316,7 +362,7 @@ func (c *Cache) replace(key string, ds *dirState) {
 	for _, k := range old.rec.Kids {
 		if k.IsDir {
 			if i, ok := ds.index[strings.ToLower(k.Name())]; !ok || !ds.rec.Kids[i].IsDir {
-				c.forgetTree(k.Path)
+				c.forgetTreeLocked(k.Path)
 			}
 			continue
 		}
@@ -336,10 +382,13 @@ func (c *Cache) replace(key string, ds *dirState) {
 	c.forgetMtimes(replaced)
 }
 
-// forgetTree drops the stored listings of a folder that is gone and of
-// everything under it (their files' cached content goes with the next
-// eviction, or now when they are listed again).
-func (c *Cache) forgetTree(dir string) {
+// forgetTreeLocked drops the stored listings of a folder that is gone and
+// of everything under it (their files' cached content goes with the next
+// eviction, or now when they are listed again). It counts as a local edit
+// of every folder (treeEdits): a listing of one of them fetched meanwhile
+// must not bring it back. Called with c.editMu held.
+func (c *Cache) forgetTreeLocked(dir string) {
+	c.treeEdits++
 	key := fold(dir)
 	c.mu.Lock()
 	for k := range c.dirs {

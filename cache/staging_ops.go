@@ -15,6 +15,8 @@ import (
 // setEntry puts e into its parent's listing (when that listing is
 // known), as the server would now list it.
 func (c *Cache) setEntry(e remote.Entry) {
+	c.editMu.Lock()
+	defer c.editMu.Unlock()
 	dir := remote.Dir(e.Path)
 	ds := c.stored(dir)
 	if ds == nil || ds.rec.Gone {
@@ -30,11 +32,13 @@ func (c *Cache) setEntry(e remote.Entry) {
 	} else {
 		rec.Kids = append(rec.Kids, e)
 	}
-	c.replace(fold(dir), newDirState(rec, current))
+	c.editLocked(fold(dir), newDirState(rec, current))
 }
 
 // removeEntry takes p out of its parent's listing.
 func (c *Cache) removeEntry(p string) {
+	c.editMu.Lock()
+	defer c.editMu.Unlock()
 	dir := remote.Dir(p)
 	ds := c.stored(dir)
 	if ds == nil || ds.rec.Gone {
@@ -49,7 +53,7 @@ func (c *Cache) removeEntry(p string) {
 	current := ds.current
 	c.mu.Unlock()
 	rec.Kids = append(append([]remote.Entry(nil), ds.rec.Kids[:i]...), ds.rec.Kids[i+1:]...)
-	c.replace(fold(dir), newDirState(rec, current))
+	c.editLocked(fold(dir), newDirState(rec, current))
 }
 
 // Mkdir creates a folder on the server (one MKCOL) and records it, with
@@ -79,7 +83,9 @@ func (c *Cache) Mkdir(ctx context.Context, p string) (remote.Entry, error) {
 	now := c.now()
 	e := remote.Entry{Path: p, IsDir: true, ModTime: now, ServerModTime: now, Created: now}
 	c.setEntry(e)
-	c.replace(fold(p), newDirState(dirRecord{Path: p, Fetched: now, Self: e}, true))
+	c.editMu.Lock()
+	c.editLocked(fold(p), newDirState(dirRecord{Path: p, Fetched: now, Self: e}, true))
+	c.editMu.Unlock()
 	return e, nil
 }
 
@@ -227,7 +233,9 @@ func (c *Cache) Rmdir(ctx context.Context, p string) error {
 	}
 	c.wr().forgetRecentTree(e.Path)
 	c.removeEntry(e.Path)
-	c.forgetTree(e.Path)
+	c.editMu.Lock()
+	c.forgetTreeLocked(e.Path)
+	c.editMu.Unlock()
 	return nil
 }
 
@@ -374,8 +382,10 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 		c.removeEntry(srvSrc)
 		c.content.drop(srvSrc, "")
 		if se.IsDir {
-			c.forgetTree(srvSrc)
-			c.forgetTree(dst)
+			c.editMu.Lock()
+			c.forgetTreeLocked(srvSrc)
+			c.forgetTreeLocked(dst)
+			c.editMu.Unlock()
 		}
 		ne := se
 		ne.Path = dst
