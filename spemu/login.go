@@ -21,9 +21,11 @@ type LoginConfig struct {
 	LegacyAuthOff bool
 	// STSFault makes extSTS.srf answer with a fault instead of a token:
 	// "50126" (bad password), "50053" (locked), "50076" (MFA required),
-	// "53003" (Conditional Access), or "notoken" (a success envelope
-	// without a token). "" or "none": normal behaviour (a wrong password
-	// still gets 50126).
+	// "53003" (Conditional Access), "notoken" (a success envelope
+	// without a token, its psf:pp status codes in S:Header) or
+	// "notoken-body" (the same with psf:pp inside the body's
+	// RequestSecurityTokenResponse). "" or "none": normal behaviour (a
+	// wrong password still gets 50126).
 	STSFault string
 	// TokenTTL is the lifetime of STS tokens and OAuth access tokens
 	// (default 1h). Cookies follow Config.CookieTTL.

@@ -581,6 +581,12 @@ func (s *Server) uploadCall(w http.ResponseWriter, r *http.Request, st *restStat
 		}
 		offset = n
 	}
+	if s.cfg.NoChunkedUpload && (op == "startupload" || op == "continueupload" || op == "finishupload" || op == "cancelupload" || op == "getuploadstatus") {
+		// SharePoint 2013 has no such functions; OData names the segment
+		// it could not resolve.
+		restError(w, r, http.StatusNotFound, codeInvalidQuery, "Cannot find resource for the request "+c.name+".")
+		return
+	}
 	switch op {
 	case "startupload":
 		it, err := s.st.Stat(p)

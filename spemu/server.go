@@ -24,10 +24,11 @@ type Server struct {
 	libPrefix string // Site + "/" + Library, decoded
 	sessions  *SessionStore
 
-	faultMu sync.Mutex
-	faults  Faults
-	lose    []*loseRule // LoseAnswers orders, guarded by faultMu
-	rng     *rand.Rand
+	faultMu  sync.Mutex
+	faults   Faults
+	lose     []*loseRule // LoseAnswers orders, guarded by faultMu
+	throttle []*loseRule // ThrottleNext orders, guarded by faultMu
+	rng      *rand.Rand
 
 	reqlog *requestLog
 

@@ -215,9 +215,16 @@ func (a *SAML) token(ctx context.Context, pw string) (string, time.Time, error) 
 		return "", time.Time{}, err
 	}
 	if r.token == "" {
-		st := ""
+		var codes []string
 		if r.reqStatus != "" {
-			st = " (psf:reqstatus " + oneLine(r.reqStatus, 40) + ")"
+			codes = append(codes, "psf:reqstatus "+oneLine(r.reqStatus, 40))
+		}
+		if r.errStatus != "" {
+			codes = append(codes, "psf:errorstatus "+oneLine(r.errStatus, 40))
+		}
+		st := ""
+		if len(codes) > 0 {
+			st = " (" + strings.Join(codes, ", ") + ")"
 		}
 		err := fmt.Errorf("saml: the STS answered HTTP %d without a security token%s: the tenant issues no token for this login (a policy, or %w)", resp.StatusCode, st, ErrLegacyRetired)
 		a.remember(err, &pw)
