@@ -203,3 +203,32 @@ func TestListViewThresholdIsPermanent(t *testing.T) {
 func newBufLogger(b *testenv.Buffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// TestListingBareAndFullEntries lists through spemu with SharePoint
+// Online's bare file entries (the default) and with the full ones: files
+// stay files, folders folders, and names with [ ] ( ) come back decoded
+// whether the hrefs leave them raw or not, folder hrefs ending in "/".
+func TestListingBareAndFullEntries(t *testing.T) {
+	for _, full := range []bool{false, true} {
+		t.Run(fmt.Sprintf("full=%v", full), func(t *testing.T) {
+			srv, tg := startSpemu(t, spemu.Config{FullFileEntries: full})
+			mustOK(t, srv.Mkdir("/Q1 [draft] (old)"))
+			mustOK(t, srv.WriteFile("/Q1 [draft] (old)/a (1).txt", []byte("abc")))
+			cl := spemuClient(t, tg, nil)
+			ctx := context.Background()
+			root, kids, err := cl.List(ctx, "/")
+			mustOK(t, err)
+			if !root.IsDir || len(kids) != 1 || kids[0].Name() != "Q1 [draft] (old)" || !kids[0].IsDir {
+				t.Fatalf("root %+v, children %+v", root, kids)
+			}
+			dir, kids, err := cl.List(ctx, "/Q1 [draft] (old)")
+			mustOK(t, err)
+			if !dir.IsDir || dir.Path != "/Q1 [draft] (old)" || len(kids) != 1 {
+				t.Fatalf("folder %+v, children %+v", dir, kids)
+			}
+			if k := kids[0]; k.IsDir || k.Name() != "a (1).txt" || k.Size != 3 || k.Path != "/Q1 [draft] (old)/a (1).txt" {
+				t.Errorf("file entry %+v", k)
+			}
+		})
+	}
+}

@@ -72,6 +72,11 @@ type Config struct {
 	// 0 keeps every record (tests), N > 0 keeps only the last N (a ring,
 	// for long benchmarks). The RequestLog writer always gets every record.
 	RequestLogLimit int
+	// FullFileEntries puts resourcetype, isFolder, ishidden and
+	// getcontenttype into file entries of an allprop PROPFIND, as the
+	// MS-WDVMODUU example and emulators do; SharePoint Online leaves them
+	// out (the default), so a client must not need them.
+	FullFileEntries bool
 	// NoChunkedUpload plays a SharePoint without the chunked upload API
 	// (SharePoint 2013): StartUpload and its siblings answer 404 with
 	// "Cannot find resource for the request StartUpload." The rest of the

@@ -156,7 +156,7 @@ func (l *loginService) serveExtSTS(w http.ResponseWriter, r *http.Request) {
 	}
 	tok := "t=" + loginSecret("EwD", 48) + "&p="
 	now := l.now().UTC()
-	exp := now.Add(cfg.TokenTTL)
+	exp := now.Add(cfg.STSTokenTTL)
 	l.mu.Lock()
 	l.sts[tok] = loginGrant{user: l.user, audience: strings.ToLower(au.Host), expires: exp}
 	l.mu.Unlock()

@@ -266,6 +266,11 @@ const loginTenantGUID = "7a3e5c1d-0b6f-4e2a-9d8c-5f4b3a2e1d0c"
 // serveNativeAuthenticate turns a valid bearer token for this host into
 // an SPOIDCRL session cookie.
 func (l *loginService) serveNativeAuthenticate(w http.ResponseWriter, r *http.Request) {
+	cfg := l.config()
+	if cfg.ExchangeAbsent {
+		http.Error(w, "404 NOT FOUND", http.StatusNotFound)
+		return
+	}
 	authz := r.Header.Get("Authorization")
 	if !strings.HasPrefix(authz, "Bearer") {
 		l.writeBearerChallenge(w, r, false)
@@ -281,6 +286,16 @@ func (l *loginService) serveNativeAuthenticate(w http.ResponseWriter, r *http.Re
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		return
 	}
+	if len(cfg.ExchangeClientIDs) > 0 && !l.exchangeAllowed(authz, cfg.ExchangeClientIDs) {
+		// The token is good; this client may not turn it into a cookie.
+		// The body's exact words are [unc]; SharePoint's access-denied
+		// error is the likeliest.
+		loginJSON(w, http.StatusForbidden, map[string]any{"error": map[string]any{
+			"code":    "-2147024891, System.UnauthorizedAccessException",
+			"message": map[string]string{"lang": "en-US", "value": "Access denied. You do not have permission to perform this action or access this resource."},
+		}})
+		return
+	}
 	v := l.issueCookie("SPOIDCRL", user, l.cookieTTL)
 	secure := ""
 	if r.TLS != nil {
@@ -288,6 +303,21 @@ func (l *loginService) serveNativeAuthenticate(w http.ResponseWriter, r *http.Re
 	}
 	w.Header().Add("Set-Cookie", fmt.Sprintf("SPOIDCRL=%s; path=/;%s HttpOnly", v, secure))
 	loginJSON(w, http.StatusOK, map[string]any{})
+}
+
+// exchangeAllowed reports whether the client id the token was issued to
+// is in ids.
+func (l *loginService) exchangeAllowed(authz string, ids []string) bool {
+	tok := strings.TrimSpace(authz[len("Bearer"):])
+	l.mu.Lock()
+	g := l.access[tok]
+	l.mu.Unlock()
+	for _, id := range ids {
+		if strings.EqualFold(id, g.clientID) {
+			return true
+		}
+	}
+	return false
 }
 
 // authorizeBearer is the hook for requests to the library that carry an
