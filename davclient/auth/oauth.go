@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -144,7 +145,17 @@ func DeviceLogin(ctx context.Context, cfg OAuthConfig, show func(DeviceCode)) (s
 	cfg.Logger.Info("auth: oauth login stored", "host", host, "client_id", cfg.ClientID, "credentials", cfg.Credentials, "account", entry.Account)
 	desc := describeEntry(entry)
 	if !cfg.OnDAV {
-		if _, err := exchangeBearer(ctx, client, base, tok.AccessToken); err != nil {
+		_, err := exchangeBearer(ctx, client, base, tok.AccessToken)
+		if err != nil && errors.Is(err, ErrExchangeRefused) {
+			perr := bearerOnDAVWorks(ctx, client, cfg.SiteURL, tok.AccessToken)
+			if perr != nil {
+				return desc, &StepError{Step: "exchange", Err: fmt.Errorf("oauth: signed in and stored the login, but %w (client id %s), and SharePoint did not take the token directly on WebDAV either (%v)", err, cfg.ClientID, perr),
+					Next: remainingRoutes}
+			}
+			cfg.Logger.Info("auth: SharePoint refused the token exchange but takes the token on WebDAV", "host", host, "client_id", cfg.ClientID)
+			return desc + "; SharePoint refused the token exchange for this client id but takes the token directly on WebDAV, which mounts will use", nil
+		}
+		if err != nil {
 			return desc, fmt.Errorf("oauth: signed in and stored the login, but SharePoint did not give a cookie for the token: %w", err)
 		}
 	}
@@ -199,6 +210,14 @@ type OAuth struct {
 	// (ErrLoginExpired), so that it is not sent again and again; see
 	// deadLogin.
 	dead *deadLogin
+	// bearerOnDAV is set once SharePoint refused the token exchange and
+	// took the token as Bearer on WebDAV: from then on the session sends
+	// the token itself (no exchange is tried again in this process).
+	bearerOnDAV atomic.Bool
+	// noRoute remembers, for deadRetry, that neither the exchange nor
+	// Bearer on WebDAV worked, so that every request does not ask again.
+	noRoute   error
+	noRouteAt time.Time
 }
 
 // deadLogin is a refresh token the authority refused with invalid_grant
@@ -348,13 +367,24 @@ func (a *OAuth) Refresh(ctx context.Context) error { return a.sess.refresh(ctx) 
 
 func (a *OAuth) login(ctx context.Context, _ *loginCredential, refused bool) (*loginCredential, error) {
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, a.client)
-	if a.cfg.OnDAV {
-		tok, err := a.redeem(ctx)
-		if err != nil {
-			return nil, err
+	if a.cfg.OnDAV || a.bearerOnDAV.Load() {
+		tok := a.heldAccess()
+		if tok == nil || refused {
+			t, err := a.redeem(ctx)
+			if err != nil {
+				return nil, err
+			}
+			tok = t
 		}
 		return &loginCredential{header: "Authorization", value: "Bearer " + tok.AccessToken, issued: time.Now(), expires: tok.Expiry}, nil
 	}
+	a.mu.Lock()
+	if a.noRoute != nil && time.Since(a.noRouteAt) < deadRetry {
+		err := a.noRoute
+		a.mu.Unlock()
+		return nil, err
+	}
+	a.mu.Unlock()
 	tok := a.heldAccess()
 	fresh := false
 	if tok == nil {
@@ -378,13 +408,41 @@ func (a *OAuth) login(ctx context.Context, _ *loginCredential, refused bool) (*l
 		if rerr != nil {
 			return nil, rerr
 		}
+		tok = t
 		c, err = exchangeBearer(ctx, a.client, a.base, t.AccessToken)
+	}
+	if err != nil && errors.Is(err, ErrExchangeRefused) {
+		return a.tryBearerOnDAV(ctx, tok, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("oauth: %w", err)
 	}
 	a.cfg.Logger.Info("auth: got a SharePoint cookie from the access token", "strategy", "oauth", "host", a.host, "after_refusal", refused, "cookie_expires", fmtTime(c.expires))
 	return c, nil
+}
+
+// tryBearerOnDAV runs when SharePoint refused the token exchange: it
+// sends the token as Bearer on one WebDAV request (whether SharePoint
+// takes delegated tokens there is not documented) and keeps doing so if
+// it works; otherwise it stops with the routes that remain.
+func (a *OAuth) tryBearerOnDAV(ctx context.Context, tok *oauth2.Token, exErr error) (*loginCredential, error) {
+	a.cfg.Logger.Warn("auth: SharePoint refused the token exchange; trying the token directly on WebDAV", "host", a.host, "client_id", a.cfg.ClientID, "err", exErr)
+	perr := bearerOnDAVWorks(ctx, a.client, a.cfg.SiteURL, tok.AccessToken)
+	if perr == nil {
+		a.bearerOnDAV.Store(true)
+		a.cfg.Logger.Info("auth: SharePoint takes the token on WebDAV; using Bearer instead of a cookie", "host", a.host, "client_id", a.cfg.ClientID)
+		return &loginCredential{header: "Authorization", value: "Bearer " + tok.AccessToken, issued: time.Now(), expires: tok.Expiry}, nil
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	err := &StepError{Step: "exchange", Err: fmt.Errorf("oauth: %w (client id %s), and SharePoint did not take the token directly on WebDAV either (%v)", exErr, a.cfg.ClientID, perr),
+		Next: remainingRoutes}
+	a.mu.Lock()
+	a.noRoute, a.noRouteAt = err, time.Now()
+	a.mu.Unlock()
+	a.cfg.Logger.Error("auth: no way to use the token", "host", a.host, "err", err)
+	return nil, err
 }
 
 // heldAccess returns the access token held when it has more than a
