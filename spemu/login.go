@@ -64,6 +64,11 @@ type LoginConfig struct {
 	// (SharePoint/sp-dev-docs#7743), the Office client id unknown. Empty
 	// (the default): any client id.
 	ExchangeClientIDs []string
+	// TokenFault makes the OAuth token endpoint refuse every grant
+	// (device code and refresh token) with an Entra ID error: one of the
+	// codes of loginTokenFaults ("50076", "53003", "65001", "70043",
+	// "7000218", …). "" (the default): normal behaviour.
+	TokenFault string
 	// ExchangeAbsent makes SP.OAuth.NativeClient/Authenticate answer 404,
 	// as a server without the endpoint would [unc].
 	ExchangeAbsent bool

@@ -24,6 +24,7 @@ func loginFlags(fs *flag.FlagSet) func() (spemu.LoginConfig, error) {
 	tenant := fs.String("tenant", "", "tenant path segment of the OAuth endpoints besides organizations/common (e.g. contoso.onmicrosoft.com)")
 	clientIDs := fs.String("oauth-client-ids", "", "comma-separated public client ids the authority accepts (empty: any)")
 	exchangeIDs := fs.String("exchange-client-ids", "", "comma-separated client ids whose tokens SP.OAuth.NativeClient/Authenticate turns into cookies; others get 403 (empty: any) [unc]")
+	tokenFault := fs.String("token-fault", "", "make the OAuth token endpoint refuse every grant with this AADSTS code: 50076, 50079, 53000, 53001, 53003, 65001, 70043, 700082, 50173, 50105, 700016, 50126 or 7000218")
 	exchangeAbsent := fs.Bool("exchange-absent", false, "SP.OAuth.NativeClient/Authenticate answers 404 [unc]")
 	return func() (spemu.LoginConfig, error) {
 		lc := spemu.LoginConfig{TokenTTL: *tokenTTL, STSTokenTTL: *stsTTL, RefreshTokenTTL: *refreshTTL, BearerOnDAV: *bearerOnDAV,
@@ -56,6 +57,12 @@ func loginFlags(fs *flag.FlagSet) func() (spemu.LoginConfig, error) {
 			}
 		}
 		lc.ExchangeAbsent = *exchangeAbsent
+		if *tokenFault != "" {
+			if !spemu.KnownTokenFault(*tokenFault) {
+				return lc, fmt.Errorf("--token-fault %q: not a code spemu knows", *tokenFault)
+			}
+			lc.TokenFault = *tokenFault
+		}
 		return lc, nil
 	}
 }

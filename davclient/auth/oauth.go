@@ -111,7 +111,7 @@ func DeviceLogin(ctx context.Context, cfg OAuthConfig, show func(DeviceCode)) (s
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
 	da, err := oc.DeviceAuth(ctx)
 	if err != nil {
-		return "", classifyTokenError("device code request", oc.Endpoint.DeviceAuthURL, cfg.SiteURL, err)
+		return "", classifyTokenError("device code request", oc.Endpoint.DeviceAuthURL, cfg, err)
 	}
 	show(DeviceCode{VerificationURI: da.VerificationURI, VerificationURIComplete: da.VerificationURIComplete, UserCode: da.UserCode, Expires: da.Expiry})
 	tok, err := oc.DeviceAccessToken(ctx, da)
@@ -128,7 +128,7 @@ func DeviceLogin(ctx context.Context, cfg OAuthConfig, show func(DeviceCode)) (s
 		if errors.Is(err, context.DeadlineExceeded) && !da.Expiry.IsZero() && time.Now().After(da.Expiry) {
 			return "", errors.New("oauth: the code expired before the sign-in finished; run `odfb login` again")
 		}
-		return "", classifyTokenError("device code sign-in", oc.Endpoint.TokenURL, cfg.SiteURL, err)
+		return "", classifyTokenError("device code sign-in", oc.Endpoint.TokenURL, cfg, err)
 	}
 	if tok.RefreshToken == "" {
 		return "", fmt.Errorf("oauth: %s gave no refresh token (is offline_access allowed for client %s?)", oc.Endpoint.TokenURL, cfg.ClientID)
@@ -490,7 +490,7 @@ func (a *OAuth) redeem(ctx context.Context) (*oauth2.Token, error) {
 		a.mu.Unlock()
 		t, err := refreshGrant(ctx, a.client, a.oc, rt)
 		if err != nil {
-			err = classifyTokenError("token refresh", a.oc.Endpoint.TokenURL, a.cfg.SiteURL, err)
+			err = classifyTokenError("token refresh", a.oc.Endpoint.TokenURL, a.cfg, err)
 			if errors.Is(err, ErrLoginExpired) {
 				a.mu.Lock()
 				again := a.dead != nil && a.dead.rt == rt
@@ -553,8 +553,26 @@ func (a *OAuth) redeem(ctx context.Context) (*oauth2.Token, error) {
 }
 
 // classifyTokenError turns an oauth2 error into one a person can act on,
-// never quoting a response body (it could hold a token).
-func classifyTokenError(what, endpoint, siteURL string, err error) error {
+// never quoting a response body (it could hold a token). An AADSTS code
+// odfb knows becomes a StepError (step "token") whose Next says what to
+// do (aadsts.go); others are shown as they came.
+func classifyTokenError(what, endpoint string, cfg OAuthConfig, err error) error {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return classifyTokenErrorText(what, endpoint, cfg.SiteURL, err, false)
+	}
+	code := aadstsCode(re.ErrorDescription)
+	meaning, next, ok := AADSTSAdvice(code, cfg.ClientID, cfg.Tenant, cfg.Authority, cfg.SiteURL)
+	if !ok {
+		return classifyTokenErrorText(what, endpoint, cfg.SiteURL, err, false)
+	}
+	e := classifyTokenErrorText(what, endpoint, cfg.SiteURL, err, true)
+	return &StepError{Step: "token", Err: fmt.Errorf("%w: %s", e, meaning), Next: next}
+}
+
+// classifyTokenErrorText words the error; with advised, the advice comes
+// from the AADSTS table instead of the generic one.
+func classifyTokenErrorText(what, endpoint, siteURL string, err error, advised bool) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
 		return fmt.Errorf("oauth: %s at %s: %w", what, endpoint, err)
@@ -572,8 +590,12 @@ func classifyTokenError(what, endpoint, siteURL string, err error) error {
 		detail = fmt.Sprintf("HTTP %d", status)
 	}
 	switch {
+	case (re.ErrorCode == "invalid_grant" || re.ErrorCode == "interaction_required" || re.ErrorCode == "consent_required") && advised:
+		return fmt.Errorf("oauth: %w (%s from %s)", ErrLoginExpired, detail, endpoint)
 	case re.ErrorCode == "invalid_grant" || re.ErrorCode == "interaction_required" || re.ErrorCode == "consent_required":
 		return fmt.Errorf("oauth: %w (%s from %s); run `odfb login %s` again to sign in", ErrLoginExpired, detail, endpoint, siteURL)
+	case (re.ErrorCode == "invalid_client" || re.ErrorCode == "unauthorized_client") && advised:
+		return fmt.Errorf("oauth: %s refused the client id (%s)", endpoint, detail)
 	case re.ErrorCode == "invalid_client" || re.ErrorCode == "unauthorized_client":
 		return fmt.Errorf("oauth: %s refused the client id (%s); your organisation may require its own app registration: pass it with --client-id", endpoint, detail)
 	}

@@ -222,6 +222,9 @@ func (f *stsFault) advice() string {
 	case "AADSTS53003":
 		return "a Conditional Access policy blocks this login: use `odfb login` (OAuth device code)"
 	}
+	if meaning, next, ok := AADSTSAdvice(f.AADSTS, "", "", "", ""); ok {
+		return meaning + ": " + next
+	}
 	return "check the account, or use `odfb login` (OAuth device code)"
 }
 
