@@ -72,6 +72,12 @@ type Config struct {
 	// 0 keeps every record (tests), N > 0 keeps only the last N (a ring,
 	// for long benchmarks). The RequestLog writer always gets every record.
 	RequestLogLimit int
+	// PublicURL, when set, is the scheme://host the emulator says it is
+	// in absolute hrefs, Location headers and LibraryURL, instead of its
+	// listener's address: tests serve it under a SharePoint host name
+	// (https://contoso.sharepoint.us) through a transport that sends that
+	// host's requests to the listener.
+	PublicURL string
 	// FullFileEntries puts resourcetype, isFolder, ishidden and
 	// getcontenttype into file entries of an allprop PROPFIND, as the
 	// MS-WDVMODUU example and emulators do; SharePoint Online leaves them

@@ -242,8 +242,14 @@ func (s *Server) URL() string {
 	return s.baseURL
 }
 
-// LibraryURL is URL() + Site + "/" + Library, percent-encoded.
-func (s *Server) LibraryURL() string { return s.URL() + escapePath(s.libPrefix) }
+// LibraryURL is URL() (or Config.PublicURL) + Site + "/" + Library,
+// percent-encoded.
+func (s *Server) LibraryURL() string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/") + escapePath(s.libPrefix)
+	}
+	return s.URL() + escapePath(s.libPrefix)
+}
 
 // Root is the served directory.
 func (s *Server) Root() string { return s.cfg.Root }
@@ -256,6 +262,9 @@ func (s *Server) Sessions() *SessionStore { return s.sessions }
 
 // baseFor is the scheme and host used in absolute hrefs for r.
 func (s *Server) baseFor(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
+	}
 	if u := s.URL(); u != "" {
 		return u
 	}

@@ -40,7 +40,7 @@ func cmdLogin(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("login", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, loginUsage); fs.PrintDefaults() }
-	authority := fs.String("authority", auth.DefaultAuthority, "authority URL (Entra ID, or spemu in tests)")
+	authority := fs.String("authority", "", "authority URL (default from the library's host: "+auth.DefaultAuthority+"; *.sharepoint.us and *.sharepoint-mil.us: "+auth.AuthorityUSGov+"; *.sharepoint.cn: "+auth.AuthorityChina+"; or spemu in tests)")
 	clientID := fs.String("client-id", auth.DefaultClientID, "public client id (your organisation's app registration, if it requires one)")
 	tenant := fs.String("tenant", auth.DefaultTenant, "tenant: organizations, a domain such as contoso.onmicrosoft.com, or a tenant id")
 	creds := fs.String("credentials", "", "credentials file (default "+auth.DefaultCredentialsPath()+")")

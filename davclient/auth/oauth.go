@@ -44,7 +44,7 @@ var ErrLoginExpired = errors.New("the stored login can no longer be renewed")
 // OAuthConfig configures the OAuth device-code strategy and `odfb login`.
 type OAuthConfig struct {
 	SiteURL     string // library or site URL; its host is the audience
-	Authority   string // default DefaultAuthority
+	Authority   string // default AuthorityFor(SiteURL): the library's cloud
 	Tenant      string // default DefaultTenant
 	ClientID    string // default DefaultClientID
 	Credentials string // credentials file; default DefaultCredentialsPath()
@@ -61,7 +61,7 @@ func (c *OAuthConfig) fill() (*oauth2.Config, string, error) {
 		return nil, "", fmt.Errorf("oauth: %w", err)
 	}
 	if c.Authority == "" {
-		c.Authority = DefaultAuthority
+		c.Authority = AuthorityFor(c.SiteURL)
 	}
 	if c.Tenant == "" {
 		c.Tenant = DefaultTenant

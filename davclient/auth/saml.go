@@ -41,7 +41,7 @@ type SAMLConfig struct {
 	// a corrected password file is picked up without a remount. Use
 	// PasswordFile, PasswordEnv or a prompt that remembers its answer.
 	Password func(ctx context.Context) (string, error)
-	STSURL   string // default DefaultSTSURL
+	STSURL   string // default STSURLFor(SiteURL): the library's cloud
 	// Cooldown is how long, after the STS refused the password, no
 	// request goes to it again unless the password changes (default
 	// DefaultSAMLCooldown). Repeated wrong passwords lock accounts.
@@ -88,7 +88,7 @@ func NewSAML(cfg SAMLConfig) (*SAML, error) {
 		return nil, errors.New("saml: no password source (--password-file, ODFB_PASSWORD or a terminal to prompt on)")
 	}
 	if cfg.STSURL == "" {
-		cfg.STSURL = DefaultSTSURL
+		cfg.STSURL = STSURLFor(cfg.SiteURL)
 	}
 	if cfg.Cooldown <= 0 {
 		cfg.Cooldown = DefaultSAMLCooldown
