@@ -2,8 +2,10 @@ package auth_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -106,5 +108,65 @@ func TestExchangeRefused(t *testing.T) {
 				e.assertNoSecrets(desc)
 			})
 		}
+	}
+}
+
+// spemuAccessToken runs the device code grant against spemu by hand
+// (auto-approved) and returns an access token for the library's host.
+func spemuAccessToken(t *testing.T, e *e2e) string {
+	t.Helper()
+	hc := e.httpClient()
+	u, _ := url.Parse(e.lib)
+	scope := "https://" + u.Host + "/.default offline_access"
+	resp, err := hc.PostForm(e.base+"/organizations/oauth2/v2.0/devicecode", url.Values{"client_id": {"cli"}, "scope": {scope}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dc struct {
+		DeviceCode string `json:"device_code"`
+	}
+	json.NewDecoder(resp.Body).Decode(&dc)
+	resp.Body.Close()
+	resp, err = hc.PostForm(e.base+"/organizations/oauth2/v2.0/token", url.Values{"client_id": {"cli"},
+		"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {dc.DeviceCode}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&tok)
+	if tok.AccessToken == "" {
+		t.Fatal("spemu gave no access token")
+	}
+	return tok.AccessToken
+}
+
+// TestBearerCommandExchangeRefused: the bearer command's token meets a
+// refused exchange; with Bearer accepted on WebDAV the command's token is
+// used directly, else the error names the step and the routes left.
+func TestBearerCommandExchangeRefused(t *testing.T) {
+	for _, bearer := range []bool{false, true} {
+		t.Run(fmt.Sprintf("bearer on DAV %v", bearer), func(t *testing.T) {
+			e := startE2E(t, spemu.LoginConfig{OAuthAutoApprove: 1, BearerOnDAV: bearer, ExchangeAbsent: true}, 0)
+			tok := spemuAccessToken(t, e)
+			a, err := auth.NewBearerCommand(auth.BearerCommandConfig{Command: "printf %s " + tok, SiteURL: e.lib,
+				HTTPClient: e.httpClient(), Logger: e.log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = e.client(a).List(context.Background(), "/")
+			if bearer {
+				if err != nil {
+					t.Fatalf("listing with the command's token on WebDAV: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "refused the token exchange") || !strings.Contains(err.Error(), "sign-in step exchange failed") ||
+				!strings.Contains(err.Error(), "--cookies-from-browser") {
+				t.Fatalf("error %v: want the refused exchange and the routes left", err)
+			}
+		})
 	}
 }
