@@ -51,9 +51,10 @@ type reply struct {
 //   - authorizes each attempt, and on an authentication refusal refreshes
 //     once (shared by concurrent requests) and replays once;
 //   - on 429/503 (and on a 401 that is throttling in disguise, see
-//     auth.ThrottledRefusal) waits for Retry-After (capped by MaxRetryWait), else backs
-//     off exponentially with jitter; the same for 500/502/504 and network
-//     errors;
+//     auth.ThrottledRefusal) waits for Retry-After (capped by
+//     MaxRetryWait), else backs off exponentially with jitter; the same
+//     for 500/502/504 and network errors, except a 500 that says retrying
+//     cannot help (SPQueryThrottledException);
 //   - rewinds the body before every attempt;
 //   - stops at once when ctx is cancelled.
 //
