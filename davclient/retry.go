@@ -349,6 +349,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 // from cache, or retry later) instead of an auth error that tells the user
 // to log in again.
 func loginFailureKind(err error) error {
+	if errors.Is(err, auth.ErrSignInThrottled) {
+		return remote.ErrThrottled // wait and retry; not a credential failure
+	}
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -115,6 +116,34 @@ func TestSAMLNoTokenStatusInBody(t *testing.T) {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q lacks %q", err, want)
 				}
+			}
+		})
+	}
+}
+
+// TestSAMLThrottledSignIn: wsignin1.0 (or the STS) throttles the login
+// itself, as a 401 "429 TOO MANY REQUESTS" that sets no cookie. That is
+// ErrSignInThrottled, not the retirement, and nothing is remembered: the
+// next login goes through.
+func TestSAMLThrottledSignIn(t *testing.T) {
+	const pw = "Thr0ttled-s1gnin"
+	for _, path := range []string{"/_forms/default.aspx", "/extSTS.srf"} {
+		t.Run(path, func(t *testing.T) {
+			srv := spemutest.Start(t, spemu.Config{Auth: "cookie", Password: pw, Faults: spemu.Faults{ThrottleAs401: true, NoRetryAfter: true}})
+			a, err := NewSAML(SAMLConfig{SiteURL: srv.LibraryURL(), Username: spemu.DefaultUser,
+				Password: func(context.Context) (string, error) { return pw, nil }, STSURL: srv.URL() + "/extSTS.srf"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.ThrottleNext("POST", path, 1)
+			ctx := context.Background()
+			req, _ := http.NewRequestWithContext(ctx, "PROPFIND", srv.LibraryURL(), nil)
+			err = a.Authorize(ctx, req)
+			if !errors.Is(err, ErrSignInThrottled) || errors.Is(err, ErrLegacyRetired) || errors.Is(err, ErrPasswordRefused) {
+				t.Fatalf("throttled sign-in: %v", err)
+			}
+			if st, err := spemuPropfind(ctx, a, srv.LibraryURL()); err != nil || st != http.StatusMultiStatus {
+				t.Fatalf("the next sign-in: %d %v", st, err)
 			}
 		})
 	}
