@@ -30,7 +30,12 @@ login can no longer be renewed.
 
 URL is the library (or site) URL you will mount; its host is what the
 login is for (contoso-my.sharepoint.com and contoso.sharepoint.com need a
-login each).
+login each) and which cloud signs you in (*.sharepoint.us and
+*.sharepoint-mil.us: login.microsoftonline.us; *.sharepoint.cn:
+login.chinacloudapi.cn).
+
+When sign-in fails, the error names the step (token, exchange) and what
+to try next; docs/login.md ("When sign-in fails") lists every AADSTS code.
 
 options:
 `
