@@ -41,6 +41,9 @@
 //     one, or none while the server still calls it weak (a window of that
 //     one second in which a concurrent change could be overwritten).
 //   - Apache sends no ETag on PUT: Put then returns "".
+//   - A folder in the way of a PUT is ErrExists: SharePoint answers 405,
+//     Apache 409 as for a missing parent, so after a 409 the client
+//     looks (one PROPFIND) and tells the two apart.
 //   - Servers without SharePoint's REST API (contextinfo answers 404, 405,
 //     501, or a 4xx without SharePoint's headers) are detected once; every
 //     ChunkedUploader method then returns ErrNotSupported.

@@ -270,6 +270,14 @@ func (c *Client) Put(ctx context.Context, p string, body io.ReaderAt, size int64
 		if r.StatusCode == http.StatusMethodNotAllowed {
 			e.Kind = remote.ErrExists // a folder is in the way
 		}
+		if r.StatusCode == http.StatusConflict {
+			// Apache answers 409 for a folder in the way too, not only
+			// for a missing parent: look.
+			if st, serr := c.Stat(ctx, p); serr == nil && st.IsDir {
+				e.Kind = remote.ErrExists
+				e.Detail = strings.TrimSpace("a folder has that name " + e.Detail)
+			}
+		}
 		return "", e
 	}
 	etag := r.Header.Get("ETag")
