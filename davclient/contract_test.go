@@ -48,15 +48,8 @@ func TestContractApache(t *testing.T) {
 		CaseInsensitive: false,
 		PutETag:         false,
 		KnownFailures: map[string]string{
-			"Read/StatBelowFile": apacheBelowFile,
-			"Put/BelowFile":      apacheBelowFile,
-			"Mkdir/BelowFile":    apacheBelowFile,
 			"Move/MissingParent": "mod_dav_fs answers MOVE into a missing folder with 500 (rename: ENOENT), " +
 				"which davclient retries as a server error and reports as ErrServer, not ErrConflict",
 		},
 	})
 }
-
-// apacheBelowFile is why Apache fails the "below a file" checks.
-const apacheBelowFile = "mod_dav answers a path below a file (\"/f.txt/x\") with a bare 400 " +
-	"(\"extraneous path components\" only in its error log), which davclient can only report as ErrServer"
