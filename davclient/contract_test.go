@@ -20,8 +20,9 @@ func TestContractSpemu(t *testing.T) {
 		NewServer: func(t *testing.T) contract.Server {
 			srv, tg := startSpemu(t, spemu.Config{})
 			return contract.Server{
-				Connect:  func() remote.Remote { return newTestClient(t, tg) },
-				ReadFile: srv.ReadFile,
+				Connect:       func() remote.Remote { return newTestClient(t, tg) },
+				ReadFile:      srv.ReadFile,
+				ExpireUploads: srv.ExpireUploadSessions,
 			}
 		},
 		Chunked:         true,

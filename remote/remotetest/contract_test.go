@@ -13,7 +13,7 @@ func fakeServer(chunked bool) func(t *testing.T) contract.Server {
 	return func(t *testing.T) contract.Server {
 		f := New()
 		f.SetChunked(chunked)
-		return contract.Server{Connect: func() remote.Remote { return f }, ReadFile: f.ReadFile}
+		return contract.Server{Connect: func() remote.Remote { return f }, ReadFile: f.ReadFile, ExpireUploads: f.ExpireUploads}
 	}
 }
 

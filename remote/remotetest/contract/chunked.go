@@ -186,6 +186,34 @@ var chunkedCases = []testCase{
 		h.put(t, p, []byte("after"))
 		h.wantContent(t, p, []byte("after"))
 	})},
+	{"Expired", chunked(func(h *harness, t *testing.T, cu remote.ChunkedUploader, dir string) {
+		// The server forgot the session (30 minutes without a chunk):
+		// every call with its id says so, the file is as it was, and a
+		// new session with a new id works.
+		p := dir + "/expired.bin"
+		orig := []byte("before")
+		h.put(t, p, orig)
+		data := randBytes(47, 3*chunkSize)
+		id := "5a6b7c8d-8888-4999-8aaa-bbbbccccdddd"
+		off, err := cu.StartUpload(ctx, p, id, bytes.NewReader(data[:chunkSize]), chunkSize)
+		mustOK(t, err)
+		h.s.ExpireUploads()
+		if uo, ok := h.r.(uploadOffsetter); ok {
+			_, err := uo.UploadOffset(ctx, p, id)
+			wantKind(t, "UploadOffset of an expired session", err, remote.ErrUploadGone)
+		}
+		_, err = cu.ContinueUpload(ctx, p, id, off, bytes.NewReader(data[off:off+chunkSize]), chunkSize)
+		wantKind(t, "ContinueUpload of an expired session", err, remote.ErrUploadGone)
+		_, err = cu.FinishUpload(ctx, p, id, off, bytes.NewReader(data[off:]), int64(len(data))-off)
+		wantKind(t, "FinishUpload of an expired session", err, remote.ErrUploadGone)
+		h.wantContent(t, p, orig)
+		id2 := "6b7c8d9e-9999-4aaa-8bbb-ccccddddeeee"
+		off, err = cu.StartUpload(ctx, p, id2, bytes.NewReader(data[:chunkSize]), chunkSize)
+		mustOK(t, err)
+		_, err = cu.FinishUpload(ctx, p, id2, off, bytes.NewReader(data[off:]), int64(len(data))-off)
+		mustOK(t, err)
+		h.wantContent(t, p, data)
+	})},
 	{"MissingParent", chunked(func(h *harness, t *testing.T, cu remote.ChunkedUploader, dir string) {
 		p := dir + "/no such folder/x.bin"
 		_, err := cu.StartUpload(ctx, p, "0a1b2c3d-7777-4888-8999-000011112222", bytes.NewReader([]byte("0123456789")), 10)

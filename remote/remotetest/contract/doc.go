@@ -17,7 +17,19 @@
 // Every case works in a folder of its own on the one server Run starts
 // (so a slow server such as Apache is started once), and checks what
 // reached the server's storage through Server.ReadFile, not only what the
-// client reads back.
+// client reads back. Server.ExpireUploads plays the server forgetting
+// upload sessions; Server.Connect gives a second client for resuming one.
+//
+// The cases, by group: Read (Stat and List of files and folders, errors,
+// ranged Get), Put (overwrite, empty, If-None-Match, If-Match, missing
+// parent, below a file, onto a folder), Mkdir, Delete (folders with
+// content), Move and Copy (in a folder, across folders, onto existing
+// files and folders, folders with content, into itself), ModTime, Names
+// (spaces, unicode, "#", "%", "%20", brackets, quotes), Case (lookups,
+// folders, case-only rename), Misc (quota, concurrent use) and Chunked
+// (new and existing files, resume from the confirmed offset through a
+// second client, the last chunk sent again, wrong offsets, expiry,
+// cancel, missing parent).
 //
 // It lives under remotetest because it is test-only code (it imports
 // testing and must never be linked into odfb); it must not import

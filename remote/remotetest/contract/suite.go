@@ -23,6 +23,9 @@ type Server struct {
 	// ReadFile returns a file's bytes from the server's own storage,
 	// bypassing the Remote, so the suite checks what reached the server.
 	ReadFile func(path string) ([]byte, error)
+	// ExpireUploads makes the server forget every open upload session
+	// (SharePoint's 30-minute rule). Required with Options.Chunked.
+	ExpireUploads func()
 }
 
 // Options describe the implementation under test.
@@ -55,6 +58,9 @@ func Run(t *testing.T, o Options) {
 	s := o.NewServer(t)
 	if s.Connect == nil || s.ReadFile == nil {
 		t.Fatal("contract: Server.Connect and Server.ReadFile are required")
+	}
+	if o.Chunked && s.ExpireUploads == nil {
+		t.Fatal("contract: Server.ExpireUploads is required with Options.Chunked")
 	}
 	h := &harness{o: o, s: s, r: s.Connect()}
 	// The empty root first, before any case writes.
@@ -170,8 +176,8 @@ func wantKind(t *testing.T, what string, err error, kinds ...error) {
 	if !errors.As(err, &re) {
 		t.Fatalf("%s: %v (%T) is not a *remote.Error", what, err, err)
 	}
-	if re.Op == "" {
-		t.Errorf("%s: error %v names no operation", what, err)
+	if re.Op == "" || re.Path == "" {
+		t.Errorf("%s: error %v names no operation or no path", what, err)
 	}
 	for _, k := range kinds {
 		if errors.Is(err, k) {
