@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -250,24 +251,13 @@ func (h *harness) wantContent(t *testing.T, p string, want []byte) {
 func diffAt(got, want []byte) string {
 	for i := range min(len(got), len(want)) {
 		if got[i] != want[i] {
-			return "first difference at byte " + itoa(i)
+			return "first difference at byte " + strconv.Itoa(i)
 		}
 	}
 	if len(got) == len(want) {
 		return "same"
 	}
 	return "one is a prefix of the other"
-}
-
-func itoa(i int) string {
-	var b []byte
-	if i == 0 {
-		return "0"
-	}
-	for ; i > 0; i /= 10 {
-		b = append([]byte{byte('0' + i%10)}, b...)
-	}
-	return string(b)
 }
 
 // wantGone checks that p is not there, through the Remote and on the
