@@ -901,7 +901,7 @@ func (w *writer) waitUploaded(ctx context.Context, p *pending, gen uint64) error
 			err := p.lostErr
 			w.mu.Unlock()
 			return err
-		case p.uploadedGen >= gen && !p.uploading && (p.rec.ContentDone == false || !p.rec.ModTimeSet || p.tries > tries):
+		case p.uploadedGen >= gen && !p.uploading && (!p.rec.ContentDone || !p.rec.ModTimeSet || p.tries > tries):
 			w.mu.Unlock()
 			return nil
 		case p.tries > tries && p.lastErr != nil && !p.uploading:

@@ -41,6 +41,12 @@
 //     one, or none while the server still calls it weak (a window of that
 //     one second in which a concurrent change could be overwritten).
 //   - Apache sends no ETag on PUT: Put then returns "".
+//   - A folder in the way of a PUT is ErrExists: SharePoint answers 405,
+//     Apache 409 as for a missing parent, so after a 409 the client
+//     looks (one PROPFIND) and tells the two apart.
+//   - Apache answers a path below a file ("/f.txt/x") with a bare 400:
+//     after a 400 without X-MSDAVEXT_Error, PROPFIND, PUT and MKCOL look
+//     at the parent and report ErrNotDir when it is a file.
 //   - Servers without SharePoint's REST API (contextinfo answers 404, 405,
 //     501, or a 4xx without SharePoint's headers) are detected once; every
 //     ChunkedUploader method then returns ErrNotSupported.

@@ -67,7 +67,6 @@ type restState struct {
 	sessionTimeout time.Duration
 	digests        map[string]time.Time // value → expiry
 	sessions       map[string]*uploadSession
-	requests       int
 }
 
 type uploadSession struct {

@@ -853,18 +853,3 @@ func copyTree(src, dst string, shallow bool) error {
 	}
 	return out.Close()
 }
-
-// updateMeta runs fn on the metadata of the existing item p under the lock.
-func (st *store) updateMeta(p string, fn func(it Item, m *itemMeta) error) error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	it, err := st.statLocked(p)
-	if err != nil {
-		return err
-	}
-	if err := fn(it, it.meta); err != nil {
-		return err
-	}
-	st.dirty = true
-	return nil
-}
