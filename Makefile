@@ -14,7 +14,7 @@ TEST_TIMEOUT ?= 25m
 # `go run` (nothing to install; the first run downloads it).
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build test lint vet fmt-check staticcheck demo bench install clean
+.PHONY: all build test lint vet fmt-check staticcheck demo bench soak install clean
 
 all: build
 
@@ -38,6 +38,14 @@ staticcheck:
 
 test: lint build
 	$(GO) test -race -timeout $(TEST_TIMEOUT) -count=1 $(TESTFLAGS) ./...
+
+# The fault matrix at length (docs/reliability.md): SOAK_SEEDS seeds of
+# every case, the fault cases included, SOAK_OPS operations per thread.
+SOAK_SEEDS ?= 100
+SOAK_OPS ?= 150
+soak: build
+	MATRIX_FAULTS=1 MATRIX_SEEDS=$(SOAK_SEEDS) MATRIX_OPS=$(SOAK_OPS) \
+		$(GO) test -race -timeout 3h -count=1 -v -run TestMatrix ./internal/matrix
 
 # Starts spemu on loopback with sample files and mounts it (see README).
 demo: build
