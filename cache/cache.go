@@ -64,6 +64,8 @@ type Cache struct {
 
 	lists singleflight.Group
 
+	// mu guards the fields below; it is the last lock in the order
+	// (top of staging.go): nothing else is taken while it is held.
 	mu           sync.Mutex
 	dirs         map[string]*dirState // key: fold(path)
 	offlineUntil time.Time            // while in the future, do not ask the server for listings

@@ -1,5 +1,24 @@
 package cache
 
+// Lock order in this file (the whole list is at the top of staging.go;
+// a lock on the left may be held while taking one on its right):
+//
+//	Handle.mu → contentStore.mu → Cache.mu (Offline, mayAsk, Invalidate)
+//	cfile.persistMu → contentStore.mu
+//	writer.mu → contentStore.mu (adopt, from retireStaging)
+//
+// contentStore.mu guards the open files (files, each cfile's bitmap,
+// inflight and flags), used and touched. Reads wait on it, so nothing
+// here fsyncs or copies a file while holding it on the paths every
+// cached read takes: a last close records the file's last use in
+// touched, and flushTouches commits those in one transaction outside
+// the lock (see touchFlushInterval); a fetch commits its bitmap outside
+// it too (persistFetched). Still under it: the commits of rarer events
+// — a new record at the first open of a version, removing records when
+// a version is replaced, dropped or evicted, adopting an uploaded
+// file — none of them an fsync of content. Methods named ...Locked are
+// called with contentStore.mu held.
+
 import (
 	"context"
 	"crypto/sha256"
@@ -16,6 +35,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -46,6 +66,17 @@ const (
 	// maxFetches bounds concurrent GETs per cache (and so memory: each
 	// streams through a 32 KiB copy buffer).
 	maxFetches = 4
+	// touchFlushInterval is how often the last-use times of closed
+	// files are written to meta.db, in one transaction, outside the
+	// store's lock. A last close used to commit (with fsync) under
+	// that lock: most of the cost of a cached open/read/close, and
+	// every read of another file waited for it. What a crash loses is
+	// the last-use time of files closed since the last flush (at most
+	// this long): their records keep an older time, so the LRU may
+	// evict them a little sooner. Never content: a bitmap is committed
+	// when its blocks are (fetch), so no record claims a block that is
+	// not on disk. Close flushes what is left.
+	touchFlushInterval = 10 * time.Second
 )
 
 // versionOf names the version of a file's content: its ETag, or size and
@@ -75,6 +106,10 @@ type contentStore struct {
 	// past the cache because its disk is full; emptied when a download
 	// is stored again.
 	fullWarned map[string]bool
+	// touched holds the last-use times of closed files (key
+	// fold(path)) not yet written to meta.db (flushTouches).
+	touched   map[string]time.Time
+	flushDone chan struct{} // closed when flushLoop returns
 }
 
 // cfile is one cached version of a file while it is in use.
@@ -85,6 +120,9 @@ type cfile struct {
 	f     *os.File
 	refs  int  // handles + running fetches
 	gone  bool // replaced or dropped: delete the data at last release
+	// persistMu orders the bitmap commits of fetches (persistFetched);
+	// taken before store.mu.
+	persistMu sync.Mutex
 
 	// guarded by store.mu
 	present  []uint64
@@ -108,7 +146,8 @@ func newContentStore(c *Cache, dir string) (*contentStore, error) {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("content cache: %w", err)
 	}
-	s := &contentStore{c: c, dir: dir, limit: c.opts.CacheSize, files: map[string]*cfile{}, sem: make(chan struct{}, maxFetches), fullWarned: map[string]bool{}}
+	s := &contentStore{c: c, dir: dir, limit: c.opts.CacheSize, files: map[string]*cfile{}, sem: make(chan struct{}, maxFetches), fullWarned: map[string]bool{},
+		touched: map[string]time.Time{}}
 	known := map[string]bool{}
 	var stale [][]byte
 	err := c.db.View(func(tx *bolt.Tx) error {
@@ -155,18 +194,80 @@ func newContentStore(c *Cache, dir string) (*contentStore, error) {
 			}
 		}
 	}
+	s.flushDone = make(chan struct{})
+	go s.flushLoop(c.bg)
 	return s, nil
 }
 
+// close stores every open file's record and the last-use times not yet
+// flushed. Fetches have stopped and Cache.bg is cancelled.
 func (s *contentStore) close() {
+	<-s.flushDone
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, cf := range s.files {
 		s.persistLocked(cf)
 		if cf.f != nil {
 			cf.f.Close()
 			cf.f = nil
 		}
+	}
+	s.mu.Unlock()
+	s.flushTouches()
+}
+
+// flushLoop writes last-use times every touchFlushInterval until ctx
+// ends (Close flushes the rest). It is not counted in Cache.wg, which
+// counts fetches (tests wait on it).
+func (s *contentStore) flushLoop(ctx context.Context) {
+	defer close(s.flushDone)
+	t := time.NewTicker(touchFlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.flushTouches()
+		}
+	}
+}
+
+// flushTouches writes the last-use times collected by release to their
+// records in one transaction, without holding s.mu. Each record is read
+// and written in that transaction, so a record removed meanwhile stays
+// removed and a newer bitmap is kept; a time only moves forward.
+func (s *contentStore) flushTouches() {
+	s.mu.Lock()
+	touched := s.touched
+	s.touched = map[string]time.Time{}
+	s.mu.Unlock()
+	if len(touched) == 0 {
+		return
+	}
+	err := s.c.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketContent)
+		for key, at := range touched {
+			v := b.Get([]byte(key))
+			if v == nil {
+				continue
+			}
+			var r contentRecord
+			if json.Unmarshal(v, &r) != nil || !r.LastUsed.Before(at) {
+				continue
+			}
+			r.LastUsed = at
+			data, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(key), data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.c.log.Warn("cannot store last-use times of cached content", "files", len(touched), "err", err)
 	}
 }
 
@@ -249,8 +350,12 @@ func (s *contentStore) release(cf *cfile) {
 		os.Remove(cf.f.Name())
 		return
 	}
-	cf.dirty = true // LastUsed moved
-	s.persistLocked(cf)
+	if cf.dirty {
+		// Blocks whose fetch did not store the bitmap (it failed):
+		// rare, and the record must say what is there.
+		s.persistLocked(cf)
+	}
+	s.touched[cf.key] = cf.rec.LastUsed // flushTouches writes it
 	cf.f.Close()
 	if s.files[cf.key] == cf {
 		delete(s.files, cf.key)
@@ -430,6 +535,9 @@ func (s *contentStore) lruLocked() []contentRecordKey {
 			}
 			var r contentRecord
 			if json.Unmarshal(v, &r) == nil {
+				if at, ok := s.touched[string(k)]; ok && r.LastUsed.Before(at) {
+					r.LastUsed = at // not flushed yet
+				}
 				all = append(all, contentRecordKey{string(k), r})
 			}
 			return nil
@@ -597,10 +705,46 @@ func (cf *cfile) fetch(first int64, waits []*fetchWait) {
 	}
 	// Data first, then the bitmap that claims it.
 	if err := cf.f.Sync(); err == nil {
+		cf.persistFetched()
 		s.mu.Lock()
-		s.persistLocked(cf)
 		s.evictLocked()
 		clear(s.fullWarned) // there was room again
+		s.mu.Unlock()
+	}
+}
+
+// persistFetched stores cf's bitmap after a fetch synced its blocks,
+// committing outside s.mu (reads of every file wait on it). persistMu
+// keeps the commits of one file in the order of their snapshots, so a
+// bitmap only grows; the record is written only while it is still
+// there, so a file retired or evicted meanwhile stays without one.
+func (cf *cfile) persistFetched() {
+	s := cf.store
+	cf.persistMu.Lock()
+	defer cf.persistMu.Unlock()
+	s.mu.Lock()
+	if cf.gone || !cf.dirty {
+		s.mu.Unlock()
+		return
+	}
+	cf.rec.Blocks = encodeBlocks(cf.present)
+	rec := cf.rec
+	cf.dirty = false
+	s.mu.Unlock()
+	data, err := json.Marshal(rec)
+	if err == nil {
+		err = s.c.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketContent)
+			if b.Get([]byte(cf.key)) == nil {
+				return nil // retired or evicted meanwhile
+			}
+			return b.Put([]byte(cf.key), data)
+		})
+	}
+	if err != nil {
+		s.c.log.Warn("cannot store content record", "path", rec.Path, "err", err)
+		s.mu.Lock()
+		cf.dirty = true // the last close tries again
 		s.mu.Unlock()
 	}
 }

@@ -1,5 +1,10 @@
 package cache
 
+// Locks here (order: top of staging.go): writer.mu, which
+// toLostFoundLocked is called with and lets go of around the disk work
+// (keepInLostFound takes no lock); pending.commitMu → writer.mu in
+// keepLost, which copies with neither held.
+
 import (
 	"errors"
 	"fmt"
@@ -137,13 +142,13 @@ func nameMax(dir string) int {
 	return 255
 }
 
-// toLostFound moves pd's staging file to lost+found and forgets its
+// toLostFoundLocked moves pd's staging file to lost+found and forgets its
 // upload. Called with w.mu held, by the upload attempt that was refused
 // (pd.uploading is still set, so no other upload, rename or removal of
 // pd starts meanwhile); it lets go of w.mu while it works on the disk, so
 // that lookups, reads and other files' uploads go on during the copy of
 // a large file.
-func (w *writer) toLostFound(pd *pending, cause error) {
+func (w *writer) toLostFoundLocked(pd *pending, cause error) {
 	path, src, gen := pd.rec.Path, filepath.Join(w.dir, pd.rec.ID), pd.gen
 	w.mu.Unlock()
 	dst, linked, err := w.keepInLostFound(path, src, cause)
@@ -207,7 +212,7 @@ func (w *writer) keepInLostFound(p, src string, cause error) (dst string, linked
 			err = os.MkdirAll(filepath.Dir(dst), 0o700)
 		}
 		if err == nil {
-			if err = os.Link(src, dst); err == nil {
+			if err = linkFile(src, dst); err == nil {
 				linked = true
 			} else if !errors.Is(err, fs.ErrExist) {
 				err = copyFile(src, dst)
@@ -298,8 +303,15 @@ func writeSynced(name string, data []byte) error {
 	return f.Close()
 }
 
+// linkFile and openCopySource are os.Link and os.Open; tests replace
+// them to force the copy fallback and to hold a copy while it runs.
+var (
+	linkFile       = os.Link
+	openCopySource = func(name string) (io.ReadCloser, error) { return os.Open(name) }
+)
+
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	in, err := openCopySource(src)
 	if err != nil {
 		return err
 	}

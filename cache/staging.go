@@ -1,5 +1,28 @@
 package cache
 
+// Locks of the cache package, in the order they may be taken (one on
+// the left may be held while taking one on its right, never the other
+// way round):
+//
+//	WriteHandle.mu                      alone (closed flag)
+//	pending.fetchMu → writer.mu         ensureFetched
+//	pending.commitMu → writer.mu        commit, keepLost
+//	writer.mu → contentStore.mu         retireStaging → contentStore.adopt
+//	Handle.mu → contentStore.mu         Handle.ReadAt
+//	cfile.persistMu → contentStore.mu   persistFetched
+//	contentStore.mu → Cache.mu          ReadAt asks mayAsk/Offline
+//	upCtl.readMu                        alone (reads of a staging file)
+//
+// writer.mu is taken by every lookup, stat and readdir (pendingEntry,
+// pendingIn), Cache.mu by every listing, contentStore.mu by every read of
+// cached content. Long work lets go of them: a lost+found copy
+// (toLostFoundLocked unlocks writer.mu around keepInLostFound), a GET,
+// a PUT and every wait for an upload (on writer.changed) run unlocked; the
+// content cache's per-close commit is batched (touchFlushInterval).
+// Still done under writer.mu: journal commits (fsync, short: one record)
+// and retireStaging's adopt (a rename and a directory fsync). Methods
+// named ...Locked are called with the lock of their receiver held.
+
 import (
 	"context"
 	"errors"

@@ -1,5 +1,8 @@
 package cache
 
+// Locks here (order: top of staging.go): writer.mu and Cache.mu, never
+// both at once; remote calls (MKCOL, DELETE, MOVE) run with neither.
+
 import (
 	"context"
 	"errors"

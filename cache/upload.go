@@ -1,5 +1,10 @@
 package cache
 
+// Locks here (order: top of staging.go): writer.mu around every change of
+// a pending file's state, upCtl.readMu (never with writer.mu) around each
+// read of a staging file by a PUT, writer.mu → contentStore.mu in
+// retireStaging. Sends run without writer.mu.
+
 import (
 	"context"
 	"errors"
@@ -42,9 +47,9 @@ func (w *writer) run() {
 	}
 }
 
-// due reports whether pd may start uploading now; when it may later,
+// dueLocked reports whether pd may start uploading now; when it may later,
 // when is that time.
-func (w *writer) due(pd *pending, now time.Time) (bool, time.Time) {
+func (w *writer) dueLocked(pd *pending, now time.Time) (bool, time.Time) {
 	force := pd.forced > 0
 	if pd.gone || pd.uploading || pd.holds > 0 || pd.mutating > 0 || !pd.committed || pd.savedGen != pd.gen && !force && !w.closing {
 		return false, time.Time{}
@@ -77,7 +82,7 @@ func (w *writer) schedule() time.Time {
 		if w.active >= w.opts.Transfers {
 			break
 		}
-		ok, at := w.due(pd, now)
+		ok, at := w.dueLocked(pd, now)
 		if !ok {
 			if !at.IsZero() && (next.IsZero() || at.Before(next)) {
 				next = at
@@ -193,7 +198,7 @@ func (w *writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) 
 	switch outcome(err) {
 	case outcomeLost:
 		w.log.Error("the server refuses this file for good; it was moved to lost+found", "path", rec.Path, "err", err)
-		w.toLostFound(pd, err)
+		w.toLostFoundLocked(pd, err)
 		return
 	default:
 		pd.rec.Attempts++
