@@ -48,8 +48,10 @@ type Options struct {
 }
 
 // Cache is a library's local state. Its methods are safe for concurrent
-// use. Errors it returns carry the remote error kinds (errors.Is(err,
-// remote.ErrNotFound), …).
+// use. Its own answers are *Error with the kinds of errors.go (which
+// also match the remote kind they stand for); what the server answered
+// comes through as the server's *remote.Error; a failure of the local
+// disk is a *DiskError. fusefs turns them into errno in one place.
 type Cache struct {
 	opts   Options
 	remote remote.Remote
@@ -236,7 +238,7 @@ func (c *Cache) noteAnswer(err error) {
 // the server is known to be away: it fails at once instead of waiting
 // for the server's retries.
 func (c *Cache) notCached(p string, until time.Time) error {
-	return &remote.Error{Kind: remote.ErrUnavailable, Op: "read", Path: p,
+	return &Error{Kind: ErrNotCached, Op: "read", Path: p,
 		Detail: fmt.Sprintf("this part of the file is not cached and the server was unreachable moments ago (next try in %s)",
 			max(until.Sub(c.now()), 0).Round(time.Second))}
 }

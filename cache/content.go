@@ -757,7 +757,7 @@ func (cf *cfile) checkVersion(info remote.ObjectInfo) error {
 		s.c.log.Warn("file changed on the server while reading; reopen it to read the new version",
 			"path", cf.rec.Path, "cached_etag", cf.rec.ETag, "server_etag", info.ETag)
 		s.c.Invalidate(remote.Dir(cf.rec.Path))
-		return &remote.Error{Kind: remote.ErrPrecondition, Op: "GET", Path: cf.rec.Path, Detail: "changed on the server while open"}
+		return &Error{Kind: ErrChanged, Op: "read", Path: cf.rec.Path, Detail: "reopen it to read the new version"}
 	}
 	return nil
 }
@@ -866,7 +866,7 @@ func (c *Cache) Open(ctx context.Context, p string) (*Handle, error) {
 		return nil, err
 	}
 	if e.IsDir {
-		return nil, &remote.Error{Kind: remote.ErrNotSupported, Op: "open", Path: p, Detail: "is a folder"}
+		return nil, &Error{Kind: ErrIsDir, Op: "open", Path: p}
 	}
 	cf, err := c.content.acquire(e)
 	if err != nil {

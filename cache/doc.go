@@ -70,6 +70,15 @@
 // Sync, Status and CloseWrites (drain at exit) are in upload_control.go.
 // An upload never runs on a FUSE request's context.
 //
+// Errors (errors.go). The cache's own answers — a name absent from a
+// fresh listing, a name taken by a pending file, content not cached
+// while the server is away, a version replaced while open, a read-only
+// cache — are *Error with a kind of this package (ErrNotFound, ErrExists,
+// ErrNotDir, ErrIsDir, ErrNotCached, ErrChanged, ErrTooLarge,
+// ErrNoWrites); a kind that means what a remote kind means also matches
+// it with errors.Is. The server's answers pass through as *remote.Error.
+// Nothing here produces an errno: fusefs/errno.go maps all of them.
+//
 // The cache only ever sees server names and library-relative paths;
 // mapping names for the user is fusefs's job. It must not know about FUSE
 // or HTTP: it talks to the server only through remote.Remote.

@@ -39,7 +39,7 @@ func newDirState(rec dirRecord, current bool) *dirState {
 }
 
 func notFound(op, p string) error {
-	return &remote.Error{Kind: remote.ErrNotFound, Op: op, Path: p}
+	return &Error{Kind: ErrNotFound, Op: op, Path: p}
 }
 
 // Stat returns the entry of p, from its parent's listing (the root's own
@@ -277,7 +277,7 @@ func (c *Cache) fetch(dir string) (*dirState, error) {
 		return nil, err
 	}
 	if !self.IsDir {
-		return nil, &remote.Error{Kind: remote.ErrNotDir, Op: "readdir", Path: dir}
+		return nil, &Error{Kind: ErrNotDir, Op: "readdir", Path: dir}
 	}
 	clean := kids[:0:0]
 	for _, k := range kids {

@@ -204,10 +204,6 @@ func (c *Cache) wr() *writer {
 	return nil
 }
 
-// ErrNoWrites is returned by write operations of a cache without a
-// write side (StartWrites not called): the mount is read-only.
-var ErrNoWrites = syscall.EROFS
-
 // StartWrites enables the write side: it prepares staging/ and
 // lost+found/, loads the journal left by an earlier run (its uploads
 // resume at once) and starts the uploader. Call it once, after Open.
@@ -432,7 +428,7 @@ func (c *Cache) OpenWrite(ctx context.Context, p string, create, excl, trunc boo
 	}
 	if pd != nil && create && excl {
 		w.mu.Unlock()
-		return nil, &remote.Error{Kind: remote.ErrExists, Op: "create", Path: p}
+		return nil, &Error{Kind: ErrExists, Op: "create", Path: p}
 	}
 	w.mu.Unlock()
 	var base remote.Entry
@@ -442,10 +438,10 @@ func (c *Cache) OpenWrite(ctx context.Context, p string, create, excl, trunc boo
 		switch {
 		case err == nil:
 			if e.IsDir {
-				return nil, &remote.Error{Kind: remote.ErrNotSupported, Op: "open", Path: p, Detail: "is a folder"}
+				return nil, &Error{Kind: ErrIsDir, Op: "open", Path: p}
 			}
 			if create && excl {
-				return nil, &remote.Error{Kind: remote.ErrExists, Op: "create", Path: p}
+				return nil, &Error{Kind: ErrExists, Op: "create", Path: p}
 			}
 			base, exists = e, true
 		case errors.Is(err, remote.ErrNotFound) && create:

@@ -63,10 +63,10 @@ func (c *Cache) Mkdir(ctx context.Context, p string) (remote.Entry, error) {
 	}
 	p = remote.Clean(p)
 	if _, ok := c.pendingEntry(p); ok {
-		return remote.Entry{}, &remote.Error{Kind: remote.ErrExists, Op: "mkdir", Path: p}
+		return remote.Entry{}, &Error{Kind: ErrExists, Op: "mkdir", Path: p}
 	}
 	if _, err := c.Stat(ctx, p); err == nil {
-		return remote.Entry{}, &remote.Error{Kind: remote.ErrExists, Op: "mkdir", Path: p}
+		return remote.Entry{}, &Error{Kind: ErrExists, Op: "mkdir", Path: p}
 	} else if !errors.Is(err, remote.ErrNotFound) {
 		return remote.Entry{}, err
 	}
@@ -270,7 +270,7 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 	}
 	if dstExists {
 		if noReplace {
-			return &remote.Error{Kind: remote.ErrExists, Op: "rename", Path: dst}
+			return &Error{Kind: ErrExists, Op: "rename", Path: dst}
 		}
 		switch {
 		case se.IsDir && !de.IsDir:

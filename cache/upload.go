@@ -411,7 +411,7 @@ func (w *writer) put(ctx context.Context, rec JournalRecord, body io.ReaderAt, s
 // large for that server: ErrTooLarge, which sends it to lost+found (and
 // is EFBIG for --sync-upload).
 func (w *writer) chunked(ctx context.Context, pd *pending, ctl *upCtl, rec JournalRecord, body func(int64) io.ReaderAt, size int64) (string, string, error) {
-	noChunks := &remote.Error{Kind: remote.ErrTooLarge, Op: "upload", Path: rec.Path,
+	noChunks := &Error{Kind: ErrTooLarge, Op: "upload", Path: rec.Path,
 		Detail: fmt.Sprintf("%d bytes is over --put-limit (%d) and this server has no chunked upload", size, w.opts.PutLimit)}
 	cu, ok := w.c.remote.(remote.ChunkedUploader)
 	if !ok {
