@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -76,6 +77,9 @@ type Cache struct {
 	quotaAt      time.Time
 
 	content *contentStore
+	// writes is the write side (staging, journal, uploads): nil until
+	// StartWrites, and again after CloseWrites.
+	writes atomic.Pointer[writer]
 }
 
 // Open opens (creating if needed) the cache in opts.Dir.

@@ -418,7 +418,7 @@ func waitWriter(t *testing.T, c *Cache, p string, wrote chan error) {
 		}
 		w.mu.Lock()
 		pd := w.byPath[fold(p)]
-		waiting := pd != nil && pd.mutating > 0 && pd.uploading
+		waiting := pd != nil && pd.mutating > 0 && pd.isUploading()
 		w.mu.Unlock()
 		if waiting {
 			return

@@ -70,14 +70,40 @@
 // Sync, Status and CloseWrites (drain at exit) are in upload_control.go.
 // An upload never runs on a FUSE request's context.
 //
+// Pending files (pending_state.go). A file with local changes is a
+// pending with one of six named states — local, queued, uploading,
+// uploaded, removed, lost — changed only by writer.moveLocked, whose
+// table lists every transition; the comment there says what a crash
+// during each one leaves and what the next start makes of it. Whether a
+// version is on the server is decided in one place (uploadedLocked), for
+// Sync and --sync-upload flushes alike; every wait for an upload goes
+// through writer.waitLocked. The write side is a field of Cache (set by
+// StartWrites), not a process-wide map.
+//
+// Locks. The order in which the package's locks may be taken is listed
+// at the top of staging.go, with what is still done under writer.mu;
+// every other file that takes more than one lock says which at its top.
+// Methods named ...Locked are called with their receiver's lock held.
+//
 // Errors (errors.go). The cache's own answers — a name absent from a
 // fresh listing, a name taken by a pending file, content not cached
 // while the server is away, a version replaced while open, a read-only
 // cache — are *Error with a kind of this package (ErrNotFound, ErrExists,
-// ErrNotDir, ErrIsDir, ErrNotCached, ErrChanged, ErrTooLarge,
+// ErrNotDir, ErrIsDir, ErrNotEmpty, ErrInvalid, ErrNotCached, ErrChanged, ErrTooLarge,
 // ErrNoWrites); a kind that means what a remote kind means also matches
 // it with errors.Is. The server's answers pass through as *remote.Error.
 // Nothing here produces an errno: fusefs/errno.go maps all of them.
+//
+// Plan: parts (issue 10, item 1; not done yet). This package is to
+// become a facade over cache/internal/: metadb (db.go, journal.go: bbolt
+// schema and typed records), reach (offline/mayAsk/noteAnswer in
+// cache.go), listing (meta.go), blocks (content.go) and writes
+// (staging*.go, upload*.go, conflict.go, lostfound.go, pending_state.go).
+// Dependency rule: a part imports metadb, remote and internal/names
+// only, never another part nor cache; the facade composes them and is
+// the one place that overlays pending files onto listings (withPending,
+// pendingEntry). Order of the split: metadb first (no dependencies),
+// then reach, blocks, listing, writes.
 //
 // The cache only ever sees server names and library-relative paths;
 // mapping names for the user is fusefs's job. It must not know about FUSE

@@ -28,6 +28,11 @@ var (
 	ErrNotDir = errors.New("not a folder")
 	// ErrIsDir: a file was expected (open of a folder).
 	ErrIsDir = errors.New("is a folder")
+	// ErrNotEmpty: a folder to remove or replace has entries.
+	ErrNotEmpty = errors.New("folder not empty")
+	// ErrInvalid: an operation that cannot be (a folder moved into
+	// itself).
+	ErrInvalid = errors.New("invalid argument")
 	// ErrNotCached: the content is not cached and the server was found
 	// unreachable moments ago, so no request is made.
 	ErrNotCached = errors.New("not cached and the server is unreachable")

@@ -144,7 +144,7 @@ func nameMax(dir string) int {
 
 // toLostFoundLocked moves pd's staging file to lost+found and forgets its
 // upload. Called with w.mu held, by the upload attempt that was refused
-// (pd.uploading is still set, so no other upload, rename or removal of
+// (pd.isUploading() is still set, so no other upload, rename or removal of
 // pd starts meanwhile); it lets go of w.mu while it works on the disk, so
 // that lookups, reads and other files' uploads go on during the copy of
 // a large file.
@@ -185,11 +185,10 @@ func (w *writer) toLostFoundLocked(pd *pending, cause error) {
 	}
 	w.lost = append(w.lost, LostItem{Path: path, File: dst, Reason: cause.Error(), At: w.c.now()})
 	w.log.Error("moved to lost+found", "path", path, "file", dst, "reason", cause)
-	if pd.committed {
+	if pd.isCommitted() {
 		deleteRecords(w.c.db, pd.rec.ID)
-		pd.committed = false
 	}
-	pd.gone = true
+	w.moveLocked(pd, stateLost)
 	pd.lostErr = &LostError{Path: path, File: dst, Err: cause}
 	if pd.opens > 0 {
 		w.lostOpen[pd] = true

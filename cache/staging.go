@@ -17,7 +17,7 @@ package cache
 // pendingIn), Cache.mu by every listing, contentStore.mu by every read of
 // cached content. Long work lets go of them: a lost+found copy
 // (toLostFoundLocked unlocks writer.mu around keepInLostFound), a GET,
-// a PUT and every wait for an upload (on writer.changed) run unlocked; the
+// a PUT and every wait for an upload (waitLocked) run unlocked; the
 // content cache's per-close commit is batched (touchFlushInterval).
 // Still done under writer.mu: journal commits (fsync, short: one record)
 // and retireStaging's adopt (a rename and a directory fsync). Methods
@@ -160,11 +160,13 @@ type pending struct {
 	fetchMu  sync.Mutex
 	commitMu sync.Mutex
 
+	// state: local, queued, uploading, uploaded, removed or lost
+	// (pending_state.go); changed only by writer.moveLocked.
+	state       pstate
 	gen         uint64 // bumped by every change of content
 	savedGen    uint64 // gen in the journal
 	uploadedGen uint64 // gen on the server
 	metaDirty   bool   // explicit mtime not yet in the journal
-	committed   bool   // a journal record exists
 	dirSynced   bool   // staging/ fsynced since the staging file was created (under commitMu)
 
 	// forced counts the waiters (Sync, a --sync-upload flush) that want
@@ -173,17 +175,15 @@ type pending struct {
 	// waiter that raised it lowers it: a close (FUSE RELEASE arrives
 	// after close() returned) or a finished upload must not cancel the
 	// force a running Sync relies on.
-	forced    int
-	readyAt   time.Time // not uploaded before (write-back)
-	holds     int       // rename/unlink in progress: do not start uploads
-	mutating  int       // changes of the staging file in progress: do not start uploads
-	uploading bool
-	up        *upCtl // the running upload (while uploading)
-	gone      bool   // unlinked or refused; staging removed at last close
-	tries     int    // attempts finished (success or failure), for sync waits
-	lastErr   error  // of the last attempt
-	sent      int64  // progress of the running upload
-	started   time.Time
+	forced   int
+	readyAt  time.Time // not uploaded before (write-back)
+	holds    int       // rename/unlink in progress: do not start uploads
+	mutating int       // changes of the staging file in progress: do not start uploads
+	up       *upCtl    // the running upload (while uploading)
+	tries    int       // attempts finished (success or failure), for sync waits
+	lastErr  error     // of the last attempt
+	sent     int64     // progress of the running upload
+	started  time.Time
 	// lostErr is set (a *LostError) when gone because the server refused
 	// the file for good: waiters get it instead of success, and so does
 	// every later flush and close of the handles still open.
@@ -194,14 +194,9 @@ type pending struct {
 	lostGen uint64
 }
 
-var writers sync.Map // *Cache → *writer
-
 // wr returns the write side, or nil when StartWrites was not called.
 func (c *Cache) wr() *writer {
-	if v, ok := writers.Load(c); ok {
-		return v.(*writer)
-	}
-	return nil
+	return c.writes.Load()
 }
 
 // StartWrites enables the write side: it prepares staging/ and
@@ -236,7 +231,7 @@ func (c *Cache) StartWrites(opts WriteOptions) error {
 			continue
 		}
 		known[r.ID] = true
-		p := &pending{rec: r, size: st.Size(), mtime: st.ModTime(), fetched: true, gen: 1, savedGen: 1, committed: true, dirSynced: true}
+		p := &pending{rec: r, size: st.Size(), mtime: st.ModTime(), fetched: true, gen: 1, savedGen: 1, state: stateQueued, dirSynced: true}
 		if r.ContentDone {
 			p.uploadedGen = 1
 		}
@@ -262,7 +257,7 @@ func (c *Cache) StartWrites(opts WriteOptions) error {
 		}
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
-	writers.Store(c, w)
+	c.writes.Store(w)
 	w.wg.Add(1)
 	go w.run()
 	return nil
@@ -291,6 +286,27 @@ func (w *writer) broadcastLocked() {
 }
 
 // kick wakes the scheduler.
+// waitLocked waits, letting go of w.mu in between, until done (called
+// with w.mu held) reports true; each state change (broadcastLocked) asks
+// it again. It is called with w.mu held and returns with it held; when
+// ctx ends first it returns ctx's error. Every wait of the write side
+// for an upload or a hold goes through it, so that none sleeps holding
+// the lock lookups take.
+func (w *writer) waitLocked(ctx context.Context, done func() bool) error {
+	for !done() {
+		ch := w.changed
+		w.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			w.mu.Lock()
+			return ctx.Err()
+		case <-ch:
+		}
+		w.mu.Lock()
+	}
+	return nil
+}
+
 func (w *writer) kick() {
 	select {
 	case w.wake <- struct{}{}:
@@ -315,7 +331,7 @@ func (c *Cache) pendingEntry(p string) (remote.Entry, bool) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if pd := w.byPath[fold(p)]; pd != nil && !pd.gone {
+	if pd := w.byPath[fold(p)]; pd != nil && !pd.isGone() {
 		return pd.entry(), true
 	}
 	return remote.Entry{}, false
@@ -333,7 +349,7 @@ func (c *Cache) pendingIn(dir string) []remote.Entry {
 	var out []remote.Entry
 	seen := map[string]bool{}
 	for k, pd := range w.byPath {
-		if !pd.gone && fold(remote.Dir(k)) == key {
+		if !pd.isGone() && fold(remote.Dir(k)) == key {
 			out = append(out, pd.entry())
 			seen[k] = true
 		}
@@ -423,7 +439,7 @@ func (c *Cache) OpenWrite(ctx context.Context, p string, create, excl, trunc boo
 	p = remote.Clean(p)
 	w.mu.Lock()
 	pd := w.byPath[fold(p)]
-	if pd != nil && pd.gone {
+	if pd != nil && pd.isGone() {
 		pd = nil
 	}
 	if pd != nil && create && excl {
@@ -451,9 +467,9 @@ func (c *Cache) OpenWrite(ctx context.Context, p string, create, excl, trunc boo
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if cur := w.byPath[fold(p)]; cur != nil && !cur.gone {
+	if cur := w.byPath[fold(p)]; cur != nil && !cur.isGone() {
 		pd = cur // opened meanwhile
-	} else if pd == nil || pd.gone {
+	} else if pd == nil || pd.isGone() {
 		now := w.c.now()
 		pd = &pending{rec: JournalRecord{ID: newID(), Path: p}, mtime: now}
 		if exists {
@@ -473,7 +489,7 @@ func (c *Cache) OpenWrite(ctx context.Context, p string, create, excl, trunc boo
 	if pd.f == nil {
 		f, err := os.OpenFile(filepath.Join(w.dir, pd.rec.ID), os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
-			if pd.opens == 0 && !pd.committed {
+			if pd.opens == 0 && !pd.isCommitted() {
 				delete(w.byPath, fold(p))
 			}
 			return nil, fmt.Errorf("staging: %w", err)
@@ -531,20 +547,20 @@ func (c *Cache) OpenWrite(ctx context.Context, p string, create, excl, trunc boo
 func (w *writer) stopUpload(ctx context.Context, p *pending) error {
 	w.mu.Lock()
 	p.mutating++
-	for p.uploading {
+	err := w.waitLocked(ctx, func() bool {
+		if !p.isUploading() {
+			return true
+		}
 		if ctl := p.up; ctl != nil && p.forced == 0 && !ctl.finishing && !ctl.canceled {
 			ctl.canceled = true
 			ctl.cancel()
 			w.log.Info("file changed during its upload; the upload is cancelled and goes again after the last close", "path", p.rec.Path)
 		}
-		ch := w.changed
+		return false
+	})
+	if err != nil {
 		w.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ch:
-		}
-		w.mu.Lock()
+		return err
 	}
 	stale := p.rec.UploadID != ""
 	w.mu.Unlock()
@@ -560,7 +576,7 @@ func (w *writer) dropSession(p *pending) {
 	w.abandonSession(w.ctx, p)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if p.committed && !p.gone {
+	if p.isCommitted() && !p.isGone() {
 		if err := putRecords(w.c.db, p.rec); err != nil {
 			w.log.Warn("cannot update the upload journal", "path", p.rec.Path, "err", err)
 		}
@@ -626,7 +642,7 @@ func (h *WriteHandle) Size() int64 {
 func (h *WriteHandle) Unlinked() bool {
 	h.w.mu.Lock()
 	defer h.w.mu.Unlock()
-	return h.p.gone
+	return h.p.isGone()
 }
 
 // Entry returns the entry listings show for this file.
@@ -788,7 +804,7 @@ func (h *WriteHandle) Close() error {
 	// it (forced): the write-back delay applies only when nobody waits.
 	p.readyAt = w.c.now().Add(w.opts.WriteBack)
 	switch {
-	case p.gone && p.lostErr != nil && p.gen != p.lostGen:
+	case p.isGone() && p.lostErr != nil && p.gen != p.lostGen:
 		// Written after the refusal and the copy to lost+found failed
 		// (logged by keepLost): the staging file replaces that copy.
 		le := p.lostErr.(*LostError)
@@ -799,11 +815,11 @@ func (h *WriteHandle) Close() error {
 			p.lostGen = p.gen
 			syncDir(filepath.Dir(le.File))
 		}
-	case p.gone:
-		if !p.uploading {
+	case p.isGone():
+		if !p.isUploading() {
 			os.Remove(filepath.Join(w.dir, p.rec.ID))
 		}
-	case !p.committed && p.gen == p.uploadedGen:
+	case !p.isCommitted() && p.gen == p.uploadedGen:
 		// Opened for writing, never changed: nothing to send.
 		if w.byPath[fold(p.rec.Path)] == p {
 			delete(w.byPath, fold(p.rec.Path))
@@ -820,7 +836,7 @@ func (h *WriteHandle) Close() error {
 func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 	p.commitMu.Lock()
 	w.mu.Lock()
-	if p.gone {
+	if p.isGone() {
 		// Unlinked (nil), or refused for good and kept in lost+found:
 		// with or without --sync-upload, the application hears of it,
 		// and what it wrote since goes to lost+found too.
@@ -830,7 +846,7 @@ func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 		return err
 	}
 	gen, dirty := p.gen, p.gen != p.savedGen || p.metaDirty
-	needUpload := p.gen != p.uploadedGen || (p.rec.ModTimeSet && !p.committed && p.metaDirty)
+	needUpload := p.gen != p.uploadedGen || (p.rec.ModTimeSet && !p.isCommitted() && p.metaDirty)
 	if !dirty && !needUpload {
 		w.mu.Unlock()
 		p.commitMu.Unlock()
@@ -870,7 +886,7 @@ func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 			return fmt.Errorf("upload journal: %w", err)
 		}
 		w.mu.Lock()
-		if p.gone {
+		if p.isGone() {
 			// Unlinked or refused while we wrote: take the record back
 			// out.
 			w.mu.Unlock()
@@ -882,7 +898,7 @@ func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 		p.rec.Size, p.rec.Queued, p.rec.ContentDone, p.rec.Written = rec.Size, rec.Queued, rec.ContentDone, rec.Written
 		p.savedGen = gen
 		p.metaDirty = false
-		p.committed = true
+		w.journaledLocked(p)
 		if p.opens == 0 && p.readyAt.IsZero() {
 			p.readyAt = w.c.now().Add(w.opts.WriteBack)
 		}
@@ -911,31 +927,43 @@ func (w *writer) waitUploaded(ctx context.Context, p *pending, gen uint64) error
 		w.mu.Unlock()
 	}()
 	w.kick()
-	for {
-		w.mu.Lock()
+	var err error
+	w.mu.Lock()
+	werr := w.waitLocked(ctx, func() bool {
+		content, done := p.uploadedLocked(gen)
 		switch {
-		case p.gone:
+		case p.isGone():
 			// Unlinked meanwhile (nil), or refused for good and moved to
 			// lost+found: the application must hear of that.
-			err := p.lostErr
-			w.mu.Unlock()
-			return err
-		case p.uploadedGen >= gen && !p.uploading && (p.rec.ContentDone == false || !p.rec.ModTimeSet || p.tries > tries):
-			w.mu.Unlock()
-			return nil
-		case p.tries > tries && p.lastErr != nil && !p.uploading:
-			err := p.lastErr
-			w.mu.Unlock()
-			return err
+			err = p.lostErr
+		case done, content && p.tries > tries:
+			// A flush waits for the content: once an attempt since it
+			// began has ended with the content up, an mtime still to set
+			// (retried in the background) does not fail it.
+			err = nil
+		case p.tries > tries && p.lastErr != nil && !p.isUploading():
+			err = p.lastErr
+		default:
+			return false
 		}
-		ch := w.changed
-		w.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ch:
-		}
+		return true
+	})
+	w.mu.Unlock()
+	if werr != nil {
+		return werr
 	}
+	return err
+}
+
+// uploadedLocked is the one answer to "is version gen of p on the
+// server", for Sync and for a --sync-upload Flush/Fsync alike. content:
+// no attempt is running and one has sent that version's content (or a
+// later one's); done: and nothing is left to send for it — no mtime still
+// to set, which ContentDone && ModTimeSet would say (the content is up,
+// its mtime not yet).
+func (p *pending) uploadedLocked(gen uint64) (content, done bool) {
+	content = p.uploadedGen >= gen && !p.isUploading()
+	return content, content && !(p.rec.ContentDone && p.rec.ModTimeSet)
 }
 
 // Fsync is Flush for fsync(2).
@@ -952,14 +980,14 @@ func (c *Cache) SetModTime(ctx context.Context, p string, t time.Time) error {
 	p = remote.Clean(p)
 	w.mu.Lock()
 	pd := w.byPath[fold(p)]
-	if pd != nil && !pd.gone {
+	if pd != nil && !pd.isGone() {
 		pd.rec.ModTime, pd.rec.ModTimeSet = t, true
 		pd.metaDirty = true
-		committed, open := pd.committed, pd.opens > 0
+		committed, open := pd.isCommitted(), pd.opens > 0
 		w.broadcastLocked()
 		w.mu.Unlock()
 		if committed || !open {
-			if pd.gen == pd.uploadedGen && !pd.uploading {
+			if pd.gen == pd.uploadedGen && !pd.isUploading() {
 				// Content already on the server: only the mtime is left.
 				w.mu.Lock()
 				pd.rec.ContentDone = true

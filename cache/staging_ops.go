@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/odfb/odfb/remote"
 )
@@ -116,39 +115,34 @@ func (w *writer) hold(ctx context.Context, paths ...string) (func(), error) {
 		w.mu.Unlock()
 		w.kick()
 	}
-	for {
-		busy := false
+	err := w.waitLocked(ctx, func() bool {
 		for _, pd := range held {
-			busy = busy || pd.uploading
+			if pd.isUploading() {
+				return false
+			}
 		}
-		if !busy {
-			w.mu.Unlock()
-			return release, nil
-		}
-		ch := w.changed
-		w.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			release()
-			return nil, ctx.Err()
-		case <-ch:
-		}
-		w.mu.Lock()
+		return true
+	})
+	w.mu.Unlock()
+	if err != nil {
+		release()
+		return nil, err
 	}
+	return release, nil
 }
 
 // dropLocked forgets a pending file: its record, and its staging file
 // once no handle has it open.
 func (w *writer) dropLocked(pd *pending) {
-	pd.gone = true
+	committed := pd.isCommitted()
+	w.moveLocked(pd, stateRemoved)
 	if w.byPath[fold(pd.rec.Path)] == pd {
 		delete(w.byPath, fold(pd.rec.Path))
 	}
-	if pd.committed {
+	if committed {
 		if err := deleteRecords(w.c.db, pd.rec.ID); err != nil {
 			w.log.Warn("cannot remove an upload record", "path", pd.rec.Path, "err", err)
 		}
-		pd.committed = false
 	}
 	if pd.opens == 0 {
 		os.Remove(filepath.Join(w.dir, pd.rec.ID))
@@ -180,7 +174,7 @@ func (c *Cache) Remove(ctx context.Context, p string) error {
 			return err
 		}
 		if e.IsDir {
-			return syscall.EISDIR
+			return &Error{Kind: ErrIsDir, Op: "unlink", Path: p}
 		}
 		srvPath = e.Path
 	} else {
@@ -216,14 +210,14 @@ func (c *Cache) Rmdir(ctx context.Context, p string) error {
 		return err
 	}
 	if !e.IsDir {
-		return syscall.ENOTDIR
+		return &Error{Kind: ErrNotDir, Op: "rmdir", Path: p}
 	}
 	kids, err := c.ReadDir(ctx, p)
 	if err != nil {
 		return err
 	}
 	if len(kids) > 0 || len(c.pendingIn(p)) > 0 {
-		return syscall.ENOTEMPTY
+		return &Error{Kind: ErrNotEmpty, Op: "rmdir", Path: p}
 	}
 	if err := c.remote.Delete(ctx, e.Path); err != nil && !errors.Is(err, remote.ErrNotFound) {
 		return err
@@ -257,7 +251,7 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 		return nil
 	}
 	if fold(dst) != fold(src) && strings.HasPrefix(fold(dst), fold(src)+"/") {
-		return syscall.EINVAL // into itself
+		return &Error{Kind: ErrInvalid, Op: "rename", Path: dst, Detail: "a folder into itself"}
 	}
 	se, _, err := c.statAny(ctx, src)
 	if err != nil {
@@ -274,16 +268,16 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 		}
 		switch {
 		case se.IsDir && !de.IsDir:
-			return syscall.ENOTDIR
+			return &Error{Kind: ErrNotDir, Op: "rename", Path: dst}
 		case !se.IsDir && de.IsDir:
-			return syscall.EISDIR
+			return &Error{Kind: ErrIsDir, Op: "rename", Path: dst}
 		case de.IsDir:
 			kids, err := c.ReadDir(ctx, dst)
 			if err != nil {
 				return err
 			}
 			if len(kids) > 0 || len(c.pendingIn(dst)) > 0 {
-				return syscall.ENOTEMPTY
+				return &Error{Kind: ErrNotEmpty, Op: "rename", Path: dst}
 			}
 		}
 	}
@@ -358,7 +352,7 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 			}
 		}
 		w.byPath[fold(pd.rec.Path)] = pd
-		if pd.committed {
+		if pd.isCommitted() {
 			recs = append(recs, pd.rec)
 		}
 	}

@@ -51,7 +51,7 @@ func (w *writer) run() {
 // when is that time.
 func (w *writer) dueLocked(pd *pending, now time.Time) (bool, time.Time) {
 	force := pd.forced > 0
-	if pd.gone || pd.uploading || pd.holds > 0 || pd.mutating > 0 || !pd.committed || pd.savedGen != pd.gen && !force && !w.closing {
+	if pd.isGone() || pd.isUploading() || pd.holds > 0 || pd.mutating > 0 || !pd.isCommitted() || pd.savedGen != pd.gen && !force && !w.closing {
 		return false, time.Time{}
 	}
 	if pd.opens > 0 && !force && !w.closing {
@@ -89,7 +89,7 @@ func (w *writer) schedule() time.Time {
 			}
 			continue
 		}
-		pd.uploading = true
+		w.moveLocked(pd, stateUploading)
 		pd.sent = 0
 		pd.started = now
 		ctx, cancel := context.WithCancel(w.ctx)
@@ -144,7 +144,7 @@ func (w *writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) 
 	}
 	w.mu.Lock()
 	defer func() {
-		pd.uploading = false
+		w.attemptEndedLocked(pd)
 		pd.up = nil
 		if !canceled {
 			pd.tries++
@@ -176,10 +176,12 @@ func (w *writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) 
 			if err := deleteRecords(w.c.db, pd.rec.ID); err != nil {
 				w.log.Warn("cannot remove a finished upload from the journal; it will be sent again", "path", pd.rec.Path, "err", err)
 			}
-			pd.committed = false
 			if pd.opens == 0 {
 				delete(w.byPath, fold(pd.rec.Path))
 				w.retireStaging(pd, ctl, rec, etag)
+				w.moveLocked(pd, stateUploaded)
+			} else {
+				w.moveLocked(pd, stateLocal)
 			}
 		} else {
 			if mtimeLeft && gen == pd.gen {
@@ -236,7 +238,7 @@ func (w *writer) retryFailedNow() {
 	now := w.c.now()
 	n := 0
 	for _, pd := range w.byPath {
-		if pd.uploading || pd.lastErr == nil || !pd.rec.NextTry.After(now) {
+		if pd.isUploading() || pd.lastErr == nil || !pd.rec.NextTry.After(now) {
 			continue
 		}
 		if errors.Is(pd.lastErr, remote.ErrAuth) || errors.Is(pd.lastErr, remote.ErrUnavailable) {
@@ -573,7 +575,7 @@ func (w *writer) recordUploaded(rec JournalRecord, etag, sentTo string, written 
 func (w *writer) retireStaging(pd *pending, ctl *upCtl, rec JournalRecord, etag string) {
 	src := filepath.Join(w.dir, pd.rec.ID)
 	ok := ctl.sentTo != "" && ctl.sentTo == rec.Path && etag != "" && !officeFile(rec.Path) &&
-		pd.rec.Path == rec.Path && !pd.gone && pd.mutating == 0 && pd.fetched && pd.f == nil
+		pd.rec.Path == rec.Path && !pd.isGone() && pd.mutating == 0 && pd.fetched && pd.f == nil
 	if ok {
 		if st, err := os.Stat(src); err == nil && st.Size() == pd.size {
 			if w.c.content.adopt(rec.Path, etag, st.Size(), src) {

@@ -31,6 +31,10 @@ func toErrno(err error) syscall.Errno {
 		return syscall.ENOTDIR
 	case errors.Is(err, cache.ErrIsDir):
 		return syscall.EISDIR
+	case errors.Is(err, cache.ErrNotEmpty):
+		return syscall.ENOTEMPTY
+	case errors.Is(err, cache.ErrInvalid):
+		return syscall.EINVAL
 	case errors.Is(err, cache.ErrChanged):
 		return syscall.ESTALE // reopen to read the new version
 	case errors.Is(err, cache.ErrTooLarge):

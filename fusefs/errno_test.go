@@ -51,6 +51,8 @@ func TestToErrno(t *testing.T) {
 		{cacheErr(cache.ErrExists), syscall.EEXIST},
 		{cacheErr(cache.ErrNotDir), syscall.ENOTDIR},
 		{cacheErr(cache.ErrIsDir), syscall.EISDIR},
+		{cacheErr(cache.ErrNotEmpty), syscall.ENOTEMPTY},
+		{cacheErr(cache.ErrInvalid), syscall.EINVAL},
 		{cacheErr(cache.ErrChanged), syscall.ESTALE},
 		{cacheErr(cache.ErrTooLarge), syscall.EFBIG},
 		{cacheErr(cache.ErrNotCached), syscall.EIO},
