@@ -17,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/remote"
 )
 
@@ -102,7 +103,7 @@ func Open(opts Options) (*Cache, error) {
 	if err := ensurePrivateDir(opts.Dir, opts.Logger); err != nil {
 		return nil, err
 	}
-	db, err := openDB(filepath.Join(opts.Dir, "meta.db"), opts.Library)
+	db, err := metadb.Open(filepath.Join(opts.Dir, "meta.db"), opts.Library)
 	if err != nil {
 		return nil, err
 	}

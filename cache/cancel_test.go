@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/davclient"
 	"github.com/odfb/odfb/remote"
 	"github.com/odfb/odfb/spemu"
@@ -294,7 +295,7 @@ func TestWriteCancelsChunkedSession(t *testing.T) {
 	if n := countReqs(srv, rest("CancelUpload")); n != 1 {
 		t.Errorf("%d CancelUpload, want 1", n)
 	}
-	if recs, _ := loadJournal(c.db); len(recs) != 1 || recs[0].UploadID != "" {
+	if recs, _ := metadb.LoadJournal(c.db); len(recs) != 1 || recs[0].UploadID != "" {
 		t.Errorf("the journal still names the cancelled session: %+v", recs)
 	}
 	checkNoFailure(t, c)

@@ -39,6 +39,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/remote"
 )
 
@@ -51,7 +52,7 @@ const (
 	// (one bit per block: 119 KiB for a 250 GB file) and a sequential
 	// window is a few hundred blocks at most. Records written with
 	// another block size are dropped when the cache opens
-	// (contentRecord.BlockSize).
+	// (metadb.ContentRecord.BlockSize).
 	BlockSize = 256 << 10
 	// FirstReadAhead is the first window of a sequential reader, in
 	// bytes (a multiple of BlockSize); each GET doubles it.
@@ -116,7 +117,7 @@ type contentStore struct {
 type cfile struct {
 	store *contentStore
 	key   string
-	rec   contentRecord
+	rec   metadb.ContentRecord
 	f     *os.File
 	refs  int  // handles + running fetches
 	gone  bool // replaced or dropped: delete the data at last release
@@ -151,8 +152,8 @@ func newContentStore(c *Cache, dir string) (*contentStore, error) {
 	known := map[string]bool{}
 	var stale [][]byte
 	err := c.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketContent).ForEach(func(k, v []byte) error {
-			var r contentRecord
+		return tx.Bucket(metadb.BucketContent).ForEach(func(k, v []byte) error {
+			var r metadb.ContentRecord
 			if json.Unmarshal(v, &r) != nil {
 				return nil
 			}
@@ -172,7 +173,7 @@ func newContentStore(c *Cache, dir string) (*contentStore, error) {
 	}
 	if len(stale) > 0 {
 		err := c.db.Update(func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketContent)
+			b := tx.Bucket(metadb.BucketContent)
 			for _, k := range stale {
 				if err := b.Delete(k); err != nil {
 					return err
@@ -245,13 +246,13 @@ func (s *contentStore) flushTouches() {
 		return
 	}
 	err := s.c.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketContent)
+		b := tx.Bucket(metadb.BucketContent)
 		for key, at := range touched {
 			v := b.Get([]byte(key))
 			if v == nil {
 				continue
 			}
-			var r contentRecord
+			var r metadb.ContentRecord
 			if json.Unmarshal(v, &r) != nil || !r.LastUsed.Before(at) {
 				continue
 			}
@@ -298,8 +299,8 @@ func (s *contentStore) acquire(e remote.Entry) (*cfile, error) {
 		}
 		s.retireLocked(cf)
 	}
-	var rec contentRecord
-	found, err := getJSON(s.c.db, bucketContent, key, &rec)
+	var rec metadb.ContentRecord
+	found, err := metadb.GetJSON(s.c.db, metadb.BucketContent, key, &rec)
 	if err != nil {
 		return nil, err
 	}
@@ -308,7 +309,7 @@ func (s *contentStore) acquire(e remote.Entry) (*cfile, error) {
 		found = false
 	}
 	if !found {
-		rec = contentRecord{Path: e.Path, ETag: ver, Size: e.Size, File: fileName(e.Path, ver), BlockSize: BlockSize}
+		rec = metadb.ContentRecord{Path: e.Path, ETag: ver, Size: e.Size, File: fileName(e.Path, ver), BlockSize: BlockSize}
 	}
 	f, err := os.OpenFile(filepath.Join(s.dir, rec.File), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -370,7 +371,7 @@ func (s *contentStore) retireLocked(cf *cfile) {
 		delete(s.files, cf.key)
 	}
 	s.used -= cf.rec.Bytes
-	if err := deleteKey(s.c.db, bucketContent, cf.key); err != nil {
+	if err := metadb.Delete(s.c.db, metadb.BucketContent, cf.key); err != nil {
 		s.c.log.Warn("cannot remove content record", "path", cf.rec.Path, "err", err)
 	}
 	cf.gone = true
@@ -380,11 +381,11 @@ func (s *contentStore) retireLocked(cf *cfile) {
 	}
 }
 
-func (s *contentStore) removeRecordLocked(key string, rec contentRecord) {
+func (s *contentStore) removeRecordLocked(key string, rec metadb.ContentRecord) {
 	s.used -= rec.Bytes
 	os.Remove(filepath.Join(s.dir, rec.File))
 	s.freed.Add(1)
-	if err := deleteKey(s.c.db, bucketContent, key); err != nil {
+	if err := metadb.Delete(s.c.db, metadb.BucketContent, key); err != nil {
 		s.c.log.Warn("cannot remove content record", "path", rec.Path, "err", err)
 	}
 }
@@ -401,8 +402,8 @@ func (s *contentStore) drop(path, keep string) {
 		}
 		return
 	}
-	var rec contentRecord
-	if found, _ := getJSON(s.c.db, bucketContent, key, &rec); found && (keep == "" || rec.ETag != keep) {
+	var rec metadb.ContentRecord
+	if found, _ := metadb.GetJSON(s.c.db, metadb.BucketContent, key, &rec); found && (keep == "" || rec.ETag != keep) {
 		s.removeRecordLocked(key, rec)
 	}
 }
@@ -418,11 +419,11 @@ func (s *contentStore) dropTree(dir string) {
 		}
 	}
 	var gone []string
-	var recs []contentRecord
+	var recs []metadb.ContentRecord
 	s.c.db.View(func(tx *bolt.Tx) error {
-		cur := tx.Bucket(bucketContent).Cursor()
+		cur := tx.Bucket(metadb.BucketContent).Cursor()
 		for k, v := cur.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, v = cur.Next() {
-			var r contentRecord
+			var r metadb.ContentRecord
 			if json.Unmarshal(v, &r) == nil {
 				gone, recs = append(gone, string(k)), append(recs, r)
 			}
@@ -448,14 +449,14 @@ func (s *contentStore) adopt(path, etag string, size int64, src string) bool {
 	if s.files[key] != nil {
 		return false
 	}
-	var old contentRecord
-	if found, err := getJSON(s.c.db, bucketContent, key, &old); err != nil {
+	var old metadb.ContentRecord
+	if found, err := metadb.GetJSON(s.c.db, metadb.BucketContent, key, &old); err != nil {
 		return false
 	} else if found {
 		s.removeRecordLocked(key, old)
 	}
 	n := nblocks(size)
-	rec := contentRecord{Path: path, ETag: etag, Size: size, File: fileName(path, etag), Bytes: size,
+	rec := metadb.ContentRecord{Path: path, ETag: etag, Size: size, File: fileName(path, etag), Bytes: size,
 		LastUsed: s.c.now(), BlockSize: BlockSize}
 	present := make([]uint64, (n+63)/64)
 	for b := int64(0); b < n; b++ {
@@ -474,7 +475,7 @@ func (s *contentStore) adopt(path, etag string, size int64, src string) bool {
 		os.Remove(dst)
 		return true
 	}
-	if err := putJSON(s.c.db, bucketContent, key, rec); err != nil {
+	if err := metadb.PutJSON(s.c.db, metadb.BucketContent, key, rec); err != nil {
 		s.c.log.Warn("cannot store content record", "path", path, "err", err)
 		os.Remove(dst)
 		return true
@@ -502,7 +503,7 @@ func (s *contentStore) persistLocked(cf *cfile) {
 		return
 	}
 	cf.rec.Blocks = encodeBlocks(cf.present)
-	if err := putJSON(s.c.db, bucketContent, cf.key, cf.rec); err != nil {
+	if err := metadb.PutJSON(s.c.db, metadb.BucketContent, cf.key, cf.rec); err != nil {
 		s.c.log.Warn("cannot store content record", "path", cf.rec.Path, "err", err)
 		return
 	}
@@ -529,11 +530,11 @@ func (s *contentStore) evictLocked() {
 func (s *contentStore) lruLocked() []contentRecordKey {
 	var all []contentRecordKey
 	s.c.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketContent).ForEach(func(k, v []byte) error {
+		return tx.Bucket(metadb.BucketContent).ForEach(func(k, v []byte) error {
 			if s.files[string(k)] != nil {
 				return nil // open or being fetched: never evicted
 			}
-			var r contentRecord
+			var r metadb.ContentRecord
 			if json.Unmarshal(v, &r) == nil {
 				if at, ok := s.touched[string(k)]; ok && r.LastUsed.Before(at) {
 					r.LastUsed = at // not flushed yet
@@ -549,7 +550,7 @@ func (s *contentStore) lruLocked() []contentRecordKey {
 
 type contentRecordKey struct {
 	key string
-	rec contentRecord
+	rec metadb.ContentRecord
 }
 
 // makeRoom evicts least recently used content that is not open until
@@ -734,7 +735,7 @@ func (cf *cfile) persistFetched() {
 	data, err := json.Marshal(rec)
 	if err == nil {
 		err = s.c.db.Update(func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketContent)
+			b := tx.Bucket(metadb.BucketContent)
 			if b.Get([]byte(cf.key)) == nil {
 				return nil // retired or evicted meanwhile
 			}

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/odfb/odfb/cache/internal/metadb"
 )
 
 // LostItem is a file the server refused for good; its staged content was
@@ -159,7 +161,7 @@ func (w *writer) toLostFoundLocked(pd *pending, cause error) {
 		pd.rec.Attempts++
 		pd.rec.LastError = fmt.Sprintf("%v (keeping it in lost+found failed: %v)", cause, err)
 		pd.rec.NextTry = w.c.now().Add(w.opts.RetryMax)
-		if err := putRecords(w.c.db, pd.rec); err != nil {
+		if err := metadb.PutRecords(w.c.db, pd.rec); err != nil {
 			w.log.Warn("cannot update the upload journal", "path", path, "err", err)
 		}
 		return
@@ -186,7 +188,7 @@ func (w *writer) toLostFoundLocked(pd *pending, cause error) {
 	w.lost = append(w.lost, LostItem{Path: path, File: dst, Reason: cause.Error(), At: w.c.now()})
 	w.log.Error("moved to lost+found", "path", path, "file", dst, "reason", cause)
 	if pd.isCommitted() {
-		deleteRecords(w.c.db, pd.rec.ID)
+		metadb.DeleteRecords(w.c.db, pd.rec.ID)
 	}
 	w.moveLocked(pd, stateLost)
 	pd.lostErr = &LostError{Path: path, File: dst, Err: cause}

@@ -10,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/remote"
 )
 
@@ -19,7 +20,7 @@ const staleWait = 3 * time.Second
 
 // dirState is a folder's listing held in memory.
 type dirState struct {
-	rec   dirRecord
+	rec   metadb.DirRecord
 	index map[string]int // fold(name) → index in rec.Kids
 	// current is true when this process fetched (or confirmed) the
 	// listing; false for one loaded from an earlier run's meta.db.
@@ -29,7 +30,7 @@ type dirState struct {
 	heldUntil time.Time
 }
 
-func newDirState(rec dirRecord, current bool) *dirState {
+func newDirState(rec metadb.DirRecord, current bool) *dirState {
 	sort.Slice(rec.Kids, func(i, j int) bool { return rec.Kids[i].Name() < rec.Kids[j].Name() })
 	ds := &dirState{rec: rec, current: current, index: make(map[string]int, len(rec.Kids))}
 	for i, k := range rec.Kids {
@@ -136,8 +137,8 @@ func (c *Cache) stored(dir string) *dirState {
 	if ds != nil {
 		return ds
 	}
-	var rec dirRecord
-	found, err := getJSON(c.db, bucketDirs, key, &rec)
+	var rec metadb.DirRecord
+	found, err := metadb.GetJSON(c.db, metadb.BucketDirs, key, &rec)
 	if err != nil {
 		c.log.Warn("cannot read cached listing; it will be fetched again", "path", dir, "err", err)
 		return nil
@@ -266,7 +267,7 @@ func (c *Cache) fetch(dir string) (*dirState, error) {
 		c.serverBack()
 	case errors.Is(err, remote.ErrNotFound):
 		c.serverBack()
-		rec := dirRecord{Path: dir, Fetched: now, Gone: true}
+		rec := metadb.DirRecord{Path: dir, Fetched: now, Gone: true}
 		ds := newDirState(rec, true)
 		c.replace(key, ds)
 		return nil, err
@@ -287,7 +288,7 @@ func (c *Cache) fetch(dir string) (*dirState, error) {
 		clean = append(clean, k)
 	}
 	c.applyMtimes(clean)
-	ds := newDirState(dirRecord{Path: self.Path, Fetched: now, Self: self, Kids: clean}, true)
+	ds := newDirState(metadb.DirRecord{Path: self.Path, Fetched: now, Self: self, Kids: clean}, true)
 	c.replace(key, ds)
 	return ds, nil
 }
@@ -301,12 +302,12 @@ func (c *Cache) replace(key string, ds *dirState) {
 	rec := ds.rec // Invalidate may change ds.rec.Fetched meanwhile
 	c.mu.Unlock()
 	if old == nil {
-		var rec dirRecord
-		if found, _ := getJSON(c.db, bucketDirs, key, &rec); found {
+		var rec metadb.DirRecord
+		if found, _ := metadb.GetJSON(c.db, metadb.BucketDirs, key, &rec); found {
 			old = newDirState(rec, false)
 		}
 	}
-	if err := putJSON(c.db, bucketDirs, key, rec); err != nil {
+	if err := metadb.PutJSON(c.db, metadb.BucketDirs, key, rec); err != nil {
 		c.log.Warn("cannot store listing in the cache database", "path", ds.rec.Path, "err", err)
 	}
 	if old == nil {
@@ -349,7 +350,7 @@ func (c *Cache) forgetTree(dir string) {
 	}
 	c.mu.Unlock()
 	err := c.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketDirs)
+		b := tx.Bucket(metadb.BucketDirs)
 		if err := b.Delete([]byte(key)); err != nil {
 			return err
 		}

@@ -37,6 +37,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/remote"
 )
 
@@ -218,7 +219,7 @@ func (c *Cache) StartWrites(opts WriteOptions) error {
 	if err := syncDir(c.opts.Dir); err != nil { // staging/ and lost+found/ themselves
 		return fmt.Errorf("cache: %w", err)
 	}
-	recs, err := loadJournal(c.db)
+	recs, err := metadb.LoadJournal(c.db)
 	if err != nil {
 		return fmt.Errorf("upload journal: %w", err)
 	}
@@ -227,7 +228,7 @@ func (c *Cache) StartWrites(opts WriteOptions) error {
 		st, err := os.Stat(filepath.Join(w.dir, r.ID))
 		if err != nil {
 			w.log.Error("journaled upload has lost its staging file; it cannot be sent", "path", r.Path, "staging", r.ID, "err", err)
-			deleteRecords(c.db, r.ID)
+			metadb.DeleteRecords(c.db, r.ID)
 			continue
 		}
 		known[r.ID] = true
@@ -471,7 +472,7 @@ func (c *Cache) OpenWrite(ctx context.Context, p string, create, excl, trunc boo
 		pd = cur // opened meanwhile
 	} else if pd == nil || pd.isGone() {
 		now := w.c.now()
-		pd = &pending{rec: JournalRecord{ID: newID(), Path: p}, mtime: now}
+		pd = &pending{rec: JournalRecord{ID: metadb.NewID(), Path: p}, mtime: now}
 		if exists {
 			pd.base = base
 			pd.rec.Path = base.Path
@@ -577,7 +578,7 @@ func (w *writer) dropSession(p *pending) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if p.isCommitted() && !p.isGone() {
-		if err := putRecords(w.c.db, p.rec); err != nil {
+		if err := metadb.PutRecords(w.c.db, p.rec); err != nil {
 			w.log.Warn("cannot update the upload journal", "path", p.rec.Path, "err", err)
 		}
 	}
@@ -881,7 +882,7 @@ func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 			rec.ContentDone = false
 		}
 		w.mu.Unlock()
-		if err := putRecords(w.c.db, rec); err != nil {
+		if err := metadb.PutRecords(w.c.db, rec); err != nil {
 			p.commitMu.Unlock()
 			return fmt.Errorf("upload journal: %w", err)
 		}
@@ -890,7 +891,7 @@ func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 			// Unlinked or refused while we wrote: take the record back
 			// out.
 			w.mu.Unlock()
-			deleteRecords(w.c.db, rec.ID)
+			metadb.DeleteRecords(w.c.db, rec.ID)
 			err := w.keepLost(p)
 			p.commitMu.Unlock()
 			return err

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/remote"
 )
 
@@ -81,7 +82,7 @@ func (c *Cache) Mkdir(ctx context.Context, p string) (remote.Entry, error) {
 	now := c.now()
 	e := remote.Entry{Path: p, IsDir: true, ModTime: now, ServerModTime: now, Created: now}
 	c.setEntry(e)
-	c.replace(fold(p), newDirState(dirRecord{Path: p, Fetched: now, Self: e}, true))
+	c.replace(fold(p), newDirState(metadb.DirRecord{Path: p, Fetched: now, Self: e}, true))
 	return e, nil
 }
 
@@ -140,7 +141,7 @@ func (w *writer) dropLocked(pd *pending) {
 		delete(w.byPath, fold(pd.rec.Path))
 	}
 	if committed {
-		if err := deleteRecords(w.c.db, pd.rec.ID); err != nil {
+		if err := metadb.DeleteRecords(w.c.db, pd.rec.ID); err != nil {
 			w.log.Warn("cannot remove an upload record", "path", pd.rec.Path, "err", err)
 		}
 	}
@@ -359,7 +360,7 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 	w.broadcastLocked()
 	w.mu.Unlock()
 	if len(recs) > 0 {
-		if err := putRecords(c.db, recs...); err != nil {
+		if err := metadb.PutRecords(c.db, recs...); err != nil {
 			w.log.Error("cannot update the upload journal after a rename; the uploads may go to the old name after a crash", "from", src, "to", dst, "err", err)
 		}
 	}

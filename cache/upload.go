@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/remote"
 )
 
@@ -173,7 +174,7 @@ func (w *writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) 
 				pd.rec.ModTimeSet = false
 			}
 			pd.rec.ContentDone = false
-			if err := deleteRecords(w.c.db, pd.rec.ID); err != nil {
+			if err := metadb.DeleteRecords(w.c.db, pd.rec.ID); err != nil {
 				w.log.Warn("cannot remove a finished upload from the journal; it will be sent again", "path", pd.rec.Path, "err", err)
 			}
 			if pd.opens == 0 {
@@ -187,7 +188,7 @@ func (w *writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) 
 			if mtimeLeft && gen == pd.gen {
 				pd.rec.ContentDone = true
 			}
-			if err := putRecords(w.c.db, pd.rec); err != nil {
+			if err := metadb.PutRecords(w.c.db, pd.rec); err != nil {
 				w.log.Warn("cannot update the upload journal", "path", pd.rec.Path, "err", err)
 			}
 		}
@@ -219,7 +220,7 @@ func (w *writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) 
 		}
 		pd.rec.NextTry = w.c.now().Add(delay)
 		w.log.Warn("upload failed; it stays queued and is retried", "path", rec.Path, "attempt", pd.rec.Attempts, "retry_in", delay.Round(time.Second).String(), "err", err)
-		if err := putRecords(w.c.db, pd.rec); err != nil {
+		if err := metadb.PutRecords(w.c.db, pd.rec); err != nil {
 			w.log.Warn("cannot update the upload journal", "path", pd.rec.Path, "err", err)
 		}
 	}
@@ -451,7 +452,7 @@ func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pen
 		pd.rec.UploadID, pd.rec.Offset = id, off
 		r := pd.rec
 		w.mu.Unlock()
-		return putRecords(w.c.db, r)
+		return metadb.PutRecords(w.c.db, r)
 	}
 	chunk := w.opts.ChunkSize
 	for restart := 0; restart < 3; restart++ {
@@ -472,7 +473,7 @@ func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pen
 		var err error
 		if id == "" || off <= 0 {
 			if id == "" {
-				id = newUploadID()
+				id = metadb.NewUploadID()
 			}
 			if err := save(id, 0); err != nil {
 				return "", "", err
