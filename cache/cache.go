@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/odfb/odfb/cache/internal/metadb"
+	"github.com/odfb/odfb/cache/internal/reach"
 	"github.com/odfb/odfb/remote"
 )
 
@@ -70,12 +71,13 @@ type Cache struct {
 
 	// mu guards the fields below; it is the last lock in the order
 	// (top of staging.go): nothing else is taken while it is held.
-	mu           sync.Mutex
-	dirs         map[string]*dirState // key: fold(path)
-	offlineUntil time.Time            // while in the future, do not ask the server for listings
-	offline      bool                 // warned about the server being away
-	quota        remote.Quota
-	quotaAt      time.Time
+	mu      sync.Mutex
+	dirs    map[string]*dirState // key: fold(path)
+	quota   remote.Quota
+	quotaAt time.Time
+
+	// reach says whether the server is reachable (cache/internal/reach).
+	reach *reach.State
 
 	content *contentStore
 	// writes is the write side (staging, journal, uploads): nil until
@@ -111,6 +113,12 @@ func Open(opts Options) (*Cache, error) {
 		opts: opts, remote: opts.Remote, db: db, log: opts.Logger, now: opts.Now,
 		ttl: opts.DirCacheTime, dirs: map[string]*dirState{},
 	}
+	c.reach = reach.New(reach.Options{Now: opts.Now, Interval: min(opts.DirCacheTime, 30*time.Second), Logger: opts.Logger,
+		OnBack: func() {
+			if w := c.wr(); w != nil {
+				w.retryFailedNow()
+			}
+		}})
 	c.bg, c.cancel = context.WithCancel(context.Background())
 	c.content, err = newContentStore(c, filepath.Join(opts.Dir, "content"))
 	if err != nil {
@@ -176,69 +184,6 @@ func ensurePrivateDir(dir string, log *slog.Logger) error {
 	return nil
 }
 
-// retryInterval is how long the server is left alone once it was found
-// unreachable: min(DirCacheTime, 30s).
-func (c *Cache) retryInterval() time.Duration { return min(c.ttl, 30*time.Second) }
-
-// serverAway records that the server could not be reached; the warning
-// is logged the first time only.
-func (c *Cache) serverAway(err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offlineUntil = c.now().Add(c.retryInterval())
-	if !c.offline {
-		c.offline = true
-		c.log.Warn("server unreachable; serving the cached tree and cached content until it is back", "err", err)
-	}
-}
-
-func (c *Cache) serverBack() {
-	c.mu.Lock()
-	c.offlineUntil = time.Time{}
-	if c.offline {
-		c.offline = false
-		c.log.Info("server reachable again")
-	}
-	c.mu.Unlock()
-	if w := c.wr(); w != nil {
-		w.retryFailedNow()
-	}
-}
-
-// mayAsk reports whether content may be requested from the server now.
-// While the server is known to be away it may not until the retry
-// interval has passed; then the caller is the probe, and other callers
-// are refused until the probe's answer (noteAnswer) or another interval.
-// When refused, until is the time of the next try.
-func (c *Cache) mayAsk() (ok bool, until time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.offline {
-		return true, time.Time{}
-	}
-	now := c.now()
-	if now.Before(c.offlineUntil) {
-		return false, c.offlineUntil
-	}
-	c.offlineUntil = now.Add(c.retryInterval())
-	return true, time.Time{}
-}
-
-// noteAnswer updates the server's away state from the outcome of a
-// content request: any answer means it is reachable.
-func (c *Cache) noteAnswer(err error) {
-	switch {
-	case err == nil:
-		c.serverBack()
-	case errors.Is(err, remote.ErrUnavailable):
-		c.serverAway(err)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		// no answer either way
-	default:
-		c.serverBack()
-	}
-}
-
 // notCached is the error of a read of content that is not cached while
 // the server is known to be away: it fails at once instead of waiting
 // for the server's retries.
@@ -249,25 +194,22 @@ func (c *Cache) notCached(p string, until time.Time) error {
 }
 
 // Offline reports whether the server was found unreachable recently.
-func (c *Cache) Offline() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.offline
-}
+func (c *Cache) Offline() bool { return c.reach.Offline() }
 
 // Quota returns the library's space, asking the server at most once per
 // DirCacheTime. When the server is away the last answer is returned.
 func (c *Cache) Quota(ctx context.Context) (remote.Quota, error) {
 	c.mu.Lock()
-	q, at, away := c.quota, c.quotaAt, c.now().Before(c.offlineUntil)
+	q, at := c.quota, c.quotaAt
 	c.mu.Unlock()
+	away := c.reach.Holding()
 	if !at.IsZero() && (c.now().Sub(at) < c.ttl || away) {
 		return q, nil
 	}
 	nq, err := c.remote.Quota(ctx)
 	if err != nil {
 		if errors.Is(err, remote.ErrUnavailable) {
-			c.serverAway(err)
+			c.reach.Away(err)
 		}
 		return q, err
 	}

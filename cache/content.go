@@ -3,7 +3,7 @@ package cache
 // Lock order in this file (the whole list is at the top of staging.go;
 // a lock on the left may be held while taking one on its right):
 //
-//	Handle.mu → contentStore.mu → Cache.mu (Offline, mayAsk, Invalidate)
+//	Handle.mu → contentStore.mu → reach.State.mu (Offline, MayAsk)
 //	cfile.persistMu → contentStore.mu
 //	writer.mu → contentStore.mu (adopt, from retireStaging)
 //
@@ -678,7 +678,7 @@ func (cf *cfile) fetch(first int64, waits []*fetchWait) {
 	off := first * BlockSize
 	length := min(int64(len(waits))*BlockSize, cf.rec.Size-off)
 	body, info, err := s.c.remote.Get(ctx, cf.rec.Path, off, length)
-	s.c.noteAnswer(err)
+	s.c.reach.NoteAnswer(err)
 	if err != nil {
 		failRest(0, err)
 		return
@@ -824,11 +824,11 @@ func (h *Handle) readDirect(ctx context.Context, p []byte, off int64) (int, erro
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
-	if ok, until := s.c.mayAsk(); !ok {
+	if ok, until := s.c.reach.MayAsk(); !ok {
 		return 0, s.c.notCached(cf.rec.Path, until)
 	}
 	body, info, err := s.c.remote.Get(ctx, cf.rec.Path, off, int64(len(p)))
-	s.c.noteAnswer(err)
+	s.c.reach.NoteAnswer(err)
 	if err != nil {
 		return 0, err
 	}
@@ -933,14 +933,14 @@ func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		if h.cf.has(b) || h.cf.inflight[b] != nil {
 			continue
 		}
-		if ok, until := s.c.mayAsk(); !ok {
+		if ok, until := s.c.reach.MayAsk(); !ok {
 			s.mu.Unlock()
 			h.mu.Unlock()
 			return 0, s.c.notCached(h.cf.rec.Path, until)
 		}
 		break
 	}
-	away := s.c.Offline()
+	away := s.c.reach.Offline()
 	for b := first; b <= last; b++ {
 		if h.cf.has(b) || h.cf.inflight[b] != nil {
 			continue
@@ -1025,7 +1025,7 @@ func (cf *cfile) wait(ctx context.Context, b int64) error {
 				s.mu.Unlock()
 				return errCacheFull
 			}
-			if ok, until := s.c.mayAsk(); !ok {
+			if ok, until := s.c.reach.MayAsk(); !ok {
 				s.mu.Unlock()
 				return s.c.notCached(cf.rec.Path, until)
 			}

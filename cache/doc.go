@@ -2,7 +2,7 @@
 // (remote.Remote). It owns everything odfb keeps on local disk for a
 // library:
 //
-//   - meta.db, a bbolt database with a schema version key. Buckets:
+//   - meta.db, a bbolt database (layout: cache/internal/metadb). Buckets:
 //     "meta" (schema version, library URL), "dirs" (one record per folder:
 //     the folder's own entry, its children with size, mtime, ETag and type,
 //     and the time the listing was fetched; a folder the server said does
@@ -10,7 +10,8 @@
 //     cached file: ETag, size, the bitmap of blocks present and the block
 //     size it counts in, last use; a record of another block size is
 //     dropped with its file at open), and
-//     "journal" (one JournalRecord per pending upload, journal.go).
+//     "journal" (one JournalRecord per pending upload), "mtimes" (the
+//     mtime of versions uploaded from here, mtime.go).
 //   - content/, the content cache: one sparse file per (path, ETag), filled
 //     by ranged GETs in blocks of BlockSize, bounded by Options.CacheSize
 //     with LRU eviction that never touches a file that is open.
@@ -94,16 +95,30 @@
 // it with errors.Is. The server's answers pass through as *remote.Error.
 // Nothing here produces an errno: fusefs/errno.go maps all of them.
 //
-// Plan: parts (issue 10, item 1; not done yet). This package is to
-// become a facade over cache/internal/: metadb (db.go, journal.go: bbolt
-// schema and typed records), reach (offline/mayAsk/noteAnswer in
-// cache.go), listing (meta.go), blocks (content.go) and writes
-// (staging*.go, upload*.go, conflict.go, lostfound.go, pending_state.go).
-// Dependency rule: a part imports metadb, remote and internal/names
-// only, never another part nor cache; the facade composes them and is
-// the one place that overlays pending files onto listings (withPending,
-// pendingEntry). Order of the split: metadb first (no dependencies),
-// then reach, blocks, listing, writes.
+// Parts and the dependency rule (issue 10, item 1). Package cache is
+// the only package fusefs and cmd import; it composes parts under
+// cache/internal/:
+//
+//   - metadb: meta.db's schema version, buckets, records (DirRecord,
+//     ContentRecord, JournalRecord) and typed get/put/delete.
+//   - reach: is the server there (away, back, may a request be made),
+//     with a callback when it answers again.
+//
+// Rule: a part imports remote, internal/names and metadb at most; never
+// cache, never another part. The facade (this package) composes them and
+// is the one place where pending files are overlaid onto listings
+// (withPending, pendingEntry, pendingIn).
+//
+// Still in this package, to be split out next in this order: blocks
+// (content.go: sparse files, bitmap, read-ahead, LRU, full-disk
+// fallback, adopt), listing (meta.go: fetch, store, revalidate, serve
+// stale, forget a subtree), writes (staging.go, staging_ops.go,
+// upload.go, upload_control.go, pending_state.go, conflict.go,
+// lostfound.go, mtime.go). What ties them today and has to become an
+// interface first: content.go reaches the Cache for the clock, the
+// logger, Invalidate and the background context; the write side calls
+// setEntry/removeEntry/forgetTree of the listings and adopt/drop of the
+// content store.
 //
 // The cache only ever sees server names and library-relative paths;
 // mapping names for the user is fusefs's job. It must not know about FUSE

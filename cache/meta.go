@@ -166,9 +166,10 @@ func (c *Cache) listing(ctx context.Context, dir string) (*dirState, error) {
 	ds := c.stored(dir)
 	if ds != nil {
 		c.mu.Lock()
-		current, fetched, away := ds.current, ds.rec.Fetched, c.now().Before(c.offlineUntil)
+		current, fetched := ds.current, ds.rec.Fetched
 		held := c.now().Before(ds.heldUntil)
 		c.mu.Unlock()
+		away := c.reach.Holding()
 		switch {
 		case !current:
 			c.revalidate(dir)
@@ -220,14 +221,14 @@ func servesStale(err error) bool {
 // holdStale keeps serving dir's stored listing after a refresh failed
 // with err, for the retry interval, so that every lookup does not ask a
 // server that has just refused (and log it again); the failure is logged
-// once per interval and folder. Unreachable is serverAway's business.
+// once per interval and folder. Unreachable is reach's business.
 func (c *Cache) holdStale(dir string, err error) {
 	if errors.Is(err, remote.ErrUnavailable) {
-		return // serverAway holds every listing already (offlineUntil)
+		return // reach holds every listing already (Holding)
 	}
 	c.mu.Lock()
 	if ds := c.dirs[fold(dir)]; ds != nil {
-		ds.heldUntil = c.now().Add(c.retryInterval())
+		ds.heldUntil = c.now().Add(c.reach.Interval())
 	}
 	c.mu.Unlock()
 	c.log.Warn("refreshing a folder listing failed; showing the stored one", "path", dir, "err", err)
@@ -264,15 +265,15 @@ func (c *Cache) fetch(dir string) (*dirState, error) {
 	key := fold(dir)
 	switch {
 	case err == nil:
-		c.serverBack()
+		c.reach.Back()
 	case errors.Is(err, remote.ErrNotFound):
-		c.serverBack()
+		c.reach.Back()
 		rec := metadb.DirRecord{Path: dir, Fetched: now, Gone: true}
 		ds := newDirState(rec, true)
 		c.replace(key, ds)
 		return nil, err
 	case errors.Is(err, remote.ErrUnavailable):
-		c.serverAway(err)
+		c.reach.Away(err)
 		return nil, err
 	default:
 		return nil, err

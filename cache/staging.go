@@ -10,7 +10,7 @@ package cache
 //	writer.mu → contentStore.mu         retireStaging → contentStore.adopt
 //	Handle.mu → contentStore.mu         Handle.ReadAt
 //	cfile.persistMu → contentStore.mu   persistFetched
-//	contentStore.mu → Cache.mu          ReadAt asks mayAsk/Offline
+//	contentStore.mu → reach.State.mu    ReadAt asks MayAsk/Offline
 //	upCtl.readMu                        alone (reads of a staging file)
 //
 // writer.mu is taken by every lookup, stat and readdir (pendingEntry,
