@@ -11,6 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/odfb/odfb/cache/internal/blocks"
 	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/remote"
 	"github.com/odfb/odfb/remote/remotetest"
@@ -68,8 +69,8 @@ func TestOldBlockSizeDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := func(e remote.Entry, bitmap byte, bs int64, src []byte, blocks ...int) metadb.ContentRecord {
-		rec := metadb.ContentRecord{Path: e.Path, ETag: versionOf(e), Size: e.Size, File: fileName(e.Path, versionOf(e)),
+	old := func(e remote.Entry, bitmap byte, bs int64, src []byte, present ...int) metadb.ContentRecord {
+		rec := metadb.ContentRecord{Path: e.Path, ETag: blocks.VersionOf(e), Size: e.Size, File: blocks.FileName(e.Path, blocks.VersionOf(e)),
 			Blocks: []byte{bitmap}, LastUsed: clk.now(), BlockSize: bs}
 		cf, err := os.OpenFile(filepath.Join(dir, "content", rec.File), os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
@@ -79,7 +80,7 @@ func TestOldBlockSizeDropped(t *testing.T) {
 		if err := cf.Truncate(e.Size); err != nil {
 			t.Fatal(err)
 		}
-		for _, b := range blocks {
+		for _, b := range present {
 			if _, err := cf.WriteAt(src[b*oldBlock:(b+1)*oldBlock], int64(b*oldBlock)); err != nil {
 				t.Fatal(err)
 			}

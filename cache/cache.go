@@ -17,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/odfb/odfb/cache/internal/blocks"
 	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/cache/internal/reach"
 	"github.com/odfb/odfb/remote"
@@ -79,7 +80,7 @@ type Cache struct {
 	// reach says whether the server is reachable (cache/internal/reach).
 	reach *reach.State
 
-	content *contentStore
+	content *blocks.Store
 	// writes is the write side (staging, journal, uploads): nil until
 	// StartWrites, and again after CloseWrites.
 	writes atomic.Pointer[writer]
@@ -120,7 +121,12 @@ func Open(opts Options) (*Cache, error) {
 			}
 		}})
 	c.bg, c.cancel = context.WithCancel(context.Background())
-	c.content, err = newContentStore(c, filepath.Join(opts.Dir, "content"))
+	c.content, err = blocks.New(blocks.Options{Dir: filepath.Join(opts.Dir, "content"), CacheDir: opts.Dir,
+		Limit: opts.CacheSize, DB: db, Log: opts.Logger, Now: opts.Now, Remote: opts.Remote, Reach: c.reach,
+		Ctx: c.bg, WG: &c.wg, Invalidate: c.Invalidate, NotCached: c.notCached,
+		Changed: func(p string) error {
+			return &Error{Kind: ErrChanged, Op: "read", Path: p, Detail: "reopen it to read the new version"}
+		}})
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -134,7 +140,7 @@ func (c *Cache) Close() error {
 	c.CloseWrites()
 	c.cancel()
 	c.wg.Wait()
-	c.content.close()
+	c.content.Close()
 	return c.db.Close()
 }
 
@@ -219,16 +225,8 @@ func (c *Cache) Quota(ctx context.Context) (remote.Quota, error) {
 	return nq, nil
 }
 
-// fold is the key under which a path is compared: the server compares
-// names case-insensitively.
-func fold(p string) string { return strings.ToLower(remote.Clean(p)) }
+// fold is the key under which a path is compared (metadb.Key).
+func fold(p string) string { return metadb.Key(p) }
 
-// sameETag compares two entity tags as sent by the server, ignoring weak
-// markers and quotes (PROPFIND and GET may quote them differently).
-func sameETag(a, b string) bool {
-	norm := func(s string) string {
-		s = strings.TrimPrefix(strings.TrimSpace(s), "W/")
-		return strings.Trim(s, `"`)
-	}
-	return norm(a) == norm(b)
-}
+// sameETag compares two entity tags (metadb.SameETag).
+func sameETag(a, b string) bool { return metadb.SameETag(a, b) }

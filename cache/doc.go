@@ -19,7 +19,7 @@
 //     and lost+found/ (uploads the server refused for good, with a
 //     .reason file each).
 //
-// Listings. A folder's listing is one remote.List (PROPFIND Depth 1) and
+// Listings (meta.go). A folder's listing is one remote.List (PROPFIND Depth 1) and
 // serves every lookup and getattr of its children until DirCacheTime
 // passes; a name absent from a fresh listing is answered "not found"
 // without a request. Listings survive restarts: a listing stored by an
@@ -27,11 +27,12 @@
 // the server is unreachable (remote.ErrUnavailable) stale listings and
 // cached content are served, one warning is logged, and the server is
 // tried again after min(DirCacheTime, 30s). Meanwhile a read of content
-// that is not cached fails at once (ErrUnavailable, "not cached") without
+// that is not cached fails at once (ErrNotCached, which matches
+// remote.ErrUnavailable too) without
 // a request; after the interval one read probes the server, and any
 // answer to a GET brings it back.
 //
-// Content. Reads go through a Handle. A read of a block that is not
+// Content (cache/internal/blocks). Reads go through a Handle. A read of a block that is not
 // cached starts a ranged GET: one block (BlockSize, 256 KiB) for a random
 // read, and on sequential reads a window that starts at FirstReadAhead
 // (1 MiB) and doubles on each fetch up to MaxReadAhead (32 MiB); the next
@@ -66,7 +67,7 @@
 // (staging_ops.go); listings show pending files with their staged size.
 // A staging file whose upload is confirmed with a known ETag, and that
 // did not change meanwhile, becomes that version's fully cached content
-// (contentStore.adopt) instead of being deleted: reading back what was
+// (blocks.Store.Adopt) instead of being deleted: reading back what was
 // just written costs no GET.
 // Sync, Status and CloseWrites (drain at exit) are in upload_control.go.
 // An upload never runs on a FUSE request's context.
@@ -103,22 +104,24 @@
 //     ContentRecord, JournalRecord) and typed get/put/delete.
 //   - reach: is the server there (away, back, may a request be made),
 //     with a callback when it answers again.
+//   - blocks: the content store — sparse files, block bitmap, read-ahead
+//     (Handle.ReadAt, advance), LRU, full-disk fallback, adopting an
+//     uploaded file; what it needs of the cache comes through its
+//     Options.
 //
 // Rule: a part imports remote, internal/names and metadb at most; never
 // cache, never another part. The facade (this package) composes them and
 // is the one place where pending files are overlaid onto listings
 // (withPending, pendingEntry, pendingIn).
 //
-// Still in this package, to be split out next in this order: blocks
-// (content.go: sparse files, bitmap, read-ahead, LRU, full-disk
-// fallback, adopt), listing (meta.go: fetch, store, revalidate, serve
-// stale, forget a subtree), writes (staging.go, staging_ops.go,
-// upload.go, upload_control.go, pending_state.go, conflict.go,
-// lostfound.go, mtime.go). What ties them today and has to become an
-// interface first: content.go reaches the Cache for the clock, the
-// logger, Invalidate and the background context; the write side calls
-// setEntry/removeEntry/forgetTree of the listings and adopt/drop of the
-// content store.
+// Still in this package, to be split out next in this order: listing
+// (meta.go: fetch, store, revalidate, serve stale, forget a subtree),
+// writes (staging.go, staging_ops.go, upload.go, upload_control.go,
+// pending_state.go, conflict.go, lostfound.go, mtime.go). What ties them
+// today and has to become an interface first: the write side calls
+// setEntry/removeEntry/forgetTree/Invalidate of the listings and
+// Adopt/Drop of the content store, and the listings call the write
+// side's pendingEntry/recentEntry (the overlay, which stays here).
 //
 // The cache only ever sees server names and library-relative paths;
 // mapping names for the user is fusefs's job. It must not know about FUSE

@@ -10,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/odfb/odfb/cache/internal/blocks"
 	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/remote"
 )
@@ -324,12 +325,12 @@ func (c *Cache) replace(key string, ds *dirState) {
 		}
 		i, ok := ds.index[strings.ToLower(k.Name())]
 		if !ok || ds.rec.Kids[i].IsDir {
-			c.content.drop(k.Path, "")
+			c.content.Drop(k.Path, "")
 			continue
 		}
 		n := ds.rec.Kids[i]
 		if !sameETag(n.ETag, k.ETag) || n.Size != k.Size {
-			c.content.drop(k.Path, versionOf(n))
+			c.content.Drop(k.Path, blocks.VersionOf(n))
 		}
 		if k.ETag != "" && !sameETag(n.ETag, k.ETag) {
 			replaced = append(replaced, k.ETag)
@@ -367,5 +368,5 @@ func (c *Cache) forgetTree(dir string) {
 	if err != nil {
 		c.log.Warn("cannot forget the listings of a removed folder", "path", dir, "err", err)
 	}
-	c.content.dropTree(dir)
+	c.content.DropTree(dir)
 }

@@ -7,14 +7,14 @@ package cache
 //	WriteHandle.mu                      alone (closed flag)
 //	pending.fetchMu → writer.mu         ensureFetched
 //	pending.commitMu → writer.mu        commit, keepLost
-//	writer.mu → contentStore.mu         retireStaging → contentStore.adopt
-//	Handle.mu → contentStore.mu         Handle.ReadAt
-//	cfile.persistMu → contentStore.mu   persistFetched
-//	contentStore.mu → reach.State.mu    ReadAt asks MayAsk/Offline
+//	writer.mu → blocks.Store.mu         retireStaging → Store.Adopt
+//	Handle.mu → blocks.Store.mu         Handle.ReadAt
+//	cfile.persistMu → blocks.Store.mu   persistFetched
+//	blocks.Store.mu → reach.State.mu    ReadAt asks MayAsk/Offline
 //	upCtl.readMu                        alone (reads of a staging file)
 //
 // writer.mu is taken by every lookup, stat and readdir (pendingEntry,
-// pendingIn), Cache.mu by every listing, contentStore.mu by every read of
+// pendingIn), Cache.mu by every listing, blocks.Store.mu by every read of
 // cached content. Long work lets go of them: a lost+found copy
 // (toLostFoundLocked unlocks writer.mu around keepInLostFound), a GET,
 // a PUT and every wait for an upload (waitLocked) run unlocked; the
@@ -596,11 +596,10 @@ func (h *WriteHandle) ensureFetched(ctx context.Context) error {
 		return nil
 	}
 	c := h.w.c
-	cf, err := c.content.acquire(base)
+	src, err := c.content.OpenEntry(base)
 	if err != nil {
 		return err
 	}
-	src := newHandle(cf)
 	defer src.Close()
 	buf := make([]byte, BlockSize)
 	for off := int64(0); off < base.Size; {

@@ -196,7 +196,7 @@ func (c *Cache) Remove(ctx context.Context, p string) error {
 	}
 	w.setRecent(srvPath, nil)
 	c.removeEntry(srvPath)
-	c.content.drop(srvPath, "")
+	c.content.Drop(srvPath, "")
 	return nil
 }
 
@@ -370,7 +370,7 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 	w.setRecent(dst, nil)
 	if srcOnServer {
 		c.removeEntry(srvSrc)
-		c.content.drop(srvSrc, "")
+		c.content.Drop(srvSrc, "")
 		if se.IsDir {
 			c.forgetTree(srvSrc)
 			c.forgetTree(dst)
@@ -382,7 +382,7 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 			ne.ETag = ""
 		}
 		c.setEntry(ne)
-		c.content.drop(dst, "")
+		c.content.Drop(dst, "")
 	}
 	return nil
 }

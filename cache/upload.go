@@ -2,7 +2,7 @@ package cache
 
 // Locks here (order: top of staging.go): writer.mu around every change of
 // a pending file's state, upCtl.readMu (never with writer.mu) around each
-// read of a staging file by a PUT, writer.mu → contentStore.mu in
+// read of a staging file by a PUT, writer.mu → blocks.Store.mu in
 // retireStaging. Sends run without writer.mu.
 
 import (
@@ -579,7 +579,7 @@ func (w *writer) retireStaging(pd *pending, ctl *upCtl, rec JournalRecord, etag 
 		pd.rec.Path == rec.Path && !pd.isGone() && pd.mutating == 0 && pd.fetched && pd.f == nil
 	if ok {
 		if st, err := os.Stat(src); err == nil && st.Size() == pd.size {
-			if w.c.content.adopt(rec.Path, etag, st.Size(), src) {
+			if w.c.content.Adopt(rec.Path, etag, st.Size(), src) {
 				return
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -147,4 +148,18 @@ func GetJSON(db *bolt.DB, bucket []byte, key string, v any) (bool, error) {
 // Delete removes key from bucket (one commit).
 func Delete(db *bolt.DB, bucket []byte, key string) error {
 	return db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete([]byte(key)) })
+}
+
+// Key is the key under which a path is stored and compared: the server
+// compares names case-insensitively.
+func Key(p string) string { return strings.ToLower(remote.Clean(p)) }
+
+// SameETag compares two entity tags as sent by the server, ignoring weak
+// markers and quotes (PROPFIND and GET may quote them differently).
+func SameETag(a, b string) bool {
+	norm := func(s string) string {
+		s = strings.TrimPrefix(strings.TrimSpace(s), "W/")
+		return strings.Trim(s, `"`)
+	}
+	return norm(a) == norm(b)
 }
