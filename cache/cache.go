@@ -15,9 +15,9 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/odfb/odfb/cache/internal/blocks"
+	"github.com/odfb/odfb/cache/internal/listing"
 	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/cache/internal/reach"
 	"github.com/odfb/odfb/remote"
@@ -68,17 +68,16 @@ type Cache struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	lists singleflight.Group
-
-	// mu guards the fields below; it is the last lock in the order
-	// (top of staging.go): nothing else is taken while it is held.
+	// mu guards quota and quotaAt; it is a leaf in the lock order (top
+	// of staging.go): nothing else is taken while it is held.
 	mu      sync.Mutex
-	dirs    map[string]*dirState // key: fold(path)
 	quota   remote.Quota
 	quotaAt time.Time
 
 	// reach says whether the server is reachable (cache/internal/reach).
 	reach *reach.State
+	// listings are the folder listings (cache/internal/listing).
+	listings *listing.Store
 
 	content *blocks.Store
 	// writes is the write side (staging, journal, uploads): nil until
@@ -112,7 +111,7 @@ func Open(opts Options) (*Cache, error) {
 	}
 	c := &Cache{
 		opts: opts, remote: opts.Remote, db: db, log: opts.Logger, now: opts.Now,
-		ttl: opts.DirCacheTime, dirs: map[string]*dirState{},
+		ttl: opts.DirCacheTime,
 	}
 	c.reach = reach.New(reach.Options{Now: opts.Now, Interval: min(opts.DirCacheTime, 30*time.Second), Logger: opts.Logger,
 		OnBack: func() {
@@ -131,6 +130,19 @@ func Open(opts Options) (*Cache, error) {
 		db.Close()
 		return nil, err
 	}
+	c.listings = listing.New(listing.Options{DB: db, Log: opts.Logger, Now: opts.Now, Remote: opts.Remote,
+		Reach: c.reach, TTL: opts.DirCacheTime, Ctx: c.bg, WG: &c.wg,
+		DropContent: func(p string, keep remote.Entry) {
+			v := ""
+			if keep.Path != "" {
+				v = blocks.VersionOf(keep)
+			}
+			c.content.Drop(p, v)
+		},
+		DropContentTree: c.content.DropTree,
+		ApplyMtimes:     c.applyMtimes,
+		ForgetMtimes:    c.forgetMtimes,
+		NotDir:          func(dir string) error { return &Error{Kind: ErrNotDir, Op: "readdir", Path: dir} }})
 	return c, nil
 }
 

@@ -423,7 +423,7 @@ func TestRemovedFolderIsForgotten(t *testing.T) {
 	if _, err := c.ReadDir(ctx, "/"); err != nil {
 		t.Fatal(err)
 	}
-	if ds := c.stored("/gone/sub"); ds != nil {
+	if ds := c.listings.Stored("/gone/sub"); ds != nil {
 		t.Fatal("listing of a removed folder still stored")
 	}
 	if c.ContentUsed() != 0 {

@@ -19,7 +19,8 @@
 //     and lost+found/ (uploads the server refused for good, with a
 //     .reason file each).
 //
-// Listings (meta.go). A folder's listing is one remote.List (PROPFIND Depth 1) and
+// Listings (cache/internal/listing; the facade's reads in meta.go). A
+// folder's listing is one remote.List (PROPFIND Depth 1) and
 // serves every lookup and getattr of its children until DirCacheTime
 // passes; a name absent from a fresh listing is answered "not found"
 // without a request. Listings survive restarts: a listing stored by an
@@ -104,6 +105,9 @@
 //     ContentRecord, JournalRecord) and typed get/put/delete.
 //   - reach: is the server there (away, back, may a request be made),
 //     with a callback when it answers again.
+//   - listing: folder listings — fetch, store, revalidate (in the
+//     background for one stored by an earlier run), serve stale (held
+//     after a failed refresh), forget a subtree.
 //   - blocks: the content store — sparse files, block bitmap, read-ahead
 //     (Handle.ReadAt, advance), LRU, full-disk fallback, adopting an
 //     uploaded file; what it needs of the cache comes through its
@@ -114,14 +118,15 @@
 // is the one place where pending files are overlaid onto listings
 // (withPending, pendingEntry, pendingIn).
 //
-// Still in this package, to be split out next in this order: listing
-// (meta.go: fetch, store, revalidate, serve stale, forget a subtree),
-// writes (staging.go, staging_ops.go, upload.go, upload_control.go,
-// pending_state.go, conflict.go, lostfound.go, mtime.go). What ties them
-// today and has to become an interface first: the write side calls
-// setEntry/removeEntry/forgetTree/Invalidate of the listings and
-// Adopt/Drop of the content store, and the listings call the write
-// side's pendingEntry/recentEntry (the overlay, which stays here).
+// Still in this package, to be split out next: writes (staging.go,
+// staging_ops.go, upload.go, upload_control.go, pending_state.go,
+// conflict.go, lostfound.go) and the mtime records (mtime.go, which the
+// listings reach through Options). What ties the write side to the
+// facade today and has to become an interface first: it calls the
+// listings (SetEntry, RemoveEntry, ForgetTree, SetEmpty, Invalidate),
+// the content store (Adopt, Drop, OpenEntry for a lazy fetch), Stat and
+// Lookup of the facade, and reach's callback calls its retryFailedNow;
+// the facade reads its pending files for the overlay (meta.go).
 //
 // The cache only ever sees server names and library-relative paths;
 // mapping names for the user is fusefs's job. It must not know about FUSE

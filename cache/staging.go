@@ -11,10 +11,11 @@ package cache
 //	Handle.mu → blocks.Store.mu         Handle.ReadAt
 //	cfile.persistMu → blocks.Store.mu   persistFetched
 //	blocks.Store.mu → reach.State.mu    ReadAt asks MayAsk/Offline
+//	listing.Store.mu, Cache.mu          leaves (nothing taken while held)
 //	upCtl.readMu                        alone (reads of a staging file)
 //
 // writer.mu is taken by every lookup, stat and readdir (pendingEntry,
-// pendingIn), Cache.mu by every listing, blocks.Store.mu by every read of
+// pendingIn), listing.Store.mu by every listing, blocks.Store.mu by every read of
 // cached content. Long work lets go of them: a lost+found copy
 // (toLostFoundLocked unlocks writer.mu around keepInLostFound), a GET,
 // a PUT and every wait for an upload (waitLocked) run unlocked; the
@@ -1006,7 +1007,7 @@ func (c *Cache) SetModTime(ctx context.Context, p string, t time.Time) error {
 		return err
 	}
 	e.ModTime = t
-	c.setEntry(e)
+	c.listings.SetEntry(e)
 	return nil
 }
 

@@ -1,7 +1,8 @@
 package cache
 
-// Locks here (order: top of staging.go): writer.mu and Cache.mu, never
-// both at once; remote calls (MKCOL, DELETE, MOVE) run with neither.
+// Locks here (order: top of staging.go): writer.mu, and the listings'
+// and content store's own locks through their methods, never while
+// writer.mu is held; remote calls (MKCOL, DELETE, MOVE) run with none.
 
 import (
 	"context"
@@ -14,46 +15,6 @@ import (
 	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/remote"
 )
-
-// setEntry puts e into its parent's listing (when that listing is
-// known), as the server would now list it.
-func (c *Cache) setEntry(e remote.Entry) {
-	dir := remote.Dir(e.Path)
-	ds := c.stored(dir)
-	if ds == nil || ds.rec.Gone {
-		return
-	}
-	c.mu.Lock()
-	rec := ds.rec
-	rec.Kids = append([]remote.Entry(nil), ds.rec.Kids...)
-	current := ds.current
-	c.mu.Unlock()
-	if i, ok := ds.index[strings.ToLower(e.Name())]; ok {
-		rec.Kids[i] = e
-	} else {
-		rec.Kids = append(rec.Kids, e)
-	}
-	c.replace(fold(dir), newDirState(rec, current))
-}
-
-// removeEntry takes p out of its parent's listing.
-func (c *Cache) removeEntry(p string) {
-	dir := remote.Dir(p)
-	ds := c.stored(dir)
-	if ds == nil || ds.rec.Gone {
-		return
-	}
-	i, ok := ds.index[strings.ToLower(remote.Base(p))]
-	if !ok {
-		return
-	}
-	c.mu.Lock()
-	rec := ds.rec
-	current := ds.current
-	c.mu.Unlock()
-	rec.Kids = append(append([]remote.Entry(nil), ds.rec.Kids[:i]...), ds.rec.Kids[i+1:]...)
-	c.replace(fold(dir), newDirState(rec, current))
-}
 
 // Mkdir creates a folder on the server (one MKCOL) and records it, with
 // an empty listing, so that files created in it cost no PROPFIND.
@@ -81,8 +42,8 @@ func (c *Cache) Mkdir(ctx context.Context, p string) (remote.Entry, error) {
 	}
 	now := c.now()
 	e := remote.Entry{Path: p, IsDir: true, ModTime: now, ServerModTime: now, Created: now}
-	c.setEntry(e)
-	c.replace(fold(p), newDirState(metadb.DirRecord{Path: p, Fetched: now, Self: e}, true))
+	c.listings.SetEntry(e)
+	c.listings.SetEmpty(e, now)
 	return e, nil
 }
 
@@ -195,7 +156,7 @@ func (c *Cache) Remove(ctx context.Context, p string) error {
 		w.mu.Unlock()
 	}
 	w.setRecent(srvPath, nil)
-	c.removeEntry(srvPath)
+	c.listings.RemoveEntry(srvPath)
 	c.content.Drop(srvPath, "")
 	return nil
 }
@@ -224,8 +185,8 @@ func (c *Cache) Rmdir(ctx context.Context, p string) error {
 		return err
 	}
 	c.wr().forgetRecentTree(e.Path)
-	c.removeEntry(e.Path)
-	c.forgetTree(e.Path)
+	c.listings.RemoveEntry(e.Path)
+	c.listings.ForgetTree(e.Path)
 	return nil
 }
 
@@ -369,11 +330,11 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 	w.forgetRecentTree(srvSrc)
 	w.setRecent(dst, nil)
 	if srcOnServer {
-		c.removeEntry(srvSrc)
+		c.listings.RemoveEntry(srvSrc)
 		c.content.Drop(srvSrc, "")
 		if se.IsDir {
-			c.forgetTree(srvSrc)
-			c.forgetTree(dst)
+			c.listings.ForgetTree(srvSrc)
+			c.listings.ForgetTree(dst)
 		}
 		ne := se
 		ne.Path = dst
@@ -381,7 +342,7 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 			ne = spd.entry()
 			ne.ETag = ""
 		}
-		c.setEntry(ne)
+		c.listings.SetEntry(ne)
 		c.content.Drop(dst, "")
 	}
 	return nil

@@ -553,7 +553,7 @@ func (w *writer) recordUploaded(rec JournalRecord, etag, sentTo string, written 
 		c.keepMtime(etag, rec.BaseETag, mt)
 	}
 	e := remote.Entry{Path: rec.Path, Size: st.Size(), ModTime: mt, ServerModTime: now, ETag: etag}
-	c.setEntry(e)
+	c.listings.SetEntry(e)
 	w.setRecent(rec.Path, &e)
 	if rec.ModTimeSet {
 		// A PROPPATCH may make a new version (SharePoint can bump the
