@@ -439,55 +439,13 @@ func (c *Cache) OpenWrite(ctx context.Context, p string, create, excl, trunc boo
 		return nil, ErrNoWrites
 	}
 	p = remote.Clean(p)
-	w.mu.Lock()
-	pd := w.byPath[fold(p)]
-	if pd != nil && pd.isGone() {
-		pd = nil
-	}
-	if pd != nil && create && excl {
-		w.mu.Unlock()
-		return nil, &Error{Kind: ErrExists, Op: "create", Path: p}
-	}
-	w.mu.Unlock()
-	var base remote.Entry
-	exists := pd != nil
-	if pd == nil {
-		e, err := c.Stat(ctx, p)
-		switch {
-		case err == nil:
-			if e.IsDir {
-				return nil, &Error{Kind: ErrIsDir, Op: "open", Path: p}
-			}
-			if create && excl {
-				return nil, &Error{Kind: ErrExists, Op: "create", Path: p}
-			}
-			base, exists = e, true
-		case errors.Is(err, remote.ErrNotFound) && create:
-		default:
-			return nil, err
-		}
+	pd, base, exists, err := c.openTarget(ctx, w, p, create, excl)
+	if err != nil {
+		return nil, err
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if cur := w.byPath[fold(p)]; cur != nil && !cur.isGone() {
-		pd = cur // opened meanwhile
-	} else if pd == nil || pd.isGone() {
-		now := w.c.now()
-		pd = &pending{rec: JournalRecord{ID: metadb.NewID(), Path: p}, mtime: now}
-		if exists {
-			pd.base = base
-			pd.rec.Path = base.Path
-			pd.rec.BaseETag = base.ETag
-			pd.size = base.Size
-			pd.fetched = base.Size == 0
-			pd.mtime = base.ModTime
-		} else {
-			pd.rec.New = true
-			pd.fetched = true
-			pd.gen = 1 // a new file is a change even when left empty
-		}
-		w.byPath[fold(p)] = pd
-	}
+	pd = w.pendingForLocked(p, pd, base, exists)
 	if pd.f == nil {
 		f, err := os.OpenFile(filepath.Join(w.dir, pd.rec.ID), os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
@@ -501,30 +459,99 @@ func (c *Cache) OpenWrite(ctx context.Context, p string, create, excl, trunc boo
 	pd.opens++
 	h := &WriteHandle{w: w, p: pd}
 	if trunc && (pd.size != 0 || !pd.fetched) {
-		// The staging file changes: an upload of it that is running is
-		// cancelled first (stopUpload), without w.mu.
-		w.mu.Unlock()
-		err := w.stopUpload(ctx, pd)
-		if err == nil {
-			err = pd.f.Truncate(0)
+		if err := w.truncateOnOpenLocked(ctx, pd); err != nil {
+			return nil, err
 		}
-		w.mu.Lock()
-		pd.mutating--
-		if err != nil {
-			pd.opens--
-			w.broadcastLocked()
-			w.kick()
-			return nil, fmt.Errorf("staging: %w", err)
-		}
-		pd.size, pd.fetched = 0, true
-		pd.gen++
-		pd.mtime = w.c.now()
-		w.kick() // an upload may wait for this truncate (mutating)
 	} else if trunc && pd.gen == pd.uploadedGen {
 		pd.gen++ // truncating an empty file still writes it
 	}
 	w.broadcastLocked()
 	return h, nil
+}
+
+// openTarget finds what OpenWrite of p opens: the pending file (pd), or
+// the server's file (base, exists), or nothing (a new file, when
+// create). It refuses a folder, and an existing name with excl.
+func (c *Cache) openTarget(ctx context.Context, w *writer, p string, create, excl bool) (pd *pending, base remote.Entry, exists bool, err error) {
+	w.mu.Lock()
+	pd = w.byPath[fold(p)]
+	if pd != nil && pd.isGone() {
+		pd = nil
+	}
+	w.mu.Unlock()
+	if pd != nil {
+		if create && excl {
+			return nil, base, false, &Error{Kind: ErrExists, Op: "create", Path: p}
+		}
+		return pd, base, true, nil
+	}
+	e, err := c.Stat(ctx, p)
+	switch {
+	case err == nil:
+		if e.IsDir {
+			return nil, base, false, &Error{Kind: ErrIsDir, Op: "open", Path: p}
+		}
+		if create && excl {
+			return nil, base, false, &Error{Kind: ErrExists, Op: "create", Path: p}
+		}
+		return nil, e, true, nil
+	case errors.Is(err, remote.ErrNotFound) && create:
+		return nil, base, false, nil
+	default:
+		return nil, base, false, err
+	}
+}
+
+// pendingForLocked returns the pending file OpenWrite of p uses: one
+// opened meanwhile, pd, or a new one — of the server's file base when
+// exists, else of a new file.
+func (w *writer) pendingForLocked(p string, pd *pending, base remote.Entry, exists bool) *pending {
+	if cur := w.byPath[fold(p)]; cur != nil && !cur.isGone() {
+		return cur // opened meanwhile
+	}
+	if pd != nil && !pd.isGone() {
+		return pd
+	}
+	pd = &pending{rec: JournalRecord{ID: metadb.NewID(), Path: p}, mtime: w.c.now()}
+	if exists {
+		pd.base = base
+		pd.rec.Path = base.Path
+		pd.rec.BaseETag = base.ETag
+		pd.size = base.Size
+		pd.fetched = base.Size == 0
+		pd.mtime = base.ModTime
+	} else {
+		pd.rec.New = true
+		pd.fetched = true
+		pd.gen = 1 // a new file is a change even when left empty
+	}
+	w.byPath[fold(p)] = pd
+	return pd
+}
+
+// truncateOnOpenLocked empties pd's staging file for an open with
+// O_TRUNC. The staging file changes: an upload of it that is running is
+// cancelled first (stopUpload), without w.mu, which it lets go of and
+// takes again. On failure the open is undone.
+func (w *writer) truncateOnOpenLocked(ctx context.Context, pd *pending) error {
+	w.mu.Unlock()
+	err := w.stopUpload(ctx, pd)
+	if err == nil {
+		err = pd.f.Truncate(0)
+	}
+	w.mu.Lock()
+	pd.mutating--
+	if err != nil {
+		pd.opens--
+		w.broadcastLocked()
+		w.kick()
+		return fmt.Errorf("staging: %w", err)
+	}
+	pd.size, pd.fetched = 0, true
+	pd.gen++
+	pd.mtime = w.c.now()
+	w.kick() // an upload may wait for this truncate (mutating)
+	return nil
 }
 
 // stopUpload is called before the staging file of p changes (a write, a

@@ -212,36 +212,9 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 	if src == dst {
 		return nil
 	}
-	if fold(dst) != fold(src) && strings.HasPrefix(fold(dst), fold(src)+"/") {
-		return &Error{Kind: ErrInvalid, Op: "rename", Path: dst, Detail: "a folder into itself"}
-	}
-	se, _, err := c.statAny(ctx, src)
+	se, de, dstExists, err := c.checkRename(ctx, src, dst, noReplace)
 	if err != nil {
 		return err
-	}
-	de, _, derr := c.statAny(ctx, dst)
-	dstExists := derr == nil && fold(dst) != fold(src)
-	if derr != nil && !errors.Is(derr, remote.ErrNotFound) {
-		return derr
-	}
-	if dstExists {
-		if noReplace {
-			return &Error{Kind: ErrExists, Op: "rename", Path: dst}
-		}
-		switch {
-		case se.IsDir && !de.IsDir:
-			return &Error{Kind: ErrNotDir, Op: "rename", Path: dst}
-		case !se.IsDir && de.IsDir:
-			return &Error{Kind: ErrIsDir, Op: "rename", Path: dst}
-		case de.IsDir:
-			kids, err := c.ReadDir(ctx, dst)
-			if err != nil {
-				return err
-			}
-			if len(kids) > 0 || len(c.pendingIn(dst)) > 0 {
-				return &Error{Kind: ErrNotEmpty, Op: "rename", Path: dst}
-			}
-		}
 	}
 	release, err := w.hold(ctx, src, dst)
 	if err != nil {
@@ -255,13 +228,72 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 		dpd = nil
 	}
 	w.mu.Unlock()
-	// A REST session belongs to the old name: cancel it (and remove the
-	// empty file StartUpload left for a new file); the upload starts over
-	// under the new name.
+	w.abandonSessionsUnder(ctx, src, se.IsDir)
+	srcOnServer := se.IsDir || spd == nil || !spd.rec.New
+	dstOnServer := dstExists && (dpd == nil || !dpd.rec.New)
+	if srcOnServer {
+		// A case-only rename (a.txt → A.txt) names the same item on the
+		// case-insensitive server: Overwrite: T would ask it to delete the
+		// destination — the file itself — first. SharePoint (and spemu)
+		// rename the item in place with Overwrite: F.
+		if err := c.remote.Move(ctx, se.Path, dst, dstExists); err != nil {
+			return err
+		}
+	}
+	w.renameJournal(src, dst, se, de, spd, dpd, srcOnServer, dstOnServer)
+	c.renameListings(w, dst, se, spd, srcOnServer)
+	return nil
+}
+
+// checkRename refuses a rename that cannot be (into itself, onto an
+// existing name with noReplace, a folder onto a file or a full folder,
+// a file onto a folder) and returns the entries of src and dst (dst's
+// when dstExists).
+func (c *Cache) checkRename(ctx context.Context, src, dst string, noReplace bool) (se, de remote.Entry, dstExists bool, err error) {
+	if fold(dst) != fold(src) && strings.HasPrefix(fold(dst), fold(src)+"/") {
+		return se, de, false, &Error{Kind: ErrInvalid, Op: "rename", Path: dst, Detail: "a folder into itself"}
+	}
+	se, _, err = c.statAny(ctx, src)
+	if err != nil {
+		return se, de, false, err
+	}
+	de, _, derr := c.statAny(ctx, dst)
+	dstExists = derr == nil && fold(dst) != fold(src)
+	if derr != nil && !errors.Is(derr, remote.ErrNotFound) {
+		return se, de, false, derr
+	}
+	if !dstExists {
+		return se, de, false, nil
+	}
+	if noReplace {
+		return se, de, true, &Error{Kind: ErrExists, Op: "rename", Path: dst}
+	}
+	switch {
+	case se.IsDir && !de.IsDir:
+		return se, de, true, &Error{Kind: ErrNotDir, Op: "rename", Path: dst}
+	case !se.IsDir && de.IsDir:
+		return se, de, true, &Error{Kind: ErrIsDir, Op: "rename", Path: dst}
+	case de.IsDir:
+		kids, err := c.ReadDir(ctx, dst)
+		if err != nil {
+			return se, de, true, err
+		}
+		if len(kids) > 0 || len(c.pendingIn(dst)) > 0 {
+			return se, de, true, &Error{Kind: ErrNotEmpty, Op: "rename", Path: dst}
+		}
+	}
+	return se, de, true, nil
+}
+
+// abandonSessionsUnder cancels the REST sessions of the pending files at
+// src (and under it, for a folder): a session belongs to the old name
+// (and leaves an empty file for a new one); the upload starts over under
+// the new name.
+func (w *writer) abandonSessionsUnder(ctx context.Context, src string, isDir bool) {
 	w.mu.Lock()
 	var sessions []*pending
 	for k, pd := range w.byPath {
-		if (k == fold(src) || (se.IsDir && strings.HasPrefix(k, fold(src)+"/"))) && pd.rec.UploadID != "" {
+		if (k == fold(src) || (isDir && strings.HasPrefix(k, fold(src)+"/"))) && pd.rec.UploadID != "" {
 			sessions = append(sessions, pd)
 		}
 	}
@@ -269,20 +301,12 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 	for _, pd := range sessions {
 		w.abandonSession(ctx, pd)
 	}
-	srcOnServer := se.IsDir || spd == nil || !spd.rec.New
-	dstOnServer := dstExists && (dpd == nil || !dpd.rec.New)
-	srvSrc := se.Path
-	if srcOnServer {
-		// A case-only rename (a.txt → A.txt) names the same item on the
-		// case-insensitive server: Overwrite: T would ask it to delete the
-		// destination — the file itself — first. SharePoint (and spemu)
-		// rename the item in place with Overwrite: F.
-		if err := c.remote.Move(ctx, srvSrc, dst, dstExists); err != nil {
-			return err
-		}
-	}
+}
 
-	// The journal: move the records at (or under) src, drop the one at dst.
+// renameJournal moves the pending files at (or under) src to dst, drops
+// the one at dst (dpd), and commits the moved records. spd is the one at
+// src, se and de the entries of src and dst.
+func (w *writer) renameJournal(src, dst string, se, de remote.Entry, spd, dpd *pending, srcOnServer, dstOnServer bool) {
 	w.mu.Lock()
 	var moved []*pending
 	prefix := fold(src)
@@ -321,31 +345,35 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 	w.broadcastLocked()
 	w.mu.Unlock()
 	if len(recs) > 0 {
-		if err := metadb.PutRecords(c.db, recs...); err != nil {
+		if err := metadb.PutRecords(w.c.db, recs...); err != nil {
 			w.log.Error("cannot update the upload journal after a rename; the uploads may go to the old name after a crash", "from", src, "to", dst, "err", err)
 		}
 	}
+}
 
-	// The listings.
+// renameListings shows a rename from se (the entry of the source) to dst
+// in the listings and drops cached content under both names.
+func (c *Cache) renameListings(w *writer, dst string, se remote.Entry, spd *pending, srcOnServer bool) {
+	srvSrc := se.Path
 	w.forgetRecentTree(srvSrc)
 	w.setRecent(dst, nil)
-	if srcOnServer {
-		c.listings.RemoveEntry(srvSrc)
-		c.content.Drop(srvSrc, "")
-		if se.IsDir {
-			c.listings.ForgetTree(srvSrc)
-			c.listings.ForgetTree(dst)
-		}
-		ne := se
-		ne.Path = dst
-		if spd != nil && !se.IsDir {
-			ne = spd.entry()
-			ne.ETag = ""
-		}
-		c.listings.SetEntry(ne)
-		c.content.Drop(dst, "")
+	if !srcOnServer {
+		return
 	}
-	return nil
+	c.listings.RemoveEntry(srvSrc)
+	c.content.Drop(srvSrc, "")
+	if se.IsDir {
+		c.listings.ForgetTree(srvSrc)
+		c.listings.ForgetTree(dst)
+	}
+	ne := se
+	ne.Path = dst
+	if spd != nil && !se.IsDir {
+		ne = spd.entry()
+		ne.ETag = ""
+	}
+	c.listings.SetEntry(ne)
+	c.content.Drop(dst, "")
 }
 
 // withPending returns a copy of a folder's listed children with the

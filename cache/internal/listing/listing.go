@@ -164,16 +164,17 @@ func (s *Store) Get(ctx context.Context, dir string) (*Dir, error) {
 	dir = remote.Clean(dir)
 	ds := s.Stored(dir)
 	if ds != nil {
+		now := s.o.Now()
 		s.mu.Lock()
-		current, fetched := ds.current, ds.rec.Fetched
-		held := s.o.Now().Before(ds.heldUntil)
+		current, fetched, heldUntil := ds.current, ds.rec.Fetched, ds.heldUntil
 		s.mu.Unlock()
-		away := s.o.Reach.Holding()
 		switch {
 		case !current:
 			s.revalidate(dir)
 			return ds, nil
-		case s.o.Now().Sub(fetched) < s.o.TTL, away, held:
+		case now.Sub(fetched) < s.o.TTL, now.Before(heldUntil), s.o.Reach.Holding():
+			// Fresh (the common case: asks nothing more), held after a
+			// failed refresh, or the server is away.
 			return ds, nil
 		}
 	}
