@@ -160,69 +160,83 @@ func (w *writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) 
 		return
 	}
 	if err == nil {
-		w.authErr = ""
-		pd.lastErr = nil
-		pd.uploadedGen = gen
-		pd.rec.New, pd.rec.BaseETag, pd.rec.ETag = false, etag, etag
-		pd.rec.UploadID, pd.rec.Offset = "", 0
-		pd.rec.Attempts, pd.rec.LastError, pd.rec.NextTry = 0, "", time.Time{}
-		mtimeLeft := pd.rec.ModTimeSet && (pd.rec.ModTime != rec.ModTime || !rec.ModTimeSet)
-		if gen == pd.gen && pd.savedGen == gen && !mtimeLeft {
-			if pd.rec.ModTimeSet {
-				// Applied with this upload; a later upload of new content
-				// keeps it (the application's mtime stays until changed).
-				pd.rec.ModTimeSet = false
-			}
-			pd.rec.ContentDone = false
-			if err := metadb.DeleteRecords(w.c.db, pd.rec.ID); err != nil {
-				w.log.Warn("cannot remove a finished upload from the journal; it will be sent again", "path", pd.rec.Path, "err", err)
-			}
-			if pd.opens == 0 {
-				delete(w.byPath, fold(pd.rec.Path))
-				w.retireStaging(pd, ctl, rec, etag)
-				w.moveLocked(pd, stateUploaded)
-			} else {
-				w.moveLocked(pd, stateLocal)
-			}
-		} else {
-			if mtimeLeft && gen == pd.gen {
-				pd.rec.ContentDone = true
-			}
-			if err := metadb.PutRecords(w.c.db, pd.rec); err != nil {
-				w.log.Warn("cannot update the upload journal", "path", pd.rec.Path, "err", err)
-			}
-		}
+		w.uploadedLocked(pd, ctl, rec, gen, etag)
 		return
 	}
 	if errors.Is(err, context.Canceled) && w.ctx.Err() != nil {
 		return // shutting down: the record stays for the next run
 	}
 	pd.lastErr = err
-	switch outcome(err) {
-	case outcomeLost:
+	if outcome(err) == outcomeLost {
 		w.log.Error("the server refuses this file for good; it was moved to lost+found", "path", rec.Path, "err", err)
 		w.toLostFoundLocked(pd, err)
 		return
-	default:
-		pd.rec.Attempts++
-		pd.rec.LastError = err.Error()
-		delay := w.opts.RetryBase << min(pd.rec.Attempts-1, 16)
-		delay = min(delay, w.opts.RetryMax)
-		var re *remote.Error
-		if errors.As(err, &re) && re.RetryAfter > 0 {
-			delay = max(delay, re.RetryAfter)
+	}
+	w.failedLocked(pd, rec, err)
+}
+
+// uploadedLocked records an attempt (of rec, generation gen) that put
+// the content on the server as version etag: the record goes when
+// nothing is left to send (and the file becomes local or uploaded), or
+// is updated when a newer version or an mtime is still to go.
+func (w *writer) uploadedLocked(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64, etag string) {
+	w.authErr = ""
+	pd.lastErr = nil
+	pd.uploadedGen = gen
+	pd.rec.New, pd.rec.BaseETag, pd.rec.ETag = false, etag, etag
+	pd.rec.UploadID, pd.rec.Offset = "", 0
+	pd.rec.Attempts, pd.rec.LastError, pd.rec.NextTry = 0, "", time.Time{}
+	mtimeLeft := pd.rec.ModTimeSet && (pd.rec.ModTime != rec.ModTime || !rec.ModTimeSet)
+	if gen != pd.gen || pd.savedGen != gen || mtimeLeft {
+		if mtimeLeft && gen == pd.gen {
+			pd.rec.ContentDone = true
 		}
-		if errors.Is(err, remote.ErrAuth) {
-			w.authErr = err.Error()
-		}
-		if errors.Is(err, remote.ErrAuth) || errors.Is(err, remote.ErrUnavailable) {
-			w.stalled.Store(true)
-		}
-		pd.rec.NextTry = w.c.now().Add(delay)
-		w.log.Warn("upload failed; it stays queued and is retried", "path", rec.Path, "attempt", pd.rec.Attempts, "retry_in", delay.Round(time.Second).String(), "err", err)
 		if err := metadb.PutRecords(w.c.db, pd.rec); err != nil {
 			w.log.Warn("cannot update the upload journal", "path", pd.rec.Path, "err", err)
 		}
+		return
+	}
+	if pd.rec.ModTimeSet {
+		// Applied with this upload; a later upload of new content
+		// keeps it (the application's mtime stays until changed).
+		pd.rec.ModTimeSet = false
+	}
+	pd.rec.ContentDone = false
+	if err := metadb.DeleteRecords(w.c.db, pd.rec.ID); err != nil {
+		w.log.Warn("cannot remove a finished upload from the journal; it will be sent again", "path", pd.rec.Path, "err", err)
+	}
+	if pd.opens == 0 {
+		delete(w.byPath, fold(pd.rec.Path))
+		w.retireStaging(pd, ctl, rec, etag)
+		w.moveLocked(pd, stateUploaded)
+	} else {
+		w.moveLocked(pd, stateLocal)
+	}
+}
+
+// failedLocked records a failed attempt that is retried: backoff
+// (doubling from RetryBase up to RetryMax; a server's Retry-After wins),
+// the credentials' or the server's state for Status and retryFailedNow,
+// and the journal.
+func (w *writer) failedLocked(pd *pending, rec JournalRecord, err error) {
+	pd.rec.Attempts++
+	pd.rec.LastError = err.Error()
+	delay := w.opts.RetryBase << min(pd.rec.Attempts-1, 16)
+	delay = min(delay, w.opts.RetryMax)
+	var re *remote.Error
+	if errors.As(err, &re) && re.RetryAfter > 0 {
+		delay = max(delay, re.RetryAfter)
+	}
+	if errors.Is(err, remote.ErrAuth) {
+		w.authErr = err.Error()
+	}
+	if errors.Is(err, remote.ErrAuth) || errors.Is(err, remote.ErrUnavailable) {
+		w.stalled.Store(true)
+	}
+	pd.rec.NextTry = w.c.now().Add(delay)
+	w.log.Warn("upload failed; it stays queued and is retried", "path", rec.Path, "attempt", pd.rec.Attempts, "retry_in", delay.Round(time.Second).String(), "err", err)
+	if err := metadb.PutRecords(w.c.db, pd.rec); err != nil {
+		w.log.Warn("cannot update the upload journal", "path", pd.rec.Path, "err", err)
 	}
 }
 
@@ -433,19 +447,9 @@ func (w *writer) chunked(ctx context.Context, pd *pending, ctl *upCtl, rec Journ
 // session runs the REST upload session for chunked. It returns the new
 // ETag (FinishUpload's answer) and the path the content went to.
 func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pending, ctl *upCtl, rec JournalRecord, body func(int64) io.ReaderAt, size int64) (string, string, error) {
-	path := rec.Path
-	if rec.UploadID == "" && (rec.BaseETag != "" || rec.New) {
-		// The REST session has no If-Match: check the version first (one
-		// PROPFIND, for large files only).
-		e, err := w.c.remote.Stat(ctx, path)
-		switch {
-		case err == nil && (rec.New || !sameETag(e.ETag, rec.BaseETag)):
-			path = w.freeConflictName(ctx, rec.Path)
-			w.conflictLogged(rec.Path, path)
-		case err == nil, errors.Is(err, remote.ErrNotFound):
-		default:
-			return "", "", err
-		}
+	path, err := w.sessionTarget(ctx, rec)
+	if err != nil {
+		return "", "", err
 	}
 	save := func(id string, off int64) error {
 		w.mu.Lock()
@@ -454,63 +458,14 @@ func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pen
 		w.mu.Unlock()
 		return metadb.PutRecords(w.c.db, r)
 	}
-	chunk := w.opts.ChunkSize
 	for restart := 0; restart < 3; restart++ {
-		id, off := rec.UploadID, rec.Offset
-		if id != "" {
-			if uo, ok := w.c.remote.(uploadOffsetter); ok {
-				o, err := uo.UploadOffset(ctx, path, id)
-				switch {
-				case errors.Is(err, remote.ErrUploadGone):
-					id = ""
-				case err != nil:
-					return "", "", err
-				default:
-					off = o
-				}
-			}
+		id, off, err := w.resumeOffset(ctx, path, rec.UploadID, rec.Offset)
+		if err != nil {
+			return "", "", err
 		}
-		var err error
-		if id == "" || off <= 0 {
-			if id == "" {
-				id = metadb.NewUploadID()
-			}
-			if err := save(id, 0); err != nil {
-				return "", "", err
-			}
-			n := min(chunk, size)
-			off, err = cu.StartUpload(ctx, path, id, io.NewSectionReader(body(0), 0, n), n)
-			if err != nil {
-				return "", "", err
-			}
-			if err := save(id, off); err != nil {
-				return "", "", err
-			}
-		} else {
-			w.log.Info("resuming a chunked upload", "path", path, "offset", off, "size", size)
-		}
-		for err == nil && size-off > chunk {
-			off, err = cu.ContinueUpload(ctx, path, id, off, io.NewSectionReader(body(off), 0, chunk), chunk)
-			if err == nil {
-				err = save(id, off)
-			}
-		}
+		etag, err := w.sessionAttempt(ctx, cu, ctl, path, id, off, body, size, save)
 		if err == nil {
-			// From here the old version is committed whole: a change of
-			// the file waits for FinishUpload instead of cancelling it.
-			w.mu.Lock()
-			if ctl.canceled {
-				w.mu.Unlock()
-				return "", "", context.Canceled
-			}
-			ctl.finishing = true
-			w.mu.Unlock()
-			n := size - off
-			var etag string
-			etag, err = cu.FinishUpload(ctx, path, id, off, io.NewSectionReader(body(off), 0, n), n)
-			if err == nil {
-				return etag, path, nil
-			}
+			return etag, path, nil
 		}
 		if !errors.Is(err, remote.ErrUploadGone) {
 			return "", "", err
@@ -522,6 +477,96 @@ func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pen
 		}
 	}
 	return "", "", &remote.Error{Kind: remote.ErrUploadGone, Op: "upload", Path: path, Detail: "upload session lost three times in a row"}
+}
+
+// sessionTarget is where a new REST session of rec goes. The session has
+// no If-Match: the version is checked first (one PROPFIND, for large
+// files only), and a file changed on the server meanwhile sends ours to a
+// conflict copy. A session being resumed keeps its path.
+func (w *writer) sessionTarget(ctx context.Context, rec JournalRecord) (string, error) {
+	if rec.UploadID != "" || (rec.BaseETag == "" && !rec.New) {
+		return rec.Path, nil
+	}
+	e, err := w.c.remote.Stat(ctx, rec.Path)
+	switch {
+	case err == nil && (rec.New || !sameETag(e.ETag, rec.BaseETag)):
+		path := w.freeConflictName(ctx, rec.Path)
+		w.conflictLogged(rec.Path, path)
+		return path, nil
+	case err == nil, errors.Is(err, remote.ErrNotFound):
+		return rec.Path, nil
+	default:
+		return "", err
+	}
+}
+
+// resumeOffset asks the server where session id stands, when the remote
+// can say (a session it no longer knows starts over: id ""); otherwise
+// the journal's offset is taken.
+func (w *writer) resumeOffset(ctx context.Context, path, id string, off int64) (string, int64, error) {
+	if id == "" {
+		return id, off, nil
+	}
+	uo, ok := w.c.remote.(uploadOffsetter)
+	if !ok {
+		return id, off, nil
+	}
+	o, err := uo.UploadOffset(ctx, path, id)
+	switch {
+	case errors.Is(err, remote.ErrUploadGone):
+		return "", off, nil
+	case err != nil:
+		return "", 0, err
+	}
+	return id, o, nil
+}
+
+// sessionAttempt runs one REST session of size bytes to path: started
+// (and saved) unless it resumes id at off, continued chunk by chunk
+// (each confirmed offset saved), finished. It returns the new ETag;
+// ErrUploadGone when the server lost the session.
+func (w *writer) sessionAttempt(ctx context.Context, cu remote.ChunkedUploader, ctl *upCtl, path, id string, off int64,
+	body func(int64) io.ReaderAt, size int64, save func(string, int64) error) (string, error) {
+	chunk := w.opts.ChunkSize
+	var err error
+	if id == "" || off <= 0 {
+		if id == "" {
+			id = metadb.NewUploadID()
+		}
+		if err := save(id, 0); err != nil {
+			return "", err
+		}
+		n := min(chunk, size)
+		off, err = cu.StartUpload(ctx, path, id, io.NewSectionReader(body(0), 0, n), n)
+		if err != nil {
+			return "", err
+		}
+		if err := save(id, off); err != nil {
+			return "", err
+		}
+	} else {
+		w.log.Info("resuming a chunked upload", "path", path, "offset", off, "size", size)
+	}
+	for err == nil && size-off > chunk {
+		off, err = cu.ContinueUpload(ctx, path, id, off, io.NewSectionReader(body(off), 0, chunk), chunk)
+		if err == nil {
+			err = save(id, off)
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	// From here the old version is committed whole: a change of the
+	// file waits for FinishUpload instead of cancelling it.
+	w.mu.Lock()
+	if ctl.canceled {
+		w.mu.Unlock()
+		return "", context.Canceled
+	}
+	ctl.finishing = true
+	w.mu.Unlock()
+	n := size - off
+	return cu.FinishUpload(ctx, path, id, off, io.NewSectionReader(body(off), 0, n), n)
 }
 
 // recordUploaded shows the uploaded file in its parent's listing with the

@@ -943,10 +943,7 @@ func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if h.cf.direct {
 		// The cache disk is full: what is not cached comes straight
 		// from the server.
-		missing := false
-		for b := first; b <= last && !missing; b++ {
-			missing = !h.cf.has(b)
-		}
+		missing := h.cf.missingLocked(first, last)
 		s.mu.Unlock()
 		h.mu.Unlock()
 		if missing {
@@ -954,18 +951,48 @@ func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		}
 		return h.cachedAt(p, off, end)
 	}
-	// While the server is known to be away, a read that needs a GET
-	// fails at once (but for the one probe after the retry interval)
-	// instead of waiting for the server's retries, and nothing is read
-	// ahead.
+	err := h.fetchLocked(first, last, seq)
+	s.mu.Unlock()
+	h.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	for b := first; b <= last; b++ {
+		if err := h.cf.wait(ctx, b); err != nil {
+			if cacheFull(err) {
+				return h.directAt(ctx, p, off, end)
+			}
+			return 0, err
+		}
+	}
+	return h.cachedAt(p, off, end)
+}
+
+// missingLocked reports whether a block of first…last is not cached.
+func (cf *cfile) missingLocked(first, last int64) bool {
+	for b := first; b <= last; b++ {
+		if !cf.has(b) {
+			return true
+		}
+	}
+	return false
+}
+
+// fetchLocked starts the GETs a read of blocks first…last needs, with
+// h.mu and the store's lock held: the missing blocks (a window of them
+// for a sequential reader), and the next window once a sequential
+// reader is past the middle of the last one. While the server is known
+// to be away, a read that needs a GET fails at once (but for the one
+// probe after the retry interval) instead of waiting for the server's
+// retries, and nothing is read ahead.
+func (h *Handle) fetchLocked(first, last int64, seq bool) error {
+	s := h.cf.store
 	for b := first; b <= last; b++ {
 		if h.cf.has(b) || h.cf.inflight[b] != nil {
 			continue
 		}
 		if ok, until := s.o.Reach.MayAsk(); !ok {
-			s.mu.Unlock()
-			h.mu.Unlock()
-			return 0, s.o.NotCached(h.cf.rec.Path, until)
+			return s.o.NotCached(h.cf.rec.Path, until)
 		}
 		break
 	}
@@ -983,7 +1010,7 @@ func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		}
 	}
 	// Fetch ahead once the reader is past the middle of the last window.
-	if seq && !away && h.ahead > 0 && last >= h.half && h.ahead < nblocks(size) {
+	if seq && !away && h.ahead > 0 && last >= h.half && h.ahead < nblocks(h.cf.rec.Size) {
 		if got := h.cf.startFetchLocked(h.ahead, h.win); got > 0 {
 			h.advance(h.ahead, got)
 		} else {
@@ -992,18 +1019,7 @@ func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 			h.ahead++
 		}
 	}
-	s.mu.Unlock()
-	h.mu.Unlock()
-
-	for b := first; b <= last; b++ {
-		if err := h.cf.wait(ctx, b); err != nil {
-			if cacheFull(err) {
-				return h.directAt(ctx, p, off, end)
-			}
-			return 0, err
-		}
-	}
-	return h.cachedAt(p, off, end)
+	return nil
 }
 
 // cachedAt reads [off, end) from the cached file into p.

@@ -82,24 +82,16 @@ func Open(path, library string) (*bolt.DB, error) {
 				return fmt.Errorf("%w (schema %d, this odfb reads %d): use a newer odfb or another --cache-dir", ErrSchema, n, SchemaVersion)
 			}
 			if n < SchemaVersion {
-				for _, b := range [][]byte{BucketDirs, BucketContent} {
-					if tx.Bucket(b) != nil {
-						if err := tx.DeleteBucket(b); err != nil {
-							return err
-						}
-					}
+				if err := dropCacheBuckets(tx); err != nil {
+					return err
 				}
 			}
 		}
 		if lib := meta.Get(KeyLibrary); lib != nil && string(lib) != library && library != "" {
 			// Another library's cache: drop its metadata rather than show
 			// the wrong tree. The journal stays (it names its own URL).
-			for _, b := range [][]byte{BucketDirs, BucketContent} {
-				if tx.Bucket(b) != nil {
-					if err := tx.DeleteBucket(b); err != nil {
-						return err
-					}
-				}
+			if err := dropCacheBuckets(tx); err != nil {
+				return err
 			}
 		}
 		for _, b := range [][]byte{BucketDirs, BucketContent, BucketJournal, BucketMtimes} {
@@ -120,6 +112,19 @@ func Open(path, library string) (*bolt.DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// dropCacheBuckets removes the listings and content records (only a
+// cache; rebuilt as used), never the journal.
+func dropCacheBuckets(tx *bolt.Tx) error {
+	for _, b := range [][]byte{BucketDirs, BucketContent} {
+		if tx.Bucket(b) != nil {
+			if err := tx.DeleteBucket(b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // PutJSON stores v, as JSON, under key in bucket (one commit).
