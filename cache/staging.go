@@ -7,7 +7,6 @@ package cache
 //	WriteHandle.mu                      alone (closed flag)
 //	pending.fetchMu → writer.mu         ensureFetched
 //	pending.commitMu → writer.mu        commit, keepLost
-//	writer.mu → blocks.Store.mu         retireStaging → Store.Adopt
 //	Handle.mu → blocks.Store.mu         Handle.ReadAt
 //	cfile.persistMu → blocks.Store.mu   persistFetched
 //	blocks.Store.mu → reach.State.mu    ReadAt asks MayAsk/Offline
@@ -20,8 +19,11 @@ package cache
 // (toLostFoundLocked unlocks writer.mu around keepInLostFound), a GET,
 // a PUT and every wait for an upload (waitLocked) run unlocked; the
 // content cache's per-close commit is batched (touchFlushInterval).
-// Still done under writer.mu: journal commits (fsync, short: one record)
-// and retireStaging's adopt (a rename and a directory fsync). Methods
+// An uploaded file's staging file is adopted as cached content (a rename
+// and a directory fsync) after writer.mu is let go (retireStagingLocked
+// decides, the upload goroutine does it). Still done under writer.mu:
+// journal commits (a bbolt commit with fsync, one record), which keep
+// the journal's order the same as the pending files' states. Methods
 // named ...Locked are called with the lock of their receiver held.
 
 import (

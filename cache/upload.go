@@ -2,8 +2,9 @@ package cache
 
 // Locks here (order: top of staging.go): writer.mu around every change of
 // a pending file's state, upCtl.readMu (never with writer.mu) around each
-// read of a staging file by a PUT, writer.mu → blocks.Store.mu in
-// retireStaging. Sends run without writer.mu.
+// read of a staging file by a PUT. Sends, and the disposal of an
+// uploaded file's staging file (retireStagingLocked), run without
+// writer.mu.
 
 import (
 	"context"
@@ -160,7 +161,16 @@ func (w *writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) 
 		return
 	}
 	if err == nil {
-		w.uploadedLocked(pd, ctl, rec, gen, etag)
+		if retire := w.uploadedLocked(pd, ctl, rec, gen, etag); retire != nil {
+			// The file is forgotten (not in byPath, no handle) but still
+			// uploading for its waiters: its staging file becomes cached
+			// content without w.mu, and only then is it uploaded, so a
+			// Sync that returns finds it read back from the cache.
+			w.mu.Unlock()
+			retire()
+			w.mu.Lock()
+			w.moveLocked(pd, stateUploaded)
+		}
 		return
 	}
 	if errors.Is(err, context.Canceled) && w.ctx.Err() != nil {
@@ -178,8 +188,11 @@ func (w *writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) 
 // uploadedLocked records an attempt (of rec, generation gen) that put
 // the content on the server as version etag: the record goes when
 // nothing is left to send (and the file becomes local or uploaded), or
-// is updated when a newer version or an mtime is still to go.
-func (w *writer) uploadedLocked(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64, etag string) {
+// is updated when a newer version or an mtime is still to go. For a file
+// now uploaded and not open, it returns the disposal of its staging file,
+// to be run without w.mu before the caller moves it to uploaded (nil
+// otherwise).
+func (w *writer) uploadedLocked(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64, etag string) func() {
 	w.authErr = ""
 	pd.lastErr = nil
 	pd.uploadedGen = gen
@@ -194,7 +207,7 @@ func (w *writer) uploadedLocked(pd *pending, ctl *upCtl, rec JournalRecord, gen 
 		if err := metadb.PutRecords(w.c.db, pd.rec); err != nil {
 			w.log.Warn("cannot update the upload journal", "path", pd.rec.Path, "err", err)
 		}
-		return
+		return nil
 	}
 	if pd.rec.ModTimeSet {
 		// Applied with this upload; a later upload of new content
@@ -205,13 +218,12 @@ func (w *writer) uploadedLocked(pd *pending, ctl *upCtl, rec JournalRecord, gen 
 	if err := metadb.DeleteRecords(w.c.db, pd.rec.ID); err != nil {
 		w.log.Warn("cannot remove a finished upload from the journal; it will be sent again", "path", pd.rec.Path, "err", err)
 	}
-	if pd.opens == 0 {
-		delete(w.byPath, fold(pd.rec.Path))
-		w.retireStaging(pd, ctl, rec, etag)
-		w.moveLocked(pd, stateUploaded)
-	} else {
+	if pd.opens > 0 {
 		w.moveLocked(pd, stateLocal)
+		return nil
 	}
+	delete(w.byPath, fold(pd.rec.Path))
+	return w.retireStagingLocked(pd, ctl, rec, etag)
 }
 
 // failedLocked records a failed attempt that is retried: backoff
@@ -607,7 +619,7 @@ func (w *writer) recordUploaded(rec JournalRecord, etag, sentTo string, written 
 	}
 }
 
-// retireStaging disposes of the staging file of pd, whose upload
+// retireStagingLocked disposes of the staging file of pd, whose upload
 // (attempt ctl, of rec) just ended with the content on the server at
 // ETag etag and nothing left to send: it becomes the content-cache entry
 // of that version, every block present, so that reading the file back
@@ -617,19 +629,28 @@ func (w *writer) recordUploaded(rec JournalRecord, etag, sentTo string, written 
 // of the file began since (the caller checked the generation; mutating
 // and the path are checked here), and it is not an Office file, which
 // SharePoint rewrites after upload. Otherwise it is deleted. Called with
-// w.mu held.
-func (w *writer) retireStaging(pd *pending, ctl *upCtl, rec JournalRecord, etag string) {
+// w.mu held, it decides; the disk work (a rename into the content cache
+// and a directory fsync, or a removal) is the function it returns, run
+// after w.mu is let go: the file is forgotten by then (no longer in
+// byPath, no handle open), so nothing else touches its staging file. An
+// unlink of the path in that moment may drop the content before it is
+// adopted; the record left then names a version no listing shows, and
+// goes with the next version of the path or with LRU eviction.
+func (w *writer) retireStagingLocked(pd *pending, ctl *upCtl, rec JournalRecord, etag string) func() {
 	src := filepath.Join(w.dir, pd.rec.ID)
 	ok := ctl.sentTo != "" && ctl.sentTo == rec.Path && etag != "" && !officeFile(rec.Path) &&
 		pd.rec.Path == rec.Path && !pd.isGone() && pd.mutating == 0 && pd.fetched && pd.f == nil
-	if ok {
-		if st, err := os.Stat(src); err == nil && st.Size() == pd.size {
-			if w.c.content.Adopt(rec.Path, etag, st.Size(), src) {
-				return
+	size := pd.size
+	return func() {
+		if ok {
+			if st, err := os.Stat(src); err == nil && st.Size() == size {
+				if w.c.content.Adopt(rec.Path, etag, st.Size(), src) {
+					return
+				}
 			}
 		}
+		os.Remove(src)
 	}
-	os.Remove(src)
 }
 
 // officeFile reports the types SharePoint rewrites after upload

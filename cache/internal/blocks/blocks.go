@@ -6,7 +6,6 @@ package blocks
 //
 //	Handle.mu → Store.mu → Options.Reach (reach.State.mu: Offline, MayAsk)
 //	cfile.persistMu → Store.mu
-//	cache's writer.mu → Store.mu (Adopt, from retireStaging)
 //
 // Store.mu guards the open files (files, each cfile's bitmap,
 // inflight and flags), used and touched. Reads wait on it, so nothing
