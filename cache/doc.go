@@ -29,21 +29,20 @@
 // cached content are served, one warning is logged, and the server is
 // tried again after min(DirCacheTime, 30s). Meanwhile a read of content
 // that is not cached fails at once (ErrNotCached, which matches
-// remote.ErrUnavailable too) without
-// a request; after the interval one read probes the server, and any
-// answer to a GET brings it back.
+// remote.ErrUnavailable too) without a request; after the interval one
+// read probes the server, and any answer to a GET brings it back.
 //
-// Content (cache/internal/blocks). Reads go through a Handle. A read of a block that is not
-// cached starts a ranged GET: one block (BlockSize, 256 KiB) for a random
-// read, and on sequential reads a window that starts at FirstReadAhead
-// (1 MiB) and doubles on each fetch up to MaxReadAhead (32 MiB); the next
-// window is requested when the reader passes the middle of the previous
-// one. Concurrent readers of a block share one GET. Data streams from the
-// response to the sparse file in small buffers, so memory does not grow
-// with file size (a bitmap of one bit per 256 KiB block is all that is
-// held per open file: 4 KiB per GiB). When a
-// listing shows a new ETag for a file, its cached content is dropped (at
-// last close if it is open).
+// Content (cache/internal/blocks). Reads go through a Handle. A read of a
+// block that is not cached starts a ranged GET: one block (BlockSize, 256
+// KiB) for a random read, and on sequential reads a window that starts at
+// FirstReadAhead (1 MiB) and doubles on each fetch up to MaxReadAhead (32
+// MiB); the next window is requested when the reader passes the middle of
+// the previous one. Concurrent readers of a block share one GET. Data
+// streams from the response to the sparse file in small buffers, so memory
+// does not grow with file size (a bitmap of one bit per 256 KiB block is
+// all that is held per open file: 4 KiB per GiB). When a listing shows a
+// new ETag for a file, its cached content is dropped (at last close if it
+// is open).
 //
 // A full cache disk (ENOSPC, EDQUOT while storing a download) first
 // evicts least recently used content that is not open, whatever
@@ -91,10 +90,11 @@
 // Errors (errors.go). The cache's own answers — a name absent from a
 // fresh listing, a name taken by a pending file, content not cached
 // while the server is away, a version replaced while open, a read-only
-// cache — are *Error with a kind of this package (ErrNotFound, ErrExists,
-// ErrNotDir, ErrIsDir, ErrNotEmpty, ErrInvalid, ErrNotCached, ErrChanged, ErrTooLarge,
-// ErrNoWrites); a kind that means what a remote kind means also matches
-// it with errors.Is. The server's answers pass through as *remote.Error.
+// cache — are *Error with a kind of this package (ErrNotFound,
+// ErrExists, ErrNotDir, ErrIsDir, ErrNotEmpty, ErrInvalid, ErrNotCached,
+// ErrChanged, ErrTooLarge, ErrNoWrites); a kind that means what a remote
+// kind means also matches it with errors.Is. The server's answers pass
+// through as *remote.Error.
 // Nothing here produces an errno: fusefs/errno.go maps all of them.
 //
 // Parts and the dependency rule (issue 10, item 1). Package cache is
@@ -116,7 +116,8 @@
 // Rule: a part imports remote, internal/names and metadb at most; never
 // cache, never another part. The facade (this package) composes them and
 // is the one place where pending files are overlaid onto listings
-// (withPending, pendingEntry, pendingIn).
+// (withPending, pendingEntry, pendingIn). TestPartsDependencyRule
+// (deps_test.go) fails on an import that breaks the rule.
 //
 // Still in this package, to be split out next: writes (staging.go,
 // staging_ops.go, upload.go, upload_control.go, pending_state.go,
