@@ -10,8 +10,11 @@ LDFLAGS := -s -w -X github.com/odfb/odfb/internal/version.Version=$(VERSION)
 # emulator are all concurrent. TESTFLAGS lets a developer add -run, -v, …
 TESTFLAGS ?=
 TEST_TIMEOUT ?= 25m
+# staticcheck at a pinned release, fetched through the Go module proxy by
+# `go run` (nothing to install; the first run downloads it).
+STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build test lint vet fmt-check complexity demo bench install clean
+.PHONY: all build test lint vet fmt-check staticcheck complexity demo bench soak install clean
 
 all: build
 
@@ -20,7 +23,7 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/odfb ./cmd/odfb
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/spemu ./cmd/spemu
 
-lint: fmt-check vet
+lint: fmt-check vet staticcheck
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -28,6 +31,10 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+# Checks left out are listed, each with its reason, in staticcheck.conf.
+staticcheck:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 test: lint build
 	$(GO) test -race -timeout $(TEST_TIMEOUT) -count=1 $(TESTFLAGS) ./...
@@ -38,6 +45,14 @@ GOCYCLO ?= github.com/fzipp/gocyclo/cmd/gocyclo@v0.6.0
 complexity:
 	$(GO) run $(GOCYCLO) -over 20 -ignore _test cache/
 	$(GO) run ./internal/funclen/cmd/funclen -over 80 cache
+
+# The fault matrix at length (docs/reliability.md): SOAK_SEEDS seeds of
+# every case, the fault cases included, SOAK_OPS operations per thread.
+SOAK_SEEDS ?= 100
+SOAK_OPS ?= 150
+soak: build
+	MATRIX_FAULTS=1 MATRIX_SEEDS=$(SOAK_SEEDS) MATRIX_OPS=$(SOAK_OPS) \
+		$(GO) test -race -timeout 3h -count=1 -v -run TestMatrix ./internal/matrix
 
 # Starts spemu on loopback with sample files and mounts it (see README).
 demo: build

@@ -30,7 +30,6 @@ type gatedRemote struct {
 	gate     string
 	reached  chan struct{} // closed when the gated call stops
 	release  chan struct{} // closed by the test
-	once     sync.Once
 	mu       sync.Mutex
 	armed    bool
 	commits  [][]byte

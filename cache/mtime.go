@@ -24,7 +24,9 @@ import (
 // for a file whose ETag is still that version, also after a remount; a
 // version written elsewhere has another ETag and shows the server's time.
 // An mtime the application set explicitly goes to the server and needs
-// no record.
+// no record; it drops the record of the version it was set on, and a
+// listing that shows one (ModTime other than ServerModTime) is never
+// overridden.
 //
 // Records are dropped when the version is replaced from here (its ETag
 // was the base of the next upload) or a listing shows another version
@@ -89,6 +91,9 @@ func (c *Cache) applyMtimes(kids []remote.Entry) {
 		for i := range kids {
 			if kids[i].IsDir || kids[i].ETag == "" {
 				continue
+			}
+			if !kids[i].ServerModTime.IsZero() && !kids[i].ModTime.Equal(kids[i].ServerModTime) {
+				continue // an mtime set explicitly, stored on the server: it wins
 			}
 			if v := b.Get(etagKey(kids[i].ETag)); len(v) == 8 {
 				kids[i].ModTime = time.Unix(0, int64(binary.BigEndian.Uint64(v)))

@@ -10,6 +10,9 @@ package cache
 //	Handle.mu → blocks.Store.mu         Handle.ReadAt
 //	cfile.persistMu → blocks.Store.mu   persistFetched
 //	blocks.Store.mu → reach.State.mu    ReadAt asks MayAsk/Offline
+//	listing.Store.editMu → writer.mu    a fetch's answer → reach OnBack → retryFailedNow
+//	listing.Store.editMu → blocks.Store.mu   a new listing drops changed content
+//	listing.Store.editMu → listing.Store.mu
 //	listing.Store.mu, Cache.mu          leaves (nothing taken while held)
 //	upCtl.readMu                        alone (reads of a staging file)
 //

@@ -605,7 +605,10 @@ func (w *writer) recordUploaded(rec JournalRecord, etag, sentTo string, written 
 	now := c.now()
 	mt := written
 	if rec.ModTimeSet {
+		// The server holds the application's time now; a kept time of
+		// this version (uploaded before the mtime was set) must not hide it.
 		mt = rec.ModTime
+		c.forgetMtimes([]string{etag, rec.BaseETag})
 	} else if sentTo != "" {
 		c.keepMtime(etag, rec.BaseETag, mt)
 	}

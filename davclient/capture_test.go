@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -135,7 +134,7 @@ func TestCaptureFuzzCorpus(t *testing.T) {
 				writeCorpus(t, "FuzzParseRESTJSON", name, rec.json)
 			}
 			if len(rec.xml) == 0 {
-				t.Fatal(fmt.Sprintf("%s: nothing captured", name))
+				t.Fatalf("%s: nothing captured", name)
 			}
 		})
 	}

@@ -80,6 +80,8 @@ type Client struct {
 	digest     string
 	digestTill time.Time
 	restCalls  atomic.Int64 // REST requests sent (tests)
+	// noChunked, once set, says why the server has no chunked upload.
+	noChunked atomic.Pointer[string]
 }
 
 var (

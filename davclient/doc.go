@@ -41,6 +41,12 @@
 //     one, or none while the server still calls it weak (a window of that
 //     one second in which a concurrent change could be overwritten).
 //   - Apache sends no ETag on PUT: Put then returns "".
+//   - A folder in the way of a PUT is ErrExists: SharePoint answers 405,
+//     Apache 409 as for a missing parent, so after a 409 the client
+//     looks (one PROPFIND) and tells the two apart.
+//   - Apache answers a path below a file ("/f.txt/x") with a bare 400:
+//     after a 400 without X-MSDAVEXT_Error, PROPFIND, PUT and MKCOL look
+//     at the parent and report ErrNotDir when it is a file.
 //   - Servers without SharePoint's REST API (contextinfo answers 404, 405,
 //     501, or a 4xx without SharePoint's headers) are detected once; every
 //     ChunkedUploader method then returns ErrNotSupported.
@@ -55,6 +61,13 @@
 //   - 429 and 503 wait for Retry-After (seconds or a date; the larger of it
 //     and RateLimit-Reset), logged, capped by MaxRetryWait; without the
 //     header, exponential backoff. A throttled request was not carried out.
+//     A 401 (or 403) whose body reads "429 TOO MANY REQUESTS", whose JSON
+//     error code says throttled, or that carries Retry-After is the same
+//     throttling (SharePoint Online has sent it; auth.ThrottledRefusal):
+//     waited out, never a credential renewal, ErrThrottled when it lasts.
+//   - A 500 whose REST error is SPQueryThrottledException (list view
+//     threshold) is final at once (ErrForbidden): retrying cannot help.
+//     "Cannot find resource for the request <fn>" is ErrNotSupported.
 //   - 500, 502, 504 and network errors back off exponentially (BackoffBase
 //     doubling to BackoffMax, ±25% jitter). After MaxRetries the error is
 //     final: ErrThrottled (with RetryAfter), ErrServer or ErrUnavailable.
@@ -90,7 +103,8 @@
 //     before a refresh completed just replays), and one replay. A second
 //     refusal, or a failed Refresh, is ErrAuth; a failed Refresh is not
 //     tried again for 5 s. Nothing loops: repeated password logins lock
-//     accounts.
+//     accounts. The reason a refusal gives (x-ms-diagnostics, the body's
+//     error_description) is logged and kept in the error's Detail.
 //   - REST POSTs carry the form digest from /_api/contextinfo, cached until
 //     a minute before FormDigestTimeoutSeconds ends and fetched again once
 //     on SharePoint's 403 "security validation" (-2130575251) error.

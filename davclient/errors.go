@@ -5,9 +5,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/odfb/odfb/davclient/auth"
 	"github.com/odfb/odfb/remote"
 )
 
@@ -24,8 +26,25 @@ func statusError(op, p string, resp *http.Response) *remote.Error {
 	davErr := resp.Header.Get("X-MSDAVEXT_Error")
 	restErr := parseRESTError(body)
 	switch st := resp.StatusCode; {
+	case auth.ThrottledRefusal(st, resp.Header, body):
+		// SharePoint Online's throttling dressed as 401: not a credential
+		// failure (the retry wrapper waited it out; this is what remained).
+		e.Kind = remote.ErrThrottled
+		e.RetryAfter = retryAfter(resp, time.Now())
+		if e.Detail == "" {
+			e.Detail = "the server throttled the request (answered " + strconv.Itoa(st) + " " + shorten(string(body), 40) + ")"
+		}
 	case isAuthFailure(resp):
 		e.Kind = remote.ErrAuth
+	case restErr.listViewThreshold():
+		// SPQueryThrottledException: the call exceeds the list view
+		// threshold; it fails the same way every time.
+		e.Kind = remote.ErrForbidden
+	case restErr.noSuchResource():
+		// "Cannot find resource for the request startUpload": the
+		// server has no such REST function (SharePoint 2013 has no
+		// chunked upload). Not a missing file, and not worth retrying.
+		e.Kind = remote.ErrNotSupported
 	case st == http.StatusNotFound && op == "PUT" && iisTooLarge(body):
 		// IIS request filtering answers an over-long body with 404.13,
 		// not 413; calling it "not found" would send the uploader
@@ -76,13 +95,26 @@ func iisTooLarge(body []byte) bool {
 // serverDetail extracts the server's own explanation: the X-MSDAVEXT_Error
 // text, a REST error message, or a short plain-text body.
 func serverDetail(resp *http.Response, body []byte) string {
+	var reason string
+	if st := resp.StatusCode; st == http.StatusUnauthorized || st == http.StatusForbidden {
+		// The reason a refusal gives (x-ms-diagnostics, error_description)
+		// is what tells the user which step failed.
+		reason = auth.RefusalReason(resp.Header, body)
+	}
 	if h := resp.Header.Get("X-MSDAVEXT_Error"); h != "" {
 		code, text, _ := strings.Cut(h, ";")
 		text = strings.TrimSpace(text)
 		if dec, err := url.QueryUnescape(text); err == nil {
 			text = dec
 		}
-		return shorten(strings.TrimSpace(code+" "+text), 300)
+		d := shorten(strings.TrimSpace(code+" "+text), 300)
+		if reason != "" {
+			d += "; " + reason
+		}
+		return d
+	}
+	if reason != "" {
+		return reason
 	}
 	if re := parseRESTError(body); re.Message != "" {
 		return shorten(re.Code+": "+re.Message, 300)
@@ -124,6 +156,24 @@ func (r restError) tooBig() bool {
 	m := strings.ToLower(r.Message)
 	return strings.Contains(m, "request message is too big") ||
 		(strings.Contains(r.Code, "InvalidClientQueryException") && strings.Contains(m, "too big"))
+}
+
+// listViewThreshold reports SPQueryThrottledException ("The attempted
+// operation is prohibited because it exceeds the list view threshold").
+func (r restError) listViewThreshold() bool {
+	return strings.Contains(r.Code, "SPQueryThrottledException") ||
+		strings.Contains(strings.ToLower(r.Message), "exceeds the list view threshold")
+}
+
+// noSuchResource reports OData's "Cannot find resource for the request
+// <function>": the server does not have the REST function called.
+func (r restError) noSuchResource() bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(r.Message)), "cannot find resource for the request")
+}
+
+// permanentServerAnswer reports a 5xx body that retrying cannot change.
+func permanentServerAnswer(body []byte) bool {
+	return parseRESTError(body).listViewThreshold()
 }
 
 // securityValidation reports the "invalid form digest" error.

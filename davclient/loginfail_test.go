@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/odfb/odfb/davclient/auth"
 	"github.com/odfb/odfb/remote"
 )
 
@@ -44,6 +45,9 @@ func TestLoginFailureKinds(t *testing.T) {
 		{"authorize refused", loginStub{authorizeErr: refused}, remote.ErrAuth},
 		{"refresh unreachable", loginStub{refreshErr: unreachable}, remote.ErrUnavailable},
 		{"refresh refused", loginStub{refreshErr: refused}, remote.ErrAuth},
+		// A sign-in endpoint that throttles is waited for, not a refusal.
+		{"authorize throttled", loginStub{authorizeErr: fmt.Errorf("saml: throttled: %w", auth.ErrSignInThrottled)}, remote.ErrThrottled},
+		{"refresh throttled", loginStub{refreshErr: fmt.Errorf("saml: throttled: %w", auth.ErrSignInThrottled)}, remote.ErrThrottled},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cl, err := New(Options{URL: srv.URL + "/lib", Auth: c.a, Logger: testLogger(t)})

@@ -52,12 +52,6 @@ func (c *Client) serverRelative(p string) string {
 	return c.basePath + p
 }
 
-// libraryPath maps a decoded server path back to a library path. ok is
-// false when it lies outside the library.
-func (c *Client) libraryPath(serverPath string) (string, bool) {
-	return relToRoot(c.basePath, serverPath)
-}
-
 // relToRoot resolves serverPath (decoded, absolute) against the root
 // path. "." and ".." are resolved first, so "/lib/../other" is outside.
 // The comparison ignores case, like SharePoint.

@@ -194,17 +194,23 @@ func (c *Client) StartUpload(ctx context.Context, p, uploadID string, chunk io.R
 	if err := checkUploadArgs("StartUpload", p, uploadID, n); err != nil {
 		return 0, err
 	}
+	if why := c.noChunked.Load(); why != nil {
+		return 0, &remote.Error{Kind: remote.ErrNotSupported, Op: "StartUpload", Path: p, Detail: *why}
+	}
 	if _, err := c.formDigest(ctx, "StartUpload", p, false); err != nil {
 		return 0, err
 	}
+	created := false
 	e, err := c.Stat(ctx, p)
 	switch {
 	case errors.Is(err, remote.ErrNotFound):
+		created = true
 		fn := c.folderAPI(remote.Dir(p)) + "/Files/AddUsingPath(decodedurl=" + odataString(remote.Base(p)) + ",overwrite=false)"
 		if _, _, aerr := c.restPost(ctx, "AddUsingPath", p, fn, nil, 0); aerr != nil {
 			var re *remote.Error
 			// Someone (or our own lost attempt) created it meanwhile: fine,
 			// the session starts on the existing file.
+			created = false
 			if !(errors.As(aerr, &re) && (re.Kind == remote.ErrExists || alreadyExists(re))) {
 				if errors.As(aerr, &re) && re.Kind == remote.ErrNotFound {
 					// The folder is missing, as PUT reports it.
@@ -221,6 +227,22 @@ func (c *Client) StartUpload(ctx context.Context, p, uploadID string, chunk io.R
 	fn := c.fileAPI(p) + "/StartUpload(uploadId=guid'" + strings.ToLower(uploadID) + "')"
 	data, _, err := c.restPost(ctx, "StartUpload", p, fn, readerOrEmpty(chunk), n)
 	if err != nil {
+		var re *remote.Error
+		if errors.As(err, &re) && re.Kind == remote.ErrNotSupported {
+			// The server has a REST API but no chunked upload (SharePoint
+			// 2013: "Cannot find resource for the request StartUpload").
+			// Said once; later uploads are refused without a request.
+			why := "the server has no chunked upload API (" + re.Detail + ")"
+			c.noChunked.Store(&why)
+			c.log.Warn("davclient: the server has no chunked upload; files over the PUT limit cannot be uploaded", "path", p, "detail", re.Detail)
+			if created {
+				// The empty file AddUsingPath made for the session is ours:
+				// leaving it would show a 0-byte file where none was.
+				if derr := c.Delete(ctx, p); derr != nil {
+					c.log.Warn("davclient: could not remove the empty file made for the upload session", "path", p, "err", derr)
+				}
+			}
+		}
 		return 0, err
 	}
 	off, err := parseOffset(data)

@@ -1,6 +1,7 @@
 package davclient
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -16,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/odfb/odfb/davclient/auth"
 	"github.com/odfb/odfb/remote"
 )
 
@@ -48,9 +50,11 @@ type reply struct {
 //     and held by a returned response until its body is closed);
 //   - authorizes each attempt, and on an authentication refusal refreshes
 //     once (shared by concurrent requests) and replays once;
-//   - on 429/503 waits for Retry-After (capped by MaxRetryWait), else backs
-//     off exponentially with jitter; the same for 500/502/504 and network
-//     errors;
+//   - on 429/503 (and on a 401 that is throttling in disguise, see
+//     auth.ThrottledRefusal) waits for Retry-After (capped by
+//     MaxRetryWait), else backs off exponentially with jitter; the same
+//     for 500/502/504 and network errors, except a 500 that says retrying
+//     cannot help (SPQueryThrottledException);
 //   - rewinds the body before every attempt;
 //   - stops at once when ctx is cancelled.
 //
@@ -110,26 +114,46 @@ func (c *Client) do(ctx context.Context, k call) (*reply, error) {
 			continue
 		}
 		st := resp.StatusCode
+		// The body of a refusal or a server error decides what it means
+		// (a 401 that is throttling, a 500 that is a list-view threshold),
+		// so it is read here, bounded, and put back for statusError.
+		var peek []byte
+		if st == http.StatusUnauthorized || st == http.StatusForbidden || st == http.StatusInternalServerError {
+			peek = peekBody(resp)
+		}
+		throttled := st == http.StatusTooManyRequests || st == http.StatusServiceUnavailable ||
+			auth.ThrottledRefusal(st, resp.Header, peek)
 		switch {
-		case isAuthFailure(resp):
+		case !throttled && isAuthFailure(resp):
+			reason := auth.RefusalReason(resp.Header, peek)
 			if authReplayed {
 				e := statusError(k.op, k.path, resp)
 				release()
 				e.Kind = remote.ErrAuth
 				e.Err = errors.New("the server refused the renewed credentials (" + c.opts.Auth.String() + ")")
+				c.log.Warn("davclient: the server refused the renewed credentials", "op", k.op, "path", k.path, "status", st, "reason", e.Detail)
 				return nil, e
 			}
 			discard(resp)
 			release()
+			if reason != "" {
+				c.log.Info("davclient: the server refused the credentials", "op", k.op, "path", k.path, "status", st, "reason", reason)
+			}
 			if err := c.auth.refresh(ctx, gen); err != nil {
 				if ctx.Err() != nil {
 					return fail(remote.ErrUnavailable, 0, ctx.Err())
 				}
-				return nil, &remote.Error{Kind: loginFailureKind(err), Op: k.op, Path: k.path, Status: st, Err: err}
+				return nil, &remote.Error{Kind: loginFailureKind(err), Op: k.op, Path: k.path, Status: st, Detail: reason, Err: err}
 			}
 			authReplayed = true
 			continue
-		case st == http.StatusTooManyRequests || st == http.StatusServiceUnavailable:
+		case st == http.StatusInternalServerError && permanentServerAnswer(peek):
+			// Retrying cannot change the answer (SPQueryThrottledException:
+			// the call exceeds the list view threshold).
+			e := statusError(k.op, k.path, resp)
+			release()
+			return nil, e
+		case throttled:
 			w := retryAfter(resp, time.Now())
 			asked := w
 			if attempt >= c.opts.MaxRetries {
@@ -171,6 +195,18 @@ func (c *Client) do(ctx context.Context, k call) (*reply, error) {
 		resp.Body = &releasingBody{ReadCloser: resp.Body, release: release}
 		return &reply{Response: resp, ambiguous: ambiguous, attempts: attempt + 1}, nil
 	}
+}
+
+// peekBody reads (a bounded part of) resp's body and puts it back, so
+// the answer can be classified and still read by statusError.
+func peekBody(resp *http.Response) []byte {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrBody))
+	rest := resp.Body
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(b), rest), rest}
+	return b
 }
 
 // newRequest builds one attempt of k, with a fresh reader over the body.
@@ -313,6 +349,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 // from cache, or retry later) instead of an auth error that tells the user
 // to log in again.
 func loginFailureKind(err error) error {
+	if errors.Is(err, auth.ErrSignInThrottled) {
+		return remote.ErrThrottled // wait and retry; not a credential failure
+	}
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {

@@ -242,8 +242,12 @@ func TestStatusMapping(t *testing.T) {
 		s := &scripted{steps: []http.HandlerFunc{tc.h}}
 		_, err := scriptedClient(t, s, nil).Put(ctx, "/f", bytes.NewReader(nil), 0, remote.PutOptions{})
 		wantKind(t, err, tc.kind)
-		if s.count() != 1 {
-			t.Fatalf("%v: %d requests, want no retry", tc.kind, s.count())
+		want := 1
+		if tc.kind == remote.ErrConflict {
+			want = 2 // and one PROPFIND: is a folder in the way? (putinway_test.go)
+		}
+		if s.count() != want {
+			t.Fatalf("%v: %d requests, want %d (no retry)", tc.kind, s.count(), want)
 		}
 	}
 	s := &scripted{steps: []http.HandlerFunc{status(400, "X-MSDAVEXT_Error", "589838; The+name+is+invalid.")}}

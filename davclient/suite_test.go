@@ -25,9 +25,7 @@ type target struct {
 	// read returns a file's bytes straight from the server's storage,
 	// so the suite checks the server's state, not only the client's view.
 	read func(p string) ([]byte, error)
-	// requests counts requests seen by the server (nil: unknown).
-	requests func() int
-	opts     func(*Options)
+	opts func(*Options)
 	// srv is the emulator behind the target (nil for other servers).
 	srv *spemu.Server
 }

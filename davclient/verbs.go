@@ -35,7 +35,7 @@ func (c *Client) propfind(ctx context.Context, op, p, depth string, body []byte)
 			discard(r.Response)
 			return multistatus{}, r, &remote.Error{Kind: remote.ErrServer, Op: op, Path: p, Status: r.StatusCode, Detail: "PROPFIND answered without a multistatus (not a WebDAV server?)"}
 		}
-		return multistatus{}, r, statusError(op, p, r.Response)
+		return multistatus{}, r, c.belowFile(ctx, p, statusError(op, p, r.Response))
 	}
 	defer r.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxPropfindBody+1))
@@ -54,6 +54,23 @@ func (c *Client) propfind(ctx context.Context, op, p, depth string, body []byte)
 		c.log.Warn("davclient: server named paths outside the library; ignored", "op", op, "path", p, "count", ms.outside)
 	}
 	return ms, r, nil
+}
+
+// belowFile resolves a bare 400 (no X-MSDAVEXT_Error, so not a name
+// SharePoint refuses): Apache's answer for a path below a file
+// ("/f.txt/x"). When the parent is a file, or itself below one, the
+// error becomes ErrNotDir; otherwise it stays as it was. One PROPFIND
+// per level, only after such a 400.
+func (c *Client) belowFile(ctx context.Context, p string, e *remote.Error) *remote.Error {
+	if e.Kind != remote.ErrServer || e.Status != http.StatusBadRequest || remote.Dir(p) == "/" {
+		return e
+	}
+	parent, err := c.Stat(ctx, remote.Dir(p))
+	if (err == nil && !parent.IsDir) || errors.Is(err, remote.ErrNotDir) {
+		e.Kind = remote.ErrNotDir
+		e.Detail = strings.TrimSpace("a folder in the path is a file " + e.Detail)
+	}
+	return e
 }
 
 // Stat returns one entry (PROPFIND Depth 0).
@@ -263,12 +280,20 @@ func (c *Client) Put(ctx context.Context, p string, body io.ReaderAt, size int64
 		return "", err
 	}
 	if r.StatusCode/100 != 2 {
-		e := statusError("PUT", p, r.Response)
+		e := c.belowFile(ctx, p, statusError("PUT", p, r.Response))
 		if e.Kind == remote.ErrPrecondition && r.ambiguous {
 			e.Detail = strings.TrimSpace(e.Detail + " (an earlier attempt whose answer was lost may have succeeded)")
 		}
 		if r.StatusCode == http.StatusMethodNotAllowed {
 			e.Kind = remote.ErrExists // a folder is in the way
+		}
+		if r.StatusCode == http.StatusConflict {
+			// Apache answers 409 for a folder in the way too, not only
+			// for a missing parent: look.
+			if st, serr := c.Stat(ctx, p); serr == nil && st.IsDir {
+				e.Kind = remote.ErrExists
+				e.Detail = strings.TrimSpace("a folder has that name " + e.Detail)
+			}
 		}
 		return "", e
 	}
@@ -316,7 +341,7 @@ func (c *Client) Mkdir(ctx context.Context, p string) error {
 		discard(r.Response)
 		return nil
 	}
-	e := statusError("MKCOL", p, r.Response)
+	e := c.belowFile(ctx, p, statusError("MKCOL", p, r.Response))
 	if e.Kind == remote.ErrExists && r.ambiguous {
 		// Our own earlier attempt may have made it and lost its answer, or
 		// something else holds the name (a file, made by someone else while

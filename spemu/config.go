@@ -79,6 +79,22 @@ type Config struct {
 	// 0 keeps every record (tests), N > 0 keeps only the last N (a ring,
 	// for long benchmarks). The RequestLog writer always gets every record.
 	RequestLogLimit int
+	// PublicURL, when set, is the scheme://host the emulator says it is
+	// in absolute hrefs, Location headers and LibraryURL, instead of its
+	// listener's address: tests serve it under a SharePoint host name
+	// (https://contoso.sharepoint.us) through a transport that sends that
+	// host's requests to the listener.
+	PublicURL string
+	// FullFileEntries puts resourcetype, isFolder, ishidden and
+	// getcontenttype into file entries of an allprop PROPFIND, as the
+	// MS-WDVMODUU example and emulators do; SharePoint Online leaves them
+	// out (the default), so a client must not need them.
+	FullFileEntries bool
+	// NoChunkedUpload plays a SharePoint without the chunked upload API
+	// (SharePoint 2013): StartUpload and its siblings answer 404 with
+	// "Cannot find resource for the request StartUpload." The rest of the
+	// REST API (contextinfo, AddUsingPath) works.
+	NoChunkedUpload bool
 
 	// --- Fields for the login and REST endpoints (login*.go, oauth*.go,
 	// rest*.go). Their owners add fields below this line. ---
@@ -94,7 +110,20 @@ type Faults struct {
 	ThrottleRate   float64       // fraction of requests answered 429/503
 	ThrottleStatus int           // 429 (default) or 503
 	RetryAfter     int           // seconds in Retry-After (default 1)
-	FailRate       float64       // fraction answered with a 5xx (not throttling)
+	// ThrottleAs401 answers throttled requests with 401 and the body
+	// "429 TOO MANY REQUESTS", as SharePoint Online has done
+	// (OneDrive/onedrive-api-docs#799, SharePoint/sp-dev-docs#2547); whether
+	// it still does is [unc]. Retry-After comes with it unless NoRetryAfter.
+	ThrottleAs401 bool
+	// NoRetryAfter leaves Retry-After out of throttling answers (a 429
+	// without it has been captured from SharePoint Online
+	// [obs: onedrive-api-docs#797]; how often is [unc]).
+	NoRetryAfter bool
+	// ThrottleJSON makes the throttling body Graph's JSON error
+	// {"error":{"code":"activityLimitReached",…}} (application/json)
+	// instead of the 21-byte text [obs: onedrive-api-docs#797, unc for SPO].
+	ThrottleJSON bool
+	FailRate     float64 // fraction answered with a 5xx (not throttling)
 	// FailStatus is the status of an injected failure: 0 picks 500, 502
 	// or 503 (without Retry-After) from the seeded generator.
 	FailStatus int

@@ -411,5 +411,21 @@ func (s *Server) davMoveCopy(w http.ResponseWriter, r *http.Request, libPath str
 	}
 }
 
-// escapePath percent-encodes a decoded URL path (spaces as %20).
-func escapePath(p string) string { return (&url.URL{Path: p}).EscapedPath() }
+// escapePath percent-encodes a decoded URL path (spaces as %20). The
+// characters [ ] ( ) stay raw, as SharePoint Online leaves them in hrefs
+// (Go's encoder would escape them).
+func escapePath(p string) string {
+	return hrefRaw.Replace((&url.URL{Path: p}).EscapedPath())
+}
+
+var hrefRaw = strings.NewReplacer("%5B", "[", "%5D", "]", "%28", "(", "%29", ")")
+
+// hrefFor is the absolute href of an item in a multistatus answer:
+// folders end with "/", as SharePoint Online writes them.
+func (s *Server) hrefFor(r *http.Request, it Item) string {
+	h := s.baseFor(r) + escapePath(s.serverRelative(it.Path))
+	if it.IsDir && !strings.HasSuffix(h, "/") {
+		h += "/"
+	}
+	return h
+}

@@ -62,20 +62,27 @@ func TestPutGetPropfindDelete(t *testing.T) {
 	}
 	rs := responses(doc)
 	fileHref := lib + "/a%20b.txt"
-	dirHref := lib + "/dir"
-	if len(rs) != 3 || rs[lib] == nil || rs[fileHref] == nil || rs[dirHref] == nil {
-		t.Fatalf("PROPFIND hrefs %v, want %s, %s, %s", keys(rs), lib, fileHref, dirHref)
+	dirHref := lib + "/dir/" // folders end with "/", as on SharePoint Online
+	if len(rs) != 3 || rs[lib+"/"] == nil || rs[fileHref] == nil || rs[dirHref] == nil {
+		t.Fatalf("PROPFIND hrefs %v, want %s/, %s, %s", keys(rs), lib, fileHref, dirHref)
 	}
-	if got, _ := prop(rs[lib], "D:displayname"); got != "Documents" {
+	if got, _ := prop(rs[lib+"/"], "D:displayname"); got != "Documents" {
 		t.Errorf("library root displayname %q", got)
 	}
 	f := rs[fileHref]
 	for name, want := range map[string]string{
-		"D:getcontentlength": "12", "D:isFolder": "f", "D:iscollection": "0", "D:ishidden": "0",
+		"D:getcontentlength": "12", "D:iscollection": "0",
 		"D:getetag": e2, "D:displayname": "a b.txt", "Z:Win32FileAttributes": "00000020",
 	} {
 		if got, ok := prop(f, name); !ok || got != want {
 			t.Errorf("file %s = %q (present %v), want %q", name, got, ok, want)
+		}
+	}
+	// SharePoint Online's allprop file entry is bare: no resourcetype,
+	// isFolder, ishidden or getcontenttype.
+	for _, name := range []string{"D:resourcetype", "D:isFolder", "D:ishidden", "D:getcontenttype"} {
+		if got, ok := prop(f, name); ok {
+			t.Errorf("file entry carries %s = %q; SharePoint Online leaves it out", name, got)
 		}
 	}
 	lm, _ := prop(f, "D:getlastmodified")

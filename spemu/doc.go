@@ -28,10 +28,19 @@
 // a Config switch: Depth: infinity is refused with 403
 // propfind-finite-depth (AllowInfiniteDepth); a replacing PUT answers 204
 // (OverwriteStatus); refused names answer 400 with X-MSDAVEXT_Error
-// (NameErrorStatus); folders carry ETag version 0, which never changes;
-// hrefs are absolute and folders have no trailing slash; only exclusive
-// write locks exist (a shared LOCK gets 412), timeouts are capped at
-// 3600 s; OPTIONS needs no authentication.
+// (NameErrorStatus); only exclusive write locks exist (a shared LOCK
+// gets 412), timeouts are capped at 3600 s; OPTIONS needs no
+// authentication; the shape of throttling (Faults.ThrottleAs401,
+// NoRetryAfter, ThrottleJSON); which client ids the token exchange takes
+// (LoginConfig.ExchangeClientIDs, ExchangeAbsent) and whether WebDAV
+// takes Bearer (BearerOnDAV).
+//
+// Where SharePoint Online's behaviour is known, spemu follows it by
+// default (docs/sharepoint.md): hrefs are absolute, folders end with "/"
+// and [ ] ( ) stay raw; allprop file entries are bare (FullFileEntries
+// for the full shape); a folder's ETag version moves when its content
+// changes; STS tokens live 24 h; Accept: application/json gets minimal
+// metadata.
 //
 // Reason phrases: SharePoint answers HTTP/1.1 with upper-case phrases
 // ("207 MULTI-STATUS"). net/http cannot be told the phrase, so the

@@ -59,6 +59,9 @@ func (s *Server) drawFault(f Faults, r *http.Request) string {
 	if s.takeLoseAnswer(r) {
 		return "lost"
 	}
+	if s.takeThrottle(r) {
+		return "throttle"
+	}
 	if f.ThrottleRate <= 0 && f.FailRate <= 0 && f.DropRate <= 0 && f.LostRate <= 0 {
 		return ""
 	}
@@ -110,18 +113,55 @@ func (s *Server) takeLoseAnswer(r *http.Request) bool {
 	return false
 }
 
+// ThrottleNext makes the next n requests whose method is method ("" any)
+// and whose path contains pathContains ("" any) be throttled as Faults
+// says (status, Retry-After, ThrottleAs401, ThrottleJSON): the
+// deterministic form of ThrottleRate, for tests that count requests.
+func (s *Server) ThrottleNext(method, pathContains string, n int) {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	s.throttle = append(s.throttle, &loseRule{method: method, pathContains: pathContains, n: n})
+}
+
+func (s *Server) takeThrottle(r *http.Request) bool {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	for i, l := range s.throttle {
+		if (l.method == "" || strings.EqualFold(l.method, r.Method)) && strings.Contains(r.URL.Path, l.pathContains) {
+			l.n--
+			if l.n <= 0 {
+				s.throttle = append(s.throttle[:i], s.throttle[i+1:]...)
+			}
+			return true
+		}
+	}
+	return false
+}
+
 // writeThrottle answers like SharePoint's throttling: 429 with the 21-byte
-// plain-text body, or 503 "Server Too Busy", both with Retry-After.
+// plain-text body, or 503 "Server Too Busy", both with Retry-After; or,
+// with the [unc] switches, the same as a 401, without Retry-After, or
+// with a JSON body.
 func (s *Server) writeThrottle(w http.ResponseWriter, f Faults) {
 	h := w.Header()
-	h.Set("Retry-After", strconv.Itoa(f.RetryAfter))
+	if !f.NoRetryAfter {
+		h.Set("Retry-After", strconv.Itoa(f.RetryAfter))
+	}
 	h.Set("Content-Type", "text/plain; charset=utf-8")
+	status := f.ThrottleStatus
 	body := "429 TOO MANY REQUESTS"
-	if f.ThrottleStatus == http.StatusServiceUnavailable {
+	if status == http.StatusServiceUnavailable {
 		body = "Server Too Busy"
 	}
+	if f.ThrottleAs401 {
+		status, body = http.StatusUnauthorized, "429 TOO MANY REQUESTS"
+	}
+	if f.ThrottleJSON {
+		h.Set("Content-Type", "application/json")
+		body = `{"error":{"code":"activityLimitReached","message":"The request has been throttled","innerError":{"code":"throttledRequest"}}}`
+	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(f.ThrottleStatus)
+	w.WriteHeader(status)
 	w.Write([]byte(body))
 }
 

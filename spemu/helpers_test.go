@@ -24,7 +24,6 @@ func start(t *testing.T, mod func(*spemu.Config)) *spemu.Server {
 
 type resp struct {
 	status int
-	proto  string
 	header http.Header
 	body   []byte
 }

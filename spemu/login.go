@@ -21,13 +21,19 @@ type LoginConfig struct {
 	LegacyAuthOff bool
 	// STSFault makes extSTS.srf answer with a fault instead of a token:
 	// "50126" (bad password), "50053" (locked), "50076" (MFA required),
-	// "53003" (Conditional Access), or "notoken" (a success envelope
-	// without a token). "" or "none": normal behaviour (a wrong password
-	// still gets 50126).
+	// "53003" (Conditional Access), "notoken" (a success envelope
+	// without a token, its psf:pp status codes in S:Header) or
+	// "notoken-body" (the same with psf:pp inside the body's
+	// RequestSecurityTokenResponse). "" or "none": normal behaviour (a
+	// wrong password still gets 50126).
 	STSFault string
-	// TokenTTL is the lifetime of STS tokens and OAuth access tokens
-	// (default 1h). Cookies follow Config.CookieTTL.
+	// TokenTTL is the lifetime of OAuth access tokens (default 1h, as
+	// Entra ID's 60–90 minutes). Cookies follow Config.CookieTTL.
 	TokenTTL time.Duration
+	// STSTokenTTL is the lifetime of extSTS security tokens (default 24h,
+	// as in the 2024 capture of a real answer, reference §1.4). The legacy
+	// cookies live no longer than the token they came from.
+	STSTokenTTL time.Duration
 	// RefreshTokenTTL is the lifetime of a refresh token (default 90
 	// days, rolling: every redemption returns a new one and retires the
 	// old).
@@ -50,11 +56,30 @@ type LoginConfig struct {
 	// ClientIDs, when non-empty, is the list of public client ids the
 	// authority accepts; others get invalid_client (AADSTS700016).
 	ClientIDs []string
+	// ExchangeClientIDs, when non-empty, is the list of client ids whose
+	// access tokens SP.OAuth.NativeClient/Authenticate turns into an
+	// SPOIDCRL cookie; a valid token of another client gets 403. Which
+	// clients the real endpoint accepts is [unc]: Microsoft's own (Teams,
+	// OneDrive) are seen working, custom registrations reported refused
+	// (SharePoint/sp-dev-docs#7743), the Office client id unknown. Empty
+	// (the default): any client id.
+	ExchangeClientIDs []string
+	// TokenFault makes the OAuth token endpoint refuse every grant
+	// (device code and refresh token) with an Entra ID error: one of the
+	// codes of loginTokenFaults ("50076", "53003", "65001", "70043",
+	// "7000218", …). "" (the default): normal behaviour.
+	TokenFault string
+	// ExchangeAbsent makes SP.OAuth.NativeClient/Authenticate answer 404,
+	// as a server without the endpoint would [unc].
+	ExchangeAbsent bool
 }
 
 func (c *LoginConfig) fill() {
 	if c.TokenTTL <= 0 {
 		c.TokenTTL = time.Hour
+	}
+	if c.STSTokenTTL <= 0 {
+		c.STSTokenTTL = 24 * time.Hour
 	}
 	if c.RefreshTokenTTL <= 0 {
 		c.RefreshTokenTTL = 90 * 24 * time.Hour

@@ -143,8 +143,8 @@ func (l *loginService) serveExtSTS(w http.ResponseWriter, r *http.Request) {
 	if !strings.EqualFold(user, l.user) || pw != l.password {
 		fault = "50126"
 	}
-	if fault == "notoken" {
-		l.writeNoToken(w)
+	if fault == "notoken" || fault == "notoken-body" {
+		l.writeNoToken(w, fault == "notoken-body")
 		return
 	}
 	if fault != "" {
@@ -156,7 +156,7 @@ func (l *loginService) serveExtSTS(w http.ResponseWriter, r *http.Request) {
 	}
 	tok := "t=" + loginSecret("EwD", 48) + "&p="
 	now := l.now().UTC()
-	exp := now.Add(cfg.TokenTTL)
+	exp := now.Add(cfg.STSTokenTTL)
 	l.mu.Lock()
 	l.sts[tok] = loginGrant{user: l.user, audience: strings.ToLower(au.Host), expires: exp}
 	l.mu.Unlock()
@@ -240,16 +240,22 @@ func (l *loginService) writeSTSFault(w http.ResponseWriter, code string) {
 	_, _ = doc.WriteTo(w)
 }
 
-// writeNoToken writes the "success without a token" envelope of §1.4.
-func (l *loginService) writeNoToken(w http.ResponseWriter) {
+// writeNoToken writes the "success without a token" envelope of §1.4,
+// its psf:pp (status codes) in S:Header, or with inBody inside the body's
+// RequestSecurityTokenResponse, where the real STS has put it too.
+func (l *loginService) writeNoToken(w http.ResponseWriter, inBody bool) {
 	doc := etree.NewDocument()
 	e := doc.CreateElement("S:Envelope")
 	e.CreateAttr("xmlns:S", nsS12)
 	e.CreateAttr("xmlns:wst", nsWST5)
 	h := e.CreateElement("S:Header")
-	loginPSFHeader(h, "0x8004882c").CreateElement("psf:errorstatus").SetText("0x80045b00")
 	rstr := e.CreateElement("S:Body").CreateElement("wst:RequestSecurityTokenResponse")
 	rstr.CreateElement("wst:TokenType").SetText("urn:passport:compact")
+	at := h
+	if inBody {
+		at = rstr
+	}
+	loginPSFHeader(at, "0x8004882c").CreateElement("psf:errorstatus").SetText("0x80045b00")
 	w.Header().Set("Content-Type", "application/soap+xml; charset=utf-8")
 	_, _ = doc.WriteTo(w)
 }

@@ -130,6 +130,31 @@ func (l *loginService) serveDeviceCode(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// loginTokenFaults are the Entra ID refusals the token endpoint can be
+// switched to (LoginConfig.TokenFault): the OAuth error code and the
+// AADSTS text as Entra ID words them.
+var loginTokenFaults = map[string]struct{ code, text string }{
+	"50076":   {"invalid_grant", "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '00000003-0000-0ff1-ce00-000000000000'."},
+	"50079":   {"invalid_grant", "Due to a configuration change made by your administrator, or because you moved to a new location, you must enroll in multi-factor authentication to access '00000003-0000-0ff1-ce00-000000000000'."},
+	"53000":   {"invalid_grant", "Device is not in required device state: compliant. Conditional Access policy requires a compliant device, and the device is not compliant."},
+	"53001":   {"invalid_grant", "Device is not in required device state: domain_joined. Conditional Access policy requires a domain joined device, and the device is not domain joined."},
+	"53003":   {"invalid_grant", "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance."},
+	"65001":   {"invalid_grant", "The user or administrator has not consented to use the application with ID '{client}'. Send an interactive authorization request for this user and resource."},
+	"70043":   {"invalid_grant", "The refresh token has expired or is invalid due to sign-in frequency checks by conditional access."},
+	"700082":  {"invalid_grant", "The refresh token has expired due to inactivity."},
+	"50173":   {"invalid_grant", "The provided grant has expired due to it being revoked, a fresh auth token is needed."},
+	"50105":   {"invalid_grant", "Your administrator has configured the application ('{client}') to block users unless they are specifically granted ('assigned') access to the application."},
+	"700016":  {"unauthorized_client", "Application with identifier '{client}' was not found in the directory."},
+	"50126":   {"invalid_grant", "Error validating credentials due to invalid username or password."},
+	"7000218": {"invalid_client", "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."},
+}
+
+// KnownTokenFault reports whether code is one LoginConfig.TokenFault takes.
+func KnownTokenFault(code string) bool {
+	_, ok := loginTokenFaults[code]
+	return ok
+}
+
 // serveToken handles the device_code and refresh_token grants.
 func (l *loginService) serveToken(w http.ResponseWriter, r *http.Request) {
 	if !l.oauthPost(w, r) {
@@ -137,6 +162,14 @@ func (l *loginService) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	cfg := l.config()
+	if tf, ok := loginTokenFaults[cfg.TokenFault]; ok {
+		status := http.StatusBadRequest
+		if tf.code == "invalid_client" {
+			status = http.StatusUnauthorized
+		}
+		loginOAuthError(w, status, tf.code, "AADSTS"+cfg.TokenFault, strings.ReplaceAll(tf.text, "{client}", f.Get("client_id")))
+		return
+	}
 	now := l.now()
 	var user, scope, clientID string
 	switch f.Get("grant_type") {
@@ -266,6 +299,11 @@ const loginTenantGUID = "7a3e5c1d-0b6f-4e2a-9d8c-5f4b3a2e1d0c"
 // serveNativeAuthenticate turns a valid bearer token for this host into
 // an SPOIDCRL session cookie.
 func (l *loginService) serveNativeAuthenticate(w http.ResponseWriter, r *http.Request) {
+	cfg := l.config()
+	if cfg.ExchangeAbsent {
+		http.Error(w, "404 NOT FOUND", http.StatusNotFound)
+		return
+	}
 	authz := r.Header.Get("Authorization")
 	if !strings.HasPrefix(authz, "Bearer") {
 		l.writeBearerChallenge(w, r, false)
@@ -281,6 +319,16 @@ func (l *loginService) serveNativeAuthenticate(w http.ResponseWriter, r *http.Re
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		return
 	}
+	if len(cfg.ExchangeClientIDs) > 0 && !l.exchangeAllowed(authz, cfg.ExchangeClientIDs) {
+		// The token is good; this client may not turn it into a cookie.
+		// The body's exact words are [unc]; SharePoint's access-denied
+		// error is the likeliest.
+		loginJSON(w, http.StatusForbidden, map[string]any{"error": map[string]any{
+			"code":    "-2147024891, System.UnauthorizedAccessException",
+			"message": map[string]string{"lang": "en-US", "value": "Access denied. You do not have permission to perform this action or access this resource."},
+		}})
+		return
+	}
 	v := l.issueCookie("SPOIDCRL", user, l.cookieTTL)
 	secure := ""
 	if r.TLS != nil {
@@ -288,6 +336,21 @@ func (l *loginService) serveNativeAuthenticate(w http.ResponseWriter, r *http.Re
 	}
 	w.Header().Add("Set-Cookie", fmt.Sprintf("SPOIDCRL=%s; path=/;%s HttpOnly", v, secure))
 	loginJSON(w, http.StatusOK, map[string]any{})
+}
+
+// exchangeAllowed reports whether the client id the token was issued to
+// is in ids.
+func (l *loginService) exchangeAllowed(authz string, ids []string) bool {
+	tok := strings.TrimSpace(authz[len("Bearer"):])
+	l.mu.Lock()
+	g := l.access[tok]
+	l.mu.Unlock()
+	for _, id := range ids {
+		if strings.EqualFold(id, g.clientID) {
+			return true
+		}
+	}
+	return false
 }
 
 // authorizeBearer is the hook for requests to the library that carry an

@@ -177,6 +177,21 @@ var liveFileProps = []propName{
 	{nsZ, "Win32FileAttributes"},
 }
 
+// bareFileProps are what SharePoint Online puts in a file's entry of an
+// allprop listing: no resourcetype, isFolder, ishidden or getcontenttype
+// (a client must take a missing resourcetype for a file). Asked for by
+// name, they are answered.
+var bareFileProps = func() []propName {
+	var out []propName
+	for _, p := range liveFileProps {
+		if p.ns == nsDAV && (p.local == "resourcetype" || p.local == "isFolder" || p.local == "ishidden" || p.local == "getcontenttype") {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}()
+
 var liveDirProps = append(append([]propName{}, liveFileProps[:9]...),
 	append([]propName{{nsRepl, "authoritative-directory"}}, liveFileProps[9:]...)...)
 
@@ -413,10 +428,9 @@ func (s *Server) davPropfind(w http.ResponseWriter, r *http.Request, libPath str
 		items = append(items, kids...)
 	}
 	out, ms := newMultistatus()
-	base := s.baseFor(r)
 	for _, it := range items {
 		resp := ms.CreateElement("D:response")
-		resp.CreateElement("D:href").SetText(base + escapePath(s.serverRelative(it.Path)))
+		resp.CreateElement("D:href").SetText(s.hrefFor(r, it))
 		ok := etree.NewElement("D:prop")
 		var missing []propName
 		switch mode {
@@ -424,6 +438,8 @@ func (s *Server) davPropfind(w http.ResponseWriter, r *http.Request, libPath str
 			live := liveFileProps
 			if it.IsDir {
 				live = liveDirProps
+			} else if mode == "allprop" && !s.cfg.FullFileEntries {
+				live = bareFileProps
 			}
 			for _, p := range live {
 				e := newPropElement(p)
@@ -581,7 +597,7 @@ func (s *Server) davProppatch(w http.ResponseWriter, r *http.Request, libPath st
 	}
 	out, ms := newMultistatus()
 	resp := ms.CreateElement("D:response")
-	resp.CreateElement("D:href").SetText(s.baseFor(r) + escapePath(s.serverRelative(it.Path)))
+	resp.CreateElement("D:href").SetText(s.hrefFor(r, it))
 	for _, o := range ops {
 		ps := resp.CreateElement("D:propstat")
 		ps.CreateElement("D:prop").AddChild(newPropElement(o.p))

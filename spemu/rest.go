@@ -67,7 +67,6 @@ type restState struct {
 	sessionTimeout time.Duration
 	digests        map[string]time.Time // value → expiry
 	sessions       map[string]*uploadSession
-	requests       int
 }
 
 type uploadSession struct {
@@ -153,15 +152,32 @@ func verbose(r *http.Request) bool {
 	return strings.Contains(strings.ToLower(r.Header.Get("Accept")), "odata=verbose")
 }
 
+// minimal reports whether the answer is in OData's minimal metadata:
+// SharePoint Online's default for a bare "Accept: application/json" (and
+// for odata=minimalmetadata); only odata=nometadata leaves the metadata
+// out, and odata=verbose wraps everything in "d".
+func minimal(r *http.Request) bool {
+	a := strings.ToLower(r.Header.Get("Accept"))
+	return !strings.Contains(a, "odata=verbose") && !strings.Contains(a, "nometadata")
+}
+
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	ct := "application/json;odata=nometadata;streaming=true;charset=utf-8"
-	if verbose(r) {
+	switch {
+	case verbose(r):
 		ct = "application/json;odata=verbose;charset=utf-8"
+	case minimal(r):
+		ct = "application/json;odata=minimalmetadata;streaming=true;charset=utf-8"
 	}
 	w.Header().Set("Content-Type", ct)
 	w.WriteHeader(status)
 	b, _ := json.Marshal(v)
 	w.Write(b)
+}
+
+// metadataURL is the odata.metadata of a minimal-metadata answer.
+func (s *Server) metadataURL(r *http.Request, fragment string) string {
+	return s.baseFor(r) + s.cfg.Site + "/_api/$metadata#" + fragment
 }
 
 // restError writes SharePoint's error JSON: {"error":{…}} for verbose,
@@ -190,9 +206,16 @@ const (
 )
 
 // result wraps a scalar the way each metadata level does.
-func result(r *http.Request, name string, v any) any {
+func (s *Server) result(r *http.Request, name string, v any) any {
 	if verbose(r) {
 		return map[string]any{"d": map[string]any{name: v}}
+	}
+	if minimal(r) {
+		t := "Edm.Int64"
+		if v == nil {
+			t = "Edm.Null"
+		}
+		return map[string]any{"odata.metadata": s.metadataURL(r, t), "value": v}
 	}
 	return map[string]any{"value": v}
 }
@@ -233,6 +256,13 @@ func (s *Server) spFile(r *http.Request, it Item) any {
 			"type": "SP.File",
 		}
 		return map[string]any{"d": m}
+	}
+	if minimal(r) {
+		id := s.baseFor(r) + s.cfg.Site + "/_api/Web/GetFileByServerRelativePath(decodedurl='" + srvURL + "')"
+		m["odata.metadata"] = s.metadataURL(r, "SP.ApiData.Files12/@Element")
+		m["odata.type"] = "SP.File"
+		m["odata.id"] = id
+		m["odata.editLink"] = "Web/GetFileByServerRelativePath(decodedurl='" + srvURL + "')"
 	}
 	return m
 }
@@ -474,7 +504,7 @@ func (s *Server) contextInfo(w http.ResponseWriter, r *http.Request, st *restSta
 		return
 	}
 	info["SupportedSchemaVersions"] = []string{"14.0.0.0", "15.0.0.0"}
-	if strings.Contains(strings.ToLower(r.Header.Get("Accept")), "minimalmetadata") {
+	if minimal(r) {
 		info["odata.metadata"] = site + "/_api/$metadata#SP.ContextWebInformation"
 	}
 	writeJSON(w, r, http.StatusOK, info)
@@ -581,6 +611,12 @@ func (s *Server) uploadCall(w http.ResponseWriter, r *http.Request, st *restStat
 		}
 		offset = n
 	}
+	if s.cfg.NoChunkedUpload && (op == "startupload" || op == "continueupload" || op == "finishupload" || op == "cancelupload" || op == "getuploadstatus") {
+		// SharePoint 2013 has no such functions; OData names the segment
+		// it could not resolve.
+		restError(w, r, http.StatusNotFound, codeInvalidQuery, "Cannot find resource for the request "+c.name+".")
+		return
+	}
 	switch op {
 	case "startupload":
 		it, err := s.st.Stat(p)
@@ -626,7 +662,7 @@ func (s *Server) uploadCall(w http.ResponseWriter, r *http.Request, st *restStat
 		}
 		st.sessions[id] = &uploadSession{id: id, path: foldKey(p), tmp: f.Name(), offset: n, last: now, expires: now.Add(st.sessionTimeout)}
 		st.mu.Unlock()
-		writeJSON(w, r, http.StatusOK, result(r, "StartUpload", strconv.FormatInt(n, 10)))
+		writeJSON(w, r, http.StatusOK, s.result(r, "StartUpload", strconv.FormatInt(n, 10)))
 	case "continueupload", "finishupload":
 		u, code, msg := st.take(id, p)
 		if u == nil {
@@ -658,7 +694,7 @@ func (s *Server) uploadCall(w http.ResponseWriter, r *http.Request, st *restStat
 		u.offset += n
 		if op == "continueupload" {
 			st.put(u)
-			writeJSON(w, r, http.StatusOK, result(r, "ContinueUpload", strconv.FormatInt(u.offset, 10)))
+			writeJSON(w, r, http.StatusOK, s.result(r, "ContinueUpload", strconv.FormatInt(u.offset, 10)))
 			return
 		}
 		it, _, err := s.st.CommitFile(p, u.tmp, nil)
@@ -691,7 +727,7 @@ func (s *Server) uploadCall(w http.ResponseWriter, r *http.Request, st *restStat
 			return
 		}
 		os.Remove(u.tmp)
-		writeJSON(w, r, http.StatusOK, result(r, "CancelUpload", nil))
+		writeJSON(w, r, http.StatusOK, s.result(r, "CancelUpload", nil))
 	case "getuploadstatus":
 		st.mu.Lock()
 		u := st.sessions[id]

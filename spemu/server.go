@@ -24,10 +24,11 @@ type Server struct {
 	libPrefix string // Site + "/" + Library, decoded
 	sessions  *SessionStore
 
-	faultMu sync.Mutex
-	faults  Faults
-	lose    []*loseRule // LoseAnswers orders, guarded by faultMu
-	rng     *rand.Rand
+	faultMu  sync.Mutex
+	faults   Faults
+	lose     []*loseRule // LoseAnswers orders, guarded by faultMu
+	throttle []*loseRule // ThrottleNext orders, guarded by faultMu
+	rng      *rand.Rand
 
 	reqlog *requestLog
 
@@ -242,8 +243,14 @@ func (s *Server) URL() string {
 	return s.baseURL
 }
 
-// LibraryURL is URL() + Site + "/" + Library, percent-encoded.
-func (s *Server) LibraryURL() string { return s.URL() + escapePath(s.libPrefix) }
+// LibraryURL is URL() (or Config.PublicURL) + Site + "/" + Library,
+// percent-encoded.
+func (s *Server) LibraryURL() string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/") + escapePath(s.libPrefix)
+	}
+	return s.URL() + escapePath(s.libPrefix)
+}
 
 // Root is the served directory.
 func (s *Server) Root() string { return s.cfg.Root }
@@ -256,6 +263,9 @@ func (s *Server) Sessions() *SessionStore { return s.sessions }
 
 // baseFor is the scheme and host used in absolute hrefs for r.
 func (s *Server) baseFor(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
+	}
 	if u := s.URL(); u != "" {
 		return u
 	}

@@ -39,7 +39,7 @@ const pvtDir = "_vti_pvt"
 // the disk holds. It is keyed by the case-folded library path.
 type itemMeta struct {
 	GUID    string            `json:"guid"`              // upper case, no braces
-	Version int64             `json:"v"`                 // writes so far (files); 0 for folders
+	Version int64             `json:"v"`                 // writes so far (files); changes of content (folders)
 	Size    int64             `json:"size"`              // size when last seen
 	MtimeNs int64             `json:"mtime"`             // disk mtime when last seen
 	Created time.Time         `json:"created"`           // creationdate
@@ -533,6 +533,7 @@ func (st *store) commitLocked(p, tmp string, check CommitCheck) (Item, bool, err
 	m.Size, m.MtimeNs = fi.Size(), fi.ModTime().UnixNano()
 	m.Mutated = false
 	st.dirty = true
+	st.bumpFolderLocked(r.lib)
 	return st.item(resolved{lib: r.lib, disk: r.disk, fi: fi}), !exists, nil
 }
 
@@ -601,6 +602,7 @@ func (st *store) mkdirLocked(p string) (Item, error) {
 	st.dropMetaLocked(r.lib) // stale records of an older item
 	m := st.metaFor(r.lib, fi)
 	m.Created = time.Now().UTC().Truncate(time.Second)
+	st.bumpFolderLocked(r.lib)
 	return st.item(resolved{lib: r.lib, disk: r.disk, fi: fi}), nil
 }
 
@@ -625,7 +627,22 @@ func (st *store) removeLocked(p string) error {
 	st.forgetDirs(it.disk)
 	st.noteDir(filepath.Dir(it.disk), filepath.Base(it.disk), false)
 	st.dropMetaLocked(it.Path)
+	st.bumpFolderLocked(it.Path)
 	return nil
+}
+
+// bumpFolderLocked gives the folder holding lib its next version: a
+// SharePoint Online folder's ETag ("{GUID},N") changes when its content
+// does (a child added, replaced, removed or renamed), where emulators keep
+// ",0". The caller holds st.mu.
+func (st *store) bumpFolderLocked(lib string) {
+	if lib == "/" || lib == "" {
+		return
+	}
+	if m := st.meta[foldKey(path.Dir(lib))]; m != nil {
+		m.Version++
+		st.dirty = true
+	}
 }
 
 func (st *store) dropMetaLocked(lib string) {
@@ -727,6 +744,10 @@ func (st *store) MoveCopy(src, dst string, move, overwrite, shallow bool, check 
 			st.meta[k] = m
 		}
 		st.dirty = true
+		st.bumpFolderLocked(s.Path)
+		if foldKey(path.Dir(s.Path)) != foldKey(path.Dir(dstLib)) {
+			st.bumpFolderLocked(dstLib)
+		}
 		return !dstExists, nil
 	}
 	if prepared != "" && !s.IsDir && s.GUID == preparedFrom.GUID && s.Version == preparedFrom.Version {
@@ -753,6 +774,7 @@ func (st *store) MoveCopy(src, dst string, move, overwrite, shallow bool, check 
 		}
 	}
 	st.dirty = true
+	st.bumpFolderLocked(dstLib)
 	return !dstExists, nil
 }
 
@@ -830,19 +852,4 @@ func copyTree(src, dst string, shallow bool) error {
 		return err
 	}
 	return out.Close()
-}
-
-// updateMeta runs fn on the metadata of the existing item p under the lock.
-func (st *store) updateMeta(p string, fn func(it Item, m *itemMeta) error) error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	it, err := st.statLocked(p)
-	if err != nil {
-		return err
-	}
-	if err := fn(it, it.meta); err != nil {
-		return err
-	}
-	st.dirty = true
-	return nil
 }

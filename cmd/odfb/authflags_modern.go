@@ -32,8 +32,8 @@ type modernAuthFlags struct {
 // addModernAuthFlags registers the flags on fs.
 func addModernAuthFlags(fs *flag.FlagSet) *modernAuthFlags {
 	return &modernAuthFlags{
-		stsURL:        fs.String("sts-url", "", "legacy SAML: security token service URL (default "+auth.DefaultSTSURL+")"),
-		authority:     fs.String("authority", auth.DefaultAuthority, "OAuth: authority URL (Entra ID, or spemu in tests)"),
+		stsURL:        fs.String("sts-url", "", "legacy SAML: security token service URL (default: extSTS.srf of the library's cloud, e.g. "+auth.DefaultSTSURL+")"),
+		authority:     fs.String("authority", "", "OAuth: authority URL (default from the library's host: "+auth.DefaultAuthority+"; *.sharepoint.us and *.sharepoint-mil.us: "+auth.AuthorityUSGov+"; *.sharepoint.cn: "+auth.AuthorityChina+"; or spemu in tests)"),
 		clientID:      fs.String("client-id", auth.DefaultClientID, "OAuth: public client id (your organisation's app registration, if it requires one)"),
 		tenant:        fs.String("tenant", auth.DefaultTenant, "OAuth: tenant (organizations, a domain such as contoso.onmicrosoft.com, or a tenant id)"),
 		credentials:   fs.String("credentials", "", "OAuth: credentials file written by odfb login (default "+auth.DefaultCredentialsPath()+")"),

@@ -30,7 +30,12 @@ login can no longer be renewed.
 
 URL is the library (or site) URL you will mount; its host is what the
 login is for (contoso-my.sharepoint.com and contoso.sharepoint.com need a
-login each).
+login each) and which cloud signs you in (*.sharepoint.us and
+*.sharepoint-mil.us: login.microsoftonline.us; *.sharepoint.cn:
+login.chinacloudapi.cn).
+
+When sign-in fails, the error names the step (token, exchange) and what
+to try next; docs/login.md ("When sign-in fails") lists every AADSTS code.
 
 options:
 `
@@ -40,7 +45,7 @@ func cmdLogin(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("login", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, loginUsage); fs.PrintDefaults() }
-	authority := fs.String("authority", auth.DefaultAuthority, "authority URL (Entra ID, or spemu in tests)")
+	authority := fs.String("authority", "", "authority URL (default from the library's host: "+auth.DefaultAuthority+"; *.sharepoint.us and *.sharepoint-mil.us: "+auth.AuthorityUSGov+"; *.sharepoint.cn: "+auth.AuthorityChina+"; or spemu in tests)")
 	clientID := fs.String("client-id", auth.DefaultClientID, "public client id (your organisation's app registration, if it requires one)")
 	tenant := fs.String("tenant", auth.DefaultTenant, "tenant: organizations, a domain such as contoso.onmicrosoft.com, or a tenant id")
 	creds := fs.String("credentials", "", "credentials file (default "+auth.DefaultCredentialsPath()+")")

@@ -130,13 +130,9 @@ func printStatus(w io.Writer, st cache.Status) {
 	}
 	switch {
 	case st.AuthError != "":
-		// The strategy's error says what to do (OAuth: run odfb login;
-		// a cookie file: renew it); add a hint only where it does not.
-		hint := ""
-		if !strings.Contains(st.AuthError, "odfb login") {
-			hint = " (renew the credentials; uploads wait and are retried)"
-		}
-		fmt.Fprintf(w, "auth: FAILING: %s%s\n", st.AuthError, hint)
+		step, msg, next := authStep(st.AuthError)
+		fmt.Fprintf(w, "auth: FAILING at sign-in step %s: %s\n", step, msg)
+		fmt.Fprintf(w, "  next: %s (uploads wait and are retried)\n", next)
 	case st.Offline:
 		fmt.Fprintln(w, "server: unreachable; serving the cache, uploads wait")
 	default:
@@ -159,4 +155,44 @@ func countQueue(raw []byte) int {
 		return 0
 	}
 	return len(st.Queue)
+}
+
+// authStep splits an authentication error into the sign-in step that
+// failed — token (Entra ID), exchange (SharePoint turning the token into
+// a cookie) or cookie (SharePoint refusing the session) — the error, and
+// the next thing to try. Errors of davclient/auth's StepError carry both
+// ("sign-in step S failed: …; next: …"); for the others the step is read
+// from what the error names.
+func authStep(e string) (step, msg, next string) {
+	if i := strings.Index(e, "sign-in step "); i >= 0 {
+		rest := e[i+len("sign-in step "):]
+		if s, after, ok := strings.Cut(rest, " failed: "); ok {
+			step = s
+			msg, next, _ = strings.Cut(after, "; next: ")
+			if pre := strings.TrimSuffix(strings.TrimSpace(e[:i]), ":"); pre != "" {
+				msg = pre + ": " + msg
+			}
+			if next != "" {
+				return step, msg, next
+			}
+		}
+	}
+	msg = e
+	low := strings.ToLower(e)
+	switch {
+	case strings.Contains(low, "token exchange") || strings.Contains(low, "sp.oauth.nativeclient") || strings.Contains(low, "cookie exchange"):
+		step = "exchange"
+		next = "another --client-id, cookies from a browser (--cookies-from-browser), or a --cookie-command / --bearer-command"
+	case strings.Contains(low, "aadsts") || strings.Contains(low, "oauth2") || strings.Contains(low, "stored login") ||
+		strings.Contains(low, "sts ") || strings.Contains(low, "bearer-command"):
+		step = "token"
+		next = "run `odfb login URL` again (docs/login.md, \"When sign-in fails\", lists each AADSTS code)"
+	default:
+		step = "cookie"
+		next = "renew the credentials (a fresh cookie file, `odfb login URL`, or the cookie command)"
+	}
+	if strings.Contains(e, "odfb login") {
+		next = "as the error says"
+	}
+	return step, msg, next
 }

@@ -39,10 +39,21 @@ func TestPrintStatus(t *testing.T) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}
 	}
-	st.AuthError = "not authenticated"
-	b.Reset()
-	printStatus(&b, st)
-	if !strings.Contains(b.String(), "auth: FAILING: not authenticated") {
-		t.Errorf("auth failure not shown:\n%s", b.String())
+	for _, c := range []struct{ err, want, next string }{
+		{"PUT /a: not authenticated (HTTP 403): 917656 Access denied: the server refused the renewed credentials (cookie-file /c)",
+			"auth: FAILING at sign-in step cookie: PUT /a: not authenticated", "next: renew the credentials"},
+		{"PUT /a: not authenticated: sign-in step exchange failed: oauth: SharePoint refused the token exchange: … (client id x); next: routes that remain: (1) …",
+			"auth: FAILING at sign-in step exchange: PUT /a: not authenticated: oauth: SharePoint refused the token exchange", "next: routes that remain: (1) …"},
+		{"PUT /a: not authenticated: sign-in step token failed: oauth: the stored login can no longer be renewed (invalid_grant: AADSTS53003: Access has been blocked…): a Conditional Access policy blocks this sign-in; next: use cookies from a browser the policy trusts",
+			"auth: FAILING at sign-in step token: PUT /a: not authenticated: oauth: the stored login", "next: use cookies from a browser the policy trusts"},
+	} {
+		st.AuthError = c.err
+		b.Reset()
+		printStatus(&b, st)
+		for _, want := range []string{c.want, c.next} {
+			if !strings.Contains(b.String(), want) {
+				t.Errorf("status for %q lacks %q:\n%s", c.err, want, b.String())
+			}
+		}
 	}
 }

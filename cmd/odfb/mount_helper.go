@@ -37,6 +37,7 @@ log_file (default <cache_dir>/odfb.log). Options (comma-separated):
   config=FILE            more options, one name=value a line; FILE must be
                          owned by you (or root) and writable by no one else
   odfb's mount flags, "-" written "_": cookie_file=, cookie_command=,
+  cookies_from_browser=,
   credentials=, auth=, username=, password_file=, bearer_command=,
   bearer_on_dav, sts_url=, authority=, client_id=, tenant=, ca_file=,
   cache_dir=, dir_cache_time=, cache_size=, write_back=, transfers=,
@@ -56,7 +57,7 @@ does not mount, -v prints the odfb mount command, -n is accepted.
 // option may set (name with "-"; the option is written with "_").
 // --daemon is implied; ro/read_only is --read-only.
 var helperValueFlags = map[string]bool{
-	"auth": true, "cookie-file": true, "cookie-command": true, "username": true, "password-file": true,
+	"auth": true, "cookie-file": true, "cookie-command": true, "username": true, "password-file": true, "cookies-from-browser": true,
 	"ca-file": true, "sts-url": true, "authority": true, "client-id": true, "tenant": true,
 	"credentials": true, "bearer-command": true, "cache-dir": true, "dir-cache-time": true,
 	"cache-size": true, "uid": true, "gid": true, "umask": true, "log-level": true,

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -43,6 +44,9 @@ type BearerCommand struct {
 	base   string
 	client *http.Client
 	sess   *loginSession
+	// onDAV is set once SharePoint refused the token exchange and took
+	// the token as Bearer on WebDAV.
+	onDAV atomic.Bool
 }
 
 var _ Authenticator = (*BearerCommand)(nil)
@@ -91,11 +95,22 @@ func (a *BearerCommand) login(ctx context.Context, _ *loginCredential, _ bool) (
 	if err != nil {
 		return nil, err
 	}
-	if a.cfg.OnDAV {
+	if a.cfg.OnDAV || a.onDAV.Load() {
 		a.cfg.loggerOrDiscard().Info("auth: bearer command produced a token", "strategy", "bearer-command", "host", a.base, "expires", fmtTime(exp))
 		return &loginCredential{header: "Authorization", value: "Bearer " + tok, issued: time.Now(), expires: exp}, nil
 	}
 	c, err := exchangeBearer(ctx, a.client, a.base, tok)
+	if err != nil && errors.Is(err, ErrExchangeRefused) {
+		// As for oauth: try the token itself on WebDAV once, keep it if
+		// SharePoint takes it.
+		perr := bearerOnDAVWorks(ctx, a.client, a.cfg.SiteURL, tok)
+		if perr == nil {
+			a.onDAV.Store(true)
+			a.cfg.loggerOrDiscard().Info("auth: SharePoint refused the token exchange but takes the command's token on WebDAV; using Bearer", "strategy", "bearer-command", "host", a.base)
+			return &loginCredential{header: "Authorization", value: "Bearer " + tok, issued: time.Now(), expires: exp}, nil
+		}
+		return nil, &StepError{Step: "exchange", Err: fmt.Errorf("bearer-command: %w, and SharePoint did not take the token directly on WebDAV either (%v)", err, perr), Next: remainingRoutes}
+	}
 	if err != nil {
 		if errors.Is(err, errTokenRefused) {
 			return nil, fmt.Errorf("bearer-command: %w; the command must print a delegated access token for %s (scope %s/.default)", err, a.base, a.base)

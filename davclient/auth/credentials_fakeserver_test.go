@@ -28,7 +28,7 @@ type fakeSPO struct {
 
 	mu         sync.Mutex
 	user, pw   string
-	fault      string // "" | "50126" | "50076" | "notoken"
+	fault      string // "" | "50126" | "50076" | "notoken" | "notoken-body"
 	legacyOff  bool   // wsignin1.0 sets no cookies
 	refuseAll  bool   // every cookie is refused on the library
 	federated  bool   // GetUserRealm says Federated
@@ -181,6 +181,9 @@ func (f *fakeSPO) sts(w http.ResponseWriter, body []byte) {
 		now := time.Now().UTC()
 		fmt.Fprintf(w, `<?xml version="1.0" encoding="utf-8"?><S:Envelope xmlns:S="%s" xmlns:wsse="%s" xmlns:wsu="%s" xmlns:wst="%s"><S:Body><wst:RequestSecurityTokenResponse><wst:Lifetime><wsu:Created>%s</wsu:Created><wsu:Expires>%s</wsu:Expires></wst:Lifetime><wst:RequestedSecurityToken><wsse:BinarySecurityToken Id="Compact0" xmlns:wsse="%s">%s</wsse:BinarySecurityToken></wst:RequestedSecurityToken></wst:RequestSecurityTokenResponse></S:Body></S:Envelope>`,
 			nsSOAP12, nsWSSE, nsWSU, nsWST, now.Format(time.RFC3339), now.Add(f.tokenTTL).Format(time.RFC3339), nsWSSE, strings.ReplaceAll(tok, "&", "&amp;"))
+	case "notoken-body":
+		// psf:pp inside the body's RSTR, as the real STS has sent it.
+		fmt.Fprintf(w, `<S:Envelope xmlns:S="%s" xmlns:wst="%s" xmlns:psf="%s"><S:Header/><S:Body><wst:RequestSecurityTokenResponse><wst:TokenType>urn:passport:compact</wst:TokenType><psf:pp><psf:reqstatus>0x8004882c</psf:reqstatus><psf:errorstatus>0x80045b00</psf:errorstatus></psf:pp></wst:RequestSecurityTokenResponse></S:Body></S:Envelope>`, nsSOAP12, nsWST, nsPSF)
 	case "notoken":
 		fmt.Fprintf(w, `<S:Envelope xmlns:S="%s" xmlns:wst="%s" xmlns:psf="%s"><S:Header><psf:pp><psf:reqstatus>0x8004882c</psf:reqstatus></psf:pp></S:Header><S:Body><wst:RequestSecurityTokenResponse/></S:Body></S:Envelope>`, nsSOAP12, nsWST, nsPSF)
 	default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -175,8 +176,17 @@ func (s *loginSession) refresh(ctx context.Context) error {
 		return nil
 	}
 	suspicious := c != nil && s.probe != nil && s.now().Sub(c.issued) < refreshDebounce
-	if suspicious && s.probe(ctx, c) == nil {
-		return nil // the refused request carried an older loginCredential
+	if suspicious {
+		switch perr := s.probe(ctx, c); {
+		case perr == nil:
+			return nil // the refused request carried an older loginCredential
+		case errors.Is(perr, errProbeThrottled):
+			// The server is throttling: a new login would not help (and a
+			// password login counts against the account). The request
+			// replays with the credential it has.
+			s.log.Info("auth: the server is throttling; keeping the credential", "strategy", s.name)
+			return nil
+		}
 	}
 	nc, err := s.login(ctx, c, true)
 	if err != nil {
@@ -191,6 +201,10 @@ func (s *loginSession) refresh(ctx context.Context) error {
 }
 
 var errProbeRefused = errors.New("the server refused the loginCredential")
+
+// errProbeThrottled: the probe was throttled; it tells nothing about the
+// credential.
+var errProbeThrottled = errors.New("the server throttled the probe")
 
 // probeWith returns a probe that sends PROPFIND Depth 0 to target with the
 // credential and reports errProbeRefused on 401, or 403 with the
@@ -207,7 +221,12 @@ func probeWith(client *http.Client, target string) func(ctx context.Context, c *
 		if err != nil {
 			return fmt.Errorf("auth probe: %w", err)
 		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 		resp.Body.Close()
+		if ThrottledRefusal(resp.StatusCode, resp.Header, body) {
+			// Throttling dressed as 401 says nothing about the credential.
+			return errProbeThrottled
+		}
 		if isAuthRefusal(resp) {
 			return errProbeRefused
 		}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -43,7 +44,7 @@ var ErrLoginExpired = errors.New("the stored login can no longer be renewed")
 // OAuthConfig configures the OAuth device-code strategy and `odfb login`.
 type OAuthConfig struct {
 	SiteURL     string // library or site URL; its host is the audience
-	Authority   string // default DefaultAuthority
+	Authority   string // default AuthorityFor(SiteURL): the library's cloud
 	Tenant      string // default DefaultTenant
 	ClientID    string // default DefaultClientID
 	Credentials string // credentials file; default DefaultCredentialsPath()
@@ -60,7 +61,7 @@ func (c *OAuthConfig) fill() (*oauth2.Config, string, error) {
 		return nil, "", fmt.Errorf("oauth: %w", err)
 	}
 	if c.Authority == "" {
-		c.Authority = DefaultAuthority
+		c.Authority = AuthorityFor(c.SiteURL)
 	}
 	if c.Tenant == "" {
 		c.Tenant = DefaultTenant
@@ -110,7 +111,7 @@ func DeviceLogin(ctx context.Context, cfg OAuthConfig, show func(DeviceCode)) (s
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
 	da, err := oc.DeviceAuth(ctx)
 	if err != nil {
-		return "", classifyTokenError("device code request", oc.Endpoint.DeviceAuthURL, cfg.SiteURL, err)
+		return "", classifyTokenError("device code request", oc.Endpoint.DeviceAuthURL, cfg, err)
 	}
 	show(DeviceCode{VerificationURI: da.VerificationURI, VerificationURIComplete: da.VerificationURIComplete, UserCode: da.UserCode, Expires: da.Expiry})
 	tok, err := oc.DeviceAccessToken(ctx, da)
@@ -127,7 +128,7 @@ func DeviceLogin(ctx context.Context, cfg OAuthConfig, show func(DeviceCode)) (s
 		if errors.Is(err, context.DeadlineExceeded) && !da.Expiry.IsZero() && time.Now().After(da.Expiry) {
 			return "", errors.New("oauth: the code expired before the sign-in finished; run `odfb login` again")
 		}
-		return "", classifyTokenError("device code sign-in", oc.Endpoint.TokenURL, cfg.SiteURL, err)
+		return "", classifyTokenError("device code sign-in", oc.Endpoint.TokenURL, cfg, err)
 	}
 	if tok.RefreshToken == "" {
 		return "", fmt.Errorf("oauth: %s gave no refresh token (is offline_access allowed for client %s?)", oc.Endpoint.TokenURL, cfg.ClientID)
@@ -144,7 +145,17 @@ func DeviceLogin(ctx context.Context, cfg OAuthConfig, show func(DeviceCode)) (s
 	cfg.Logger.Info("auth: oauth login stored", "host", host, "client_id", cfg.ClientID, "credentials", cfg.Credentials, "account", entry.Account)
 	desc := describeEntry(entry)
 	if !cfg.OnDAV {
-		if _, err := exchangeBearer(ctx, client, base, tok.AccessToken); err != nil {
+		_, err := exchangeBearer(ctx, client, base, tok.AccessToken)
+		if err != nil && errors.Is(err, ErrExchangeRefused) {
+			perr := bearerOnDAVWorks(ctx, client, cfg.SiteURL, tok.AccessToken)
+			if perr != nil {
+				return desc, &StepError{Step: "exchange", Err: fmt.Errorf("oauth: signed in and stored the login, but %w (client id %s), and SharePoint did not take the token directly on WebDAV either (%v)", err, cfg.ClientID, perr),
+					Next: remainingRoutes}
+			}
+			cfg.Logger.Info("auth: SharePoint refused the token exchange but takes the token on WebDAV", "host", host, "client_id", cfg.ClientID)
+			return desc + "; SharePoint refused the token exchange for this client id but takes the token directly on WebDAV, which mounts will use", nil
+		}
+		if err != nil {
 			return desc, fmt.Errorf("oauth: signed in and stored the login, but SharePoint did not give a cookie for the token: %w", err)
 		}
 	}
@@ -199,6 +210,14 @@ type OAuth struct {
 	// (ErrLoginExpired), so that it is not sent again and again; see
 	// deadLogin.
 	dead *deadLogin
+	// bearerOnDAV is set once SharePoint refused the token exchange and
+	// took the token as Bearer on WebDAV: from then on the session sends
+	// the token itself (no exchange is tried again in this process).
+	bearerOnDAV atomic.Bool
+	// noRoute remembers, for deadRetry, that neither the exchange nor
+	// Bearer on WebDAV worked, so that every request does not ask again.
+	noRoute   error
+	noRouteAt time.Time
 }
 
 // deadLogin is a refresh token the authority refused with invalid_grant
@@ -348,13 +367,24 @@ func (a *OAuth) Refresh(ctx context.Context) error { return a.sess.refresh(ctx) 
 
 func (a *OAuth) login(ctx context.Context, _ *loginCredential, refused bool) (*loginCredential, error) {
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, a.client)
-	if a.cfg.OnDAV {
-		tok, err := a.redeem(ctx)
-		if err != nil {
-			return nil, err
+	if a.cfg.OnDAV || a.bearerOnDAV.Load() {
+		tok := a.heldAccess()
+		if tok == nil || refused {
+			t, err := a.redeem(ctx)
+			if err != nil {
+				return nil, err
+			}
+			tok = t
 		}
 		return &loginCredential{header: "Authorization", value: "Bearer " + tok.AccessToken, issued: time.Now(), expires: tok.Expiry}, nil
 	}
+	a.mu.Lock()
+	if a.noRoute != nil && time.Since(a.noRouteAt) < deadRetry {
+		err := a.noRoute
+		a.mu.Unlock()
+		return nil, err
+	}
+	a.mu.Unlock()
 	tok := a.heldAccess()
 	fresh := false
 	if tok == nil {
@@ -378,13 +408,41 @@ func (a *OAuth) login(ctx context.Context, _ *loginCredential, refused bool) (*l
 		if rerr != nil {
 			return nil, rerr
 		}
+		tok = t
 		c, err = exchangeBearer(ctx, a.client, a.base, t.AccessToken)
+	}
+	if err != nil && errors.Is(err, ErrExchangeRefused) {
+		return a.tryBearerOnDAV(ctx, tok, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("oauth: %w", err)
 	}
 	a.cfg.Logger.Info("auth: got a SharePoint cookie from the access token", "strategy", "oauth", "host", a.host, "after_refusal", refused, "cookie_expires", fmtTime(c.expires))
 	return c, nil
+}
+
+// tryBearerOnDAV runs when SharePoint refused the token exchange: it
+// sends the token as Bearer on one WebDAV request (whether SharePoint
+// takes delegated tokens there is not documented) and keeps doing so if
+// it works; otherwise it stops with the routes that remain.
+func (a *OAuth) tryBearerOnDAV(ctx context.Context, tok *oauth2.Token, exErr error) (*loginCredential, error) {
+	a.cfg.Logger.Warn("auth: SharePoint refused the token exchange; trying the token directly on WebDAV", "host", a.host, "client_id", a.cfg.ClientID, "err", exErr)
+	perr := bearerOnDAVWorks(ctx, a.client, a.cfg.SiteURL, tok.AccessToken)
+	if perr == nil {
+		a.bearerOnDAV.Store(true)
+		a.cfg.Logger.Info("auth: SharePoint takes the token on WebDAV; using Bearer instead of a cookie", "host", a.host, "client_id", a.cfg.ClientID)
+		return &loginCredential{header: "Authorization", value: "Bearer " + tok.AccessToken, issued: time.Now(), expires: tok.Expiry}, nil
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	err := &StepError{Step: "exchange", Err: fmt.Errorf("oauth: %w (client id %s), and SharePoint did not take the token directly on WebDAV either (%v)", exErr, a.cfg.ClientID, perr),
+		Next: remainingRoutes}
+	a.mu.Lock()
+	a.noRoute, a.noRouteAt = err, time.Now()
+	a.mu.Unlock()
+	a.cfg.Logger.Error("auth: no way to use the token", "host", a.host, "err", err)
+	return nil, err
 }
 
 // heldAccess returns the access token held when it has more than a
@@ -432,7 +490,7 @@ func (a *OAuth) redeem(ctx context.Context) (*oauth2.Token, error) {
 		a.mu.Unlock()
 		t, err := refreshGrant(ctx, a.client, a.oc, rt)
 		if err != nil {
-			err = classifyTokenError("token refresh", a.oc.Endpoint.TokenURL, a.cfg.SiteURL, err)
+			err = classifyTokenError("token refresh", a.oc.Endpoint.TokenURL, a.cfg, err)
 			if errors.Is(err, ErrLoginExpired) {
 				a.mu.Lock()
 				again := a.dead != nil && a.dead.rt == rt
@@ -495,8 +553,26 @@ func (a *OAuth) redeem(ctx context.Context) (*oauth2.Token, error) {
 }
 
 // classifyTokenError turns an oauth2 error into one a person can act on,
-// never quoting a response body (it could hold a token).
-func classifyTokenError(what, endpoint, siteURL string, err error) error {
+// never quoting a response body (it could hold a token). An AADSTS code
+// odfb knows becomes a StepError (step "token") whose Next says what to
+// do (aadsts.go); others are shown as they came.
+func classifyTokenError(what, endpoint string, cfg OAuthConfig, err error) error {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return classifyTokenErrorText(what, endpoint, cfg.SiteURL, err, false)
+	}
+	code := aadstsCode(re.ErrorDescription)
+	meaning, next, ok := AADSTSAdvice(code, cfg.ClientID, cfg.Tenant, cfg.Authority, cfg.SiteURL)
+	if !ok {
+		return classifyTokenErrorText(what, endpoint, cfg.SiteURL, err, false)
+	}
+	e := classifyTokenErrorText(what, endpoint, cfg.SiteURL, err, true)
+	return &StepError{Step: "token", Err: fmt.Errorf("%w: %s", e, meaning), Next: next}
+}
+
+// classifyTokenErrorText words the error; with advised, the advice comes
+// from the AADSTS table instead of the generic one.
+func classifyTokenErrorText(what, endpoint, siteURL string, err error, advised bool) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
 		return fmt.Errorf("oauth: %s at %s: %w", what, endpoint, err)
@@ -514,8 +590,12 @@ func classifyTokenError(what, endpoint, siteURL string, err error) error {
 		detail = fmt.Sprintf("HTTP %d", status)
 	}
 	switch {
+	case (re.ErrorCode == "invalid_grant" || re.ErrorCode == "interaction_required" || re.ErrorCode == "consent_required") && advised:
+		return fmt.Errorf("oauth: %w (%s from %s)", ErrLoginExpired, detail, endpoint)
 	case re.ErrorCode == "invalid_grant" || re.ErrorCode == "interaction_required" || re.ErrorCode == "consent_required":
 		return fmt.Errorf("oauth: %w (%s from %s); run `odfb login %s` again to sign in", ErrLoginExpired, detail, endpoint, siteURL)
+	case (re.ErrorCode == "invalid_client" || re.ErrorCode == "unauthorized_client") && advised:
+		return fmt.Errorf("oauth: %s refused the client id (%s)", endpoint, detail)
 	case re.ErrorCode == "invalid_client" || re.ErrorCode == "unauthorized_client":
 		return fmt.Errorf("oauth: %s refused the client id (%s); your organisation may require its own app registration: pass it with --client-id", endpoint, detail)
 	}

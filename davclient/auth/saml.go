@@ -28,6 +28,17 @@ const DefaultSAMLCooldown = 30 * time.Minute
 // retirement of legacy (IDCRL) SharePoint logins.
 var ErrLegacyRetired = errors.New("Microsoft retired legacy SharePoint logins (IDCRL, the username/password login) for SharePoint Online on 1 May 2026; sign in with `odfb login` (OAuth device code) and mount with --auth oauth")
 
+// ErrSignInThrottled is wrapped by errors where a sign-in endpoint
+// answered with throttling (429, 503, or a 401 that says throttled): not
+// a verdict on the account, the password or legacy login.
+var ErrSignInThrottled = errors.New("the sign-in service is throttling")
+
+// throttledAnswer reports a throttling answer of a sign-in endpoint.
+func throttledAnswer(resp *http.Response, body []byte) bool {
+	return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable ||
+		ThrottledRefusal(resp.StatusCode, resp.Header, body)
+}
+
 // ErrPasswordRefused is wrapped by errors where the STS refused the
 // account or its password.
 var ErrPasswordRefused = errors.New("the sign-in service refused the account or password")
@@ -41,7 +52,7 @@ type SAMLConfig struct {
 	// a corrected password file is picked up without a remount. Use
 	// PasswordFile, PasswordEnv or a prompt that remembers its answer.
 	Password func(ctx context.Context) (string, error)
-	STSURL   string // default DefaultSTSURL
+	STSURL   string // default STSURLFor(SiteURL): the library's cloud
 	// Cooldown is how long, after the STS refused the password, no
 	// request goes to it again unless the password changes (default
 	// DefaultSAMLCooldown). Repeated wrong passwords lock accounts.
@@ -88,7 +99,7 @@ func NewSAML(cfg SAMLConfig) (*SAML, error) {
 		return nil, errors.New("saml: no password source (--password-file, ODFB_PASSWORD or a terminal to prompt on)")
 	}
 	if cfg.STSURL == "" {
-		cfg.STSURL = DefaultSTSURL
+		cfg.STSURL = STSURLFor(cfg.SiteURL)
 	}
 	if cfg.Cooldown <= 0 {
 		cfg.Cooldown = DefaultSAMLCooldown
@@ -163,7 +174,9 @@ func (a *SAML) login(ctx context.Context, _ *loginCredential, refused bool) (*lo
 	}
 	c, err := a.signIn(ctx, tok)
 	if err != nil {
-		a.remember(err, nil)
+		if !errors.Is(err, ErrSignInThrottled) {
+			a.remember(err, nil)
+		}
 		return nil, err
 	}
 	if !expires.IsZero() && (c.expires.IsZero() || expires.Before(c.expires)) {
@@ -197,6 +210,9 @@ func (a *SAML) token(ctx context.Context, pw string) (string, time.Time, error) 
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("saml: STS %s: reading the answer: %w", req.URL.Redacted(), err)
 	}
+	if throttledAnswer(resp, rb) {
+		return "", time.Time{}, fmt.Errorf("saml: STS %s throttled the sign-in (HTTP %d); trying again later: %w", req.URL.Redacted(), resp.StatusCode, ErrSignInThrottled)
+	}
 	r, perr := parseRSTR(rb)
 	if perr != nil {
 		return "", time.Time{}, fmt.Errorf("saml: STS %s answered HTTP %d: %v", req.URL.Redacted(), resp.StatusCode, perr)
@@ -215,9 +231,16 @@ func (a *SAML) token(ctx context.Context, pw string) (string, time.Time, error) 
 		return "", time.Time{}, err
 	}
 	if r.token == "" {
-		st := ""
+		var codes []string
 		if r.reqStatus != "" {
-			st = " (psf:reqstatus " + oneLine(r.reqStatus, 40) + ")"
+			codes = append(codes, "psf:reqstatus "+oneLine(r.reqStatus, 40))
+		}
+		if r.errStatus != "" {
+			codes = append(codes, "psf:errorstatus "+oneLine(r.errStatus, 40))
+		}
+		st := ""
+		if len(codes) > 0 {
+			st = " (" + strings.Join(codes, ", ") + ")"
 		}
 		err := fmt.Errorf("saml: the STS answered HTTP %d without a security token%s: the tenant issues no token for this login (a policy, or %w)", resp.StatusCode, st, ErrLegacyRetired)
 		a.remember(err, &pw)
@@ -240,7 +263,12 @@ func (a *SAML) signIn(ctx context.Context, tok string) (*loginCredential, error)
 		return nil, fmt.Errorf("saml: sign-in at %s: %w", u, err)
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if throttledAnswer(resp, body) {
+		// Not the retirement: SharePoint is throttling (possibly as a 401
+		// "429 TOO MANY REQUESTS"). Nothing is remembered against the login.
+		return nil, fmt.Errorf("saml: the sign-in at %s was throttled (HTTP %d); trying again later: %w", u, resp.StatusCode, ErrSignInThrottled)
+	}
 	v, exp := cookiesNamed(resp, "FedAuth", "rtFa")
 	if !strings.Contains(v, "FedAuth=") {
 		return nil, fmt.Errorf("saml: the sign-in at %s (HTTP %d) set no FedAuth cookie: %w", u, resp.StatusCode, ErrLegacyRetired)

@@ -63,9 +63,24 @@ type rstr struct {
 	created time.Time // zero if absent
 	expires time.Time // zero if absent
 	fault   *stsFault
-	// reqStatus is psf:reqstatus from the header, reported when the
-	// answer has neither a token nor a fault.
-	reqStatus string
+	// reqStatus and errStatus are psf:reqstatus and psf:errorstatus of
+	// the answer's psf:pp, reported when the answer has neither a token
+	// nor a fault. psf:pp comes in S:Header or inside the body's
+	// RequestSecurityTokenResponse; both are read.
+	reqStatus, errStatus string
+}
+
+// findPSFpp returns the psf:pp elements anywhere under e, in document order.
+func findPSFpp(e *etree.Element) []*etree.Element {
+	var out []*etree.Element
+	for _, c := range e.ChildElements() {
+		if c.Tag == "pp" && c.NamespaceURI() == nsPSF {
+			out = append(out, c)
+			continue
+		}
+		out = append(out, findPSFpp(c)...)
+	}
+	return out
 }
 
 // stsFault is a SOAP fault from the STS.
@@ -119,8 +134,14 @@ func parseRSTR(b []byte) (*rstr, error) {
 		return nil, errors.New("the STS answer is not a SOAP 1.2 envelope")
 	}
 	r := &rstr{}
-	hdr := soapChild(env, nsSOAP12, "Header")
-	r.reqStatus = soapText(soapPath(hdr, [2]string{nsPSF, "pp"}, [2]string{nsPSF, "reqstatus"}))
+	for _, pp := range findPSFpp(env) {
+		if r.reqStatus == "" {
+			r.reqStatus = soapText(soapChild(pp, nsPSF, "reqstatus"))
+		}
+		if r.errStatus == "" {
+			r.errStatus = soapText(soapChild(pp, nsPSF, "errorstatus"))
+		}
+	}
 	body := soapChild(env, nsSOAP12, "Body")
 	if body == nil {
 		return nil, errors.New("the STS answer has no SOAP body")
@@ -200,6 +221,9 @@ func (f *stsFault) advice() string {
 		return "the account needs multi-factor authentication, which the password login cannot do: use `odfb login` (OAuth device code)"
 	case "AADSTS53003":
 		return "a Conditional Access policy blocks this login: use `odfb login` (OAuth device code)"
+	}
+	if meaning, next, ok := AADSTSAdvice(f.AADSTS, "", "", "", ""); ok {
+		return meaning + ": " + next
 	}
 	return "check the account, or use `odfb login` (OAuth device code)"
 }

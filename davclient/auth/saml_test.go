@@ -123,6 +123,7 @@ func TestSAMLFaultsAndRetirement(t *testing.T) {
 	}{
 		{"mfa", func(f *fakeSPO) { f.fault = "50076" }, []string{"AADSTS50076", "odfb login"}, false, 1, 3},
 		{"notoken", func(f *fakeSPO) { f.fault = "notoken" }, []string{"without a security token", "0x8004882c", "1 May 2026"}, true, 1, 3},
+		{"notoken in body", func(f *fakeSPO) { f.fault = "notoken-body" }, []string{"without a security token", "psf:reqstatus 0x8004882c", "psf:errorstatus 0x80045b00", "1 May 2026"}, true, 1, 3},
 		{"nocookies", func(f *fakeSPO) { f.legacyOff = true }, []string{"set no FedAuth", "retired", "odfb login"}, true, 1, 3},
 		{"cookie refused", func(f *fakeSPO) { f.refuseAll = true }, []string{"917656", "retired", "odfb login"}, true, 2, 3},
 	}

@@ -18,13 +18,14 @@ const (
 	MethodCookies       = "cookies" // static AUTH_COOKIES / --cookies
 	MethodCookieFile    = "cookie-file"
 	MethodCookieCommand = "cookie-command"
+	MethodBrowser       = "cookies-from-browser"
 	MethodBearerCommand = "bearer-command"
 	MethodBasic         = "basic"
 	MethodNone          = "none"
 )
 
 // Methods lists every strategy name, recommended first.
-var Methods = []string{MethodOAuth, MethodBearerCommand, MethodCookieCommand, MethodCookieFile, MethodCookies, MethodSAML, MethodBasic, MethodNone}
+var Methods = []string{MethodOAuth, MethodBearerCommand, MethodCookieCommand, MethodBrowser, MethodCookieFile, MethodCookies, MethodSAML, MethodBasic, MethodNone}
 
 // Options is everything the command line (or fstab options) can say about
 // authentication. Select turns it into an Authenticator.
@@ -35,6 +36,9 @@ type Options struct {
 	Cookies       string // Cookie header value (AUTH_COOKIES)
 	CookieFile    string
 	CookieCommand string
+	// CookiesFromBrowser is firefox[:PROFILE], chromium[:PROFILE] or
+	// chrome[:PROFILE] (--cookies-from-browser).
+	CookiesFromBrowser string
 
 	Username string
 	// Password is the SAML/basic password source (file, environment or
@@ -57,7 +61,7 @@ type Options struct {
 
 // ChooseMethod returns the strategy Options asks for and why. When Method
 // is empty or "auto" the first that applies wins: a bearer command, a
-// cookie command, a cookie file, static cookies, a stored OAuth login for
+// cookie command, cookies from a browser, a cookie file, static cookies, a stored OAuth login for
 // the URL's host, a user name (SAML for SharePoint Online hosts or when
 // --sts-url is given, basic otherwise), and finally none.
 func ChooseMethod(o Options) (method, reason string, err error) {
@@ -75,6 +79,8 @@ func ChooseMethod(o Options) (method, reason string, err error) {
 		return MethodBearerCommand, "--bearer-command is set", nil
 	case o.CookieCommand != "":
 		return MethodCookieCommand, "--cookie-command is set", nil
+	case o.CookiesFromBrowser != "":
+		return MethodBrowser, "--cookies-from-browser is set", nil
 	case o.CookieFile != "":
 		return MethodCookieFile, "--cookie-file is set", nil
 	case o.Cookies != "":
@@ -163,6 +169,11 @@ func build(ctx context.Context, m string, o Options) (Authenticator, error) {
 			return nil, err
 		}
 		return CookieCommand(o.CookieCommand)
+	case MethodBrowser:
+		if err := need(o.CookiesFromBrowser, "--cookies-from-browser"); err != nil {
+			return nil, err
+		}
+		return NewBrowserCookies(ctx, BrowserCookiesConfig{Spec: o.CookiesFromBrowser, SiteURL: o.SiteURL, Logger: o.Logger})
 	case MethodCookieFile:
 		if err := need(o.CookieFile, "--cookie-file"); err != nil {
 			return nil, err

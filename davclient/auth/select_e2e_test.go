@@ -379,7 +379,7 @@ func TestE2ESAMLExpiringCredentials(t *testing.T) {
 
 func TestE2ESAMLTokenLifetime(t *testing.T) {
 	// The STS token lives 2 s: the client renews before it ends.
-	e := startE2E(t, spemu.LoginConfig{TokenTTL: 2 * time.Second}, 0)
+	e := startE2E(t, spemu.LoginConfig{STSTokenTTL: 2 * time.Second}, 0)
 	ctx := context.Background()
 	a := samlFor(t, e, e2ePassword)
 	c := e.client(a)

@@ -13,7 +13,10 @@ import (
 	"github.com/odfb/odfb/remote"
 )
 
-var _ remote.Remote = (*Fake)(nil)
+var (
+	_ remote.Remote          = (*Fake)(nil)
+	_ remote.ChunkedUploader = (*Fake)(nil)
+)
 
 type object struct {
 	entry remote.Entry
@@ -36,13 +39,16 @@ type Fake struct {
 	fail    map[string]error // method name ("Get", "List", …) or "*" → error
 	etagSeq int
 	quota   remote.Quota
+	uploads map[string]*upload // key: upload id
+	// noChunks makes the ChunkedUploader methods answer ErrNotSupported.
+	noChunks bool
 	// Now gives times for new entries; defaults to time.Now.
 	Now func() time.Time
 }
 
 // New returns an empty Fake holding only the root folder.
 func New() *Fake {
-	f := &Fake{objs: map[string]*object{}, calls: map[string]int{}, fail: map[string]error{}, Now: time.Now}
+	f := &Fake{objs: map[string]*object{}, calls: map[string]int{}, fail: map[string]error{}, uploads: map[string]*upload{}, Now: time.Now}
 	f.objs["/"] = &object{entry: remote.Entry{Path: "/", IsDir: true, ModTime: time.Unix(1700000000, 0)}}
 	return f
 }
@@ -68,7 +74,7 @@ func (f *Fake) addDirLocked(p string) {
 	f.addDirLocked(remote.Dir(p))
 	if _, ok := f.objs[fold(p)]; !ok {
 		t := f.Now().Truncate(time.Second)
-		f.objs[fold(p)] = &object{entry: remote.Entry{Path: p, IsDir: true, ModTime: t, ServerModTime: t, ETag: f.nextETag()}}
+		f.objs[fold(p)] = &object{entry: remote.Entry{Path: f.storedLocked(p), IsDir: true, ModTime: t, ServerModTime: t, ETag: f.nextETag()}}
 	}
 }
 
@@ -79,9 +85,7 @@ func (f *Fake) AddFile(p string, data []byte, mtime time.Time) string {
 	defer f.mu.Unlock()
 	p = remote.Clean(p)
 	f.addDirLocked(remote.Dir(p))
-	if o, ok := f.objs[fold(p)]; ok {
-		p = o.entry.Path // case-preserving: keep the first spelling
-	}
+	p = f.storedLocked(p) // case-preserving: keep the first spelling
 	e := remote.Entry{Path: p, Size: int64(len(data)), ModTime: mtime, ServerModTime: mtime, ETag: f.nextETag()}
 	f.objs[fold(p)] = &object{entry: e, data: bytes.Clone(data)}
 	return e.ETag
@@ -268,14 +272,14 @@ func (f *Fake) Put(_ context.Context, p string, body io.ReaderAt, size int64, op
 	if opts.IfMatch != "" && (!exists || old.entry.ETag != opts.IfMatch) {
 		return "", &remote.Error{Kind: remote.ErrPrecondition, Op: "Put", Path: p, Status: 412}
 	}
-	if _, ok := f.objs[fold(remote.Dir(p))]; !ok {
-		return "", &remote.Error{Kind: remote.ErrConflict, Op: "Put", Path: p, Status: 409}
+	if err := f.parentLocked("Put", p); err != nil {
+		return "", err
+	}
+	if exists && old.entry.IsDir {
+		return "", &remote.Error{Kind: remote.ErrExists, Op: "Put", Path: p, Status: 405, Detail: "a folder has that name"}
 	}
 	t := f.Now().Truncate(time.Second)
-	e := remote.Entry{Path: remote.Clean(p), Size: size, ModTime: t, ServerModTime: t, ETag: f.nextETag()}
-	if exists {
-		e.Path = old.entry.Path
-	}
+	e := remote.Entry{Path: f.storedLocked(p), Size: size, ModTime: t, ServerModTime: t, ETag: f.nextETag()}
 	f.objs[fold(p)] = &object{entry: e, data: data}
 	return e.ETag, nil
 }
@@ -290,10 +294,10 @@ func (f *Fake) Mkdir(_ context.Context, p string) error {
 	if _, ok := f.objs[fold(p)]; ok {
 		return &remote.Error{Kind: remote.ErrExists, Op: "Mkdir", Path: p, Status: 405}
 	}
-	if _, ok := f.objs[fold(remote.Dir(p))]; !ok {
-		return &remote.Error{Kind: remote.ErrConflict, Op: "Mkdir", Path: p, Status: 409}
+	if err := f.parentLocked("Mkdir", p); err != nil {
+		return err
 	}
-	f.addDirLocked(remote.Clean(p))
+	f.addDirLocked(f.storedLocked(p))
 	return nil
 }
 
@@ -319,18 +323,28 @@ func (f *Fake) transfer(op, src, dst string, overwrite, keep bool) error {
 	if _, ok := f.objs[sk]; !ok {
 		return notFound(op, src)
 	}
-	if _, ok := f.objs[dk]; ok && !overwrite {
+	caseOnly := sk == dk && !keep && remote.Clean(src) != remote.Clean(dst)
+	if (sk == dk && !caseOnly) || strings.HasPrefix(dk, sk+"/") {
+		return &remote.Error{Kind: remote.ErrForbidden, Op: op, Path: src, Status: 403, Detail: "source and destination overlap"}
+	}
+	if _, ok := f.objs[dk]; ok && !overwrite && !caseOnly {
 		return &remote.Error{Kind: remote.ErrPrecondition, Op: op, Path: dst, Status: 412}
 	}
-	if _, ok := f.objs[fold(remote.Dir(dst))]; !ok {
-		return &remote.Error{Kind: remote.ErrConflict, Op: op, Path: dst, Status: 409}
+	if err := f.parentLocked(op, dst); err != nil {
+		return err
 	}
-	f.removeLocked(dst)
+	to := f.storedLocked(dst)
+	if caseOnly { // the same item takes the spelling asked for
+		to = remote.Join(f.objs[fold(remote.Dir(dst))].entry.Path, remote.Base(dst))
+	} else {
+		f.removeLocked(dst)
+	}
+	from := f.objs[sk].entry.Path
 	moved := map[string]*object{}
 	for key, o := range f.objs {
 		if key == sk || strings.HasPrefix(key, sk+"/") {
 			n := *o
-			n.entry.Path = remote.Clean(dst + o.entry.Path[len(remote.Clean(src)):])
+			n.entry.Path = remote.Clean(to + o.entry.Path[len(from):])
 			if keep { // a copy is a new item; a move keeps its identity
 				n.entry.ETag = f.nextETag()
 			}
@@ -383,4 +397,44 @@ func (f *Fake) Quota(context.Context) (remote.Quota, error) {
 		return remote.Quota{}, err
 	}
 	return f.quota, nil
+}
+
+// parentLocked answers ErrConflict unless p's parent is a folder.
+func (f *Fake) parentLocked(op, p string) error {
+	if d, ok := f.objs[fold(remote.Dir(p))]; !ok || !d.entry.IsDir {
+		return &remote.Error{Kind: remote.ErrConflict, Op: op, Path: p, Status: 409, Detail: "parent folder missing"}
+	}
+	return nil
+}
+
+// ReadFile returns a file's bytes as the fake stores them, without
+// counting a call: the "server side" a test checks.
+func (f *Fake) ReadFile(p string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o, ok := f.objs[fold(p)]
+	if !ok {
+		return nil, notFound("ReadFile", p)
+	}
+	if o.entry.IsDir {
+		return nil, &remote.Error{Kind: remote.ErrNotDir, Op: "ReadFile", Path: p, Detail: "a folder"}
+	}
+	return bytes.Clone(o.data), nil
+}
+
+// storedLocked returns p as the fake spells it: the stored spelling of
+// the item when it exists, else of its parent (when that exists) and
+// the last element as given. The server is case-preserving.
+func (f *Fake) storedLocked(p string) string {
+	p = remote.Clean(p)
+	if o, ok := f.objs[fold(p)]; ok {
+		return o.entry.Path
+	}
+	if p == "/" {
+		return p
+	}
+	if d, ok := f.objs[fold(remote.Dir(p))]; ok {
+		return remote.Join(d.entry.Path, remote.Base(p))
+	}
+	return p
 }

@@ -55,18 +55,37 @@ type Options struct {
 }
 
 // Store holds the folder listings: in memory (hot folders) and in
-// meta.db (all of them). Its methods are safe for concurrent use; its
-// mutex is a leaf (no call out while it is held).
+// meta.db (all of them). Its methods are safe for concurrent use. Lock
+// order: editMu → mu; mu is a leaf (no call out while it is held);
+// editMu is held across a listing's bbolt commit and the callbacks of
+// Options (content drops, mtimes), never by lookups.
 type Store struct {
 	o     Options
 	lists singleflight.Group
+
+	// editMu serialises the changes of stored listings: an entry set or
+	// removed after a local change (SetEntry, RemoveEntry, SetEmpty,
+	// ForgetTree) and the installation of a listing fetched from the
+	// server (Fetch). Each of them reads a listing, changes it and stores
+	// it; two at once would lose one. It is taken before mu and held
+	// across the bbolt commit; lookups never take it.
+	editMu sync.Mutex
+	// edits counts the local changes of each folder's listing (key:
+	// metadb.Key(path); under editMu). A listing fetched while the count
+	// moved may predate the change (its PROPFIND answered before our
+	// upload or rename), so it is not installed over it.
+	edits map[string]uint64
+	// treeEdits counts the removals of whole subtrees
+	// (forgetTreeLocked), which change the listings of folders not named
+	// in edits.
+	treeEdits uint64
 
 	mu   sync.Mutex
 	dirs map[string]*Dir // key: metadb.Key(path)
 }
 
 // New returns an empty Store (listings load from meta.db on demand).
-func New(o Options) *Store { return &Store{o: o, dirs: map[string]*Dir{}} }
+func New(o Options) *Store { return &Store{o: o, dirs: map[string]*Dir{}, edits: map[string]uint64{}} }
 
 // Gone reports a folder the server said does not exist.
 func (d *Dir) Gone() bool { return d.rec.Gone }
@@ -89,7 +108,9 @@ func (d *Dir) Find(name string) (remote.Entry, bool) {
 // SetEmpty records dir, just made here, with an empty listing: files
 // created in it cost no PROPFIND.
 func (s *Store) SetEmpty(self remote.Entry, fetched time.Time) {
-	s.replace(metadb.Key(self.Path), newDir(metadb.DirRecord{Path: self.Path, Fetched: fetched, Self: self}, true))
+	s.editMu.Lock()
+	defer s.editMu.Unlock()
+	s.editLocked(metadb.Key(self.Path), newDir(metadb.DirRecord{Path: self.Path, Fetched: fetched, Self: self}, true))
 }
 
 // staleWait is how long a lookup waits for a listing being refreshed
@@ -178,7 +199,7 @@ func (s *Store) Get(ctx context.Context, dir string) (*Dir, error) {
 			return ds, nil
 		}
 	}
-	ch := s.lists.DoChan(metadb.Key(dir), func() (any, error) { return s.fetch(dir) })
+	ch := s.lists.DoChan(metadb.Key(dir), func() (any, error) { return s.Fetch(dir) })
 	var slow <-chan time.Time
 	if ds != nil {
 		// A stale listing is there: wait a little for the fresh one, then
@@ -244,7 +265,7 @@ func (s *Store) revalidate(dir string) {
 	s.o.WG.Add(1)
 	go func() {
 		defer s.o.WG.Done()
-		ch := s.lists.DoChan(metadb.Key(dir), func() (any, error) { return s.fetch(dir) })
+		ch := s.lists.DoChan(metadb.Key(dir), func() (any, error) { return s.Fetch(dir) })
 		select {
 		case <-s.o.Ctx.Done():
 		case r := <-ch:
@@ -257,12 +278,51 @@ func (s *Store) revalidate(dir string) {
 	}()
 }
 
-// fetch asks the server for dir's listing and stores it.
-func (s *Store) fetch(dir string) (*Dir, error) {
+// fetchTries bounds how often fetch asks again when local changes of the
+// folder keep racing its PROPFIND.
+const fetchTries = 3
+
+// Fetch asks the server for dir's listing now and stores it (what Get
+// does when the listing is due). A listing whose request raced a local
+// change of the folder (an upload ending, a rename, a removal: SetEntry,
+// RemoveEntry, SetEmpty, ForgetTree) may not show that change, so it is
+// asked for again; after fetchTries races the stored listing, which has
+// the change, is kept as it is (and stays due for revalidation).
+func (s *Store) Fetch(dir string) (*Dir, error) {
+	key := metadb.Key(dir)
+	for try := 1; ; try++ {
+		s.editMu.Lock()
+		edits := s.edits[key] + s.treeEdits
+		s.editMu.Unlock()
+		ds, raced, err := s.fetchOnce(dir, key, edits)
+		if !raced {
+			return ds, err
+		}
+		if try == fetchTries {
+			s.o.Log.Debug("folder keeps changing here while listed; keeping the local listing", "path", dir)
+			if ds := s.Stored(dir); ds != nil {
+				return ds, nil
+			}
+			if err == nil {
+				err = &remote.Error{Kind: remote.ErrUnavailable, Op: "readdir", Path: dir,
+					Detail: "the folder kept changing here while it was listed"}
+			}
+			return nil, err
+		}
+	}
+}
+
+// fetchOnce lists dir once and installs the answer unless the folder's
+// local edit count moved from edits meanwhile (raced).
+func (s *Store) fetchOnce(dir, key string, edits uint64) (*Dir, bool, error) {
 	ctx := s.o.Ctx
 	self, kids, err := s.o.Remote.List(ctx, dir)
 	now := s.o.Now()
-	key := metadb.Key(dir)
+	s.editMu.Lock()
+	defer s.editMu.Unlock()
+	if s.edits[key]+s.treeEdits != edits {
+		return nil, true, err
+	}
 	switch {
 	case err == nil:
 		s.o.Reach.Back()
@@ -271,15 +331,15 @@ func (s *Store) fetch(dir string) (*Dir, error) {
 		rec := metadb.DirRecord{Path: dir, Fetched: now, Gone: true}
 		ds := newDir(rec, true)
 		s.replace(key, ds)
-		return nil, err
+		return nil, false, err
 	case errors.Is(err, remote.ErrUnavailable):
 		s.o.Reach.Away(err)
-		return nil, err
+		return nil, false, err
 	default:
-		return nil, err
+		return nil, false, err
 	}
 	if !self.IsDir {
-		return nil, s.o.NotDir(dir)
+		return nil, false, s.o.NotDir(dir)
 	}
 	clean := kids[:0:0]
 	for _, k := range kids {
@@ -291,7 +351,15 @@ func (s *Store) fetch(dir string) (*Dir, error) {
 	s.o.ApplyMtimes(clean)
 	ds := newDir(metadb.DirRecord{Path: self.Path, Fetched: now, Self: self, Kids: clean}, true)
 	s.replace(key, ds)
-	return ds, nil
+	return ds, false, nil
+}
+
+// editLocked installs a listing changed here (not fetched) and counts
+// the change, so that a fetch under way does not overwrite it. Called
+// with s.editMu held.
+func (s *Store) editLocked(key string, ds *Dir) {
+	s.edits[key]++
+	s.replace(key, ds)
 }
 
 // replace installs a new listing, persists it, and drops cached content
@@ -318,7 +386,7 @@ func (s *Store) replace(key string, ds *Dir) {
 	for _, k := range old.rec.Kids {
 		if k.IsDir {
 			if i, ok := ds.index[strings.ToLower(k.Name())]; !ok || !ds.rec.Kids[i].IsDir {
-				s.ForgetTree(k.Path)
+				s.forgetTreeLocked(k.Path)
 			}
 			continue
 		}
@@ -342,6 +410,16 @@ func (s *Store) replace(key string, ds *Dir) {
 // everything under it (their files' cached content goes with the next
 // eviction, or now when they are listed again).
 func (s *Store) ForgetTree(dir string) {
+	s.editMu.Lock()
+	defer s.editMu.Unlock()
+	s.forgetTreeLocked(dir)
+}
+
+// forgetTreeLocked is ForgetTree with s.editMu held. It counts as a local
+// edit of every folder (treeEdits): a listing of one of them fetched
+// meanwhile must not bring it back.
+func (s *Store) forgetTreeLocked(dir string) {
+	s.treeEdits++
 	key := metadb.Key(dir)
 	s.mu.Lock()
 	for k := range s.dirs {
@@ -373,6 +451,8 @@ func (s *Store) ForgetTree(dir string) {
 // SetEntry puts e into its parent's listing (when that listing is
 // known), as the server would now list it.
 func (s *Store) SetEntry(e remote.Entry) {
+	s.editMu.Lock()
+	defer s.editMu.Unlock()
 	dir := remote.Dir(e.Path)
 	ds := s.Stored(dir)
 	if ds == nil || ds.rec.Gone {
@@ -388,11 +468,13 @@ func (s *Store) SetEntry(e remote.Entry) {
 	} else {
 		rec.Kids = append(rec.Kids, e)
 	}
-	s.replace(metadb.Key(dir), newDir(rec, current))
+	s.editLocked(metadb.Key(dir), newDir(rec, current))
 }
 
 // RemoveEntry takes p out of its parent's listing.
 func (s *Store) RemoveEntry(p string) {
+	s.editMu.Lock()
+	defer s.editMu.Unlock()
 	dir := remote.Dir(p)
 	ds := s.Stored(dir)
 	if ds == nil || ds.rec.Gone {
@@ -407,5 +489,5 @@ func (s *Store) RemoveEntry(p string) {
 	current := ds.current
 	s.mu.Unlock()
 	rec.Kids = append(append([]remote.Entry(nil), ds.rec.Kids[:i]...), ds.rec.Kids[i+1:]...)
-	s.replace(metadb.Key(dir), newDir(rec, current))
+	s.editLocked(metadb.Key(dir), newDir(rec, current))
 }
