@@ -6,7 +6,10 @@
 // credentials refused) serves the stored one, held for the retry
 // interval; a folder the server says is not there is a negative record;
 // a folder gone from its parent's listing is forgotten with everything
-// under it. Concurrent fetches of one folder share one request.
+// under it. Concurrent fetches of one folder share one request. A listing
+// whose request raced a local change of the folder (an upload ending, a
+// rename, a removal) is not installed over it: it is asked for again, up
+// to three times, and then the local listing is kept (Fetch).
 //
 // It is a part of package cache (the dependency rule is in cache/
 // doc.go): it imports remote and metadb only. What a new listing means
