@@ -19,7 +19,7 @@
 //     and lost+found/ (uploads the server refused for good, with a
 //     .reason file each).
 //
-// Listings (cache/internal/listing; the facade's reads in meta.go). A
+// Listings (cache/internal/listing; the facade's reads in overlay.go). A
 // folder's listing is one remote.List (PROPFIND Depth 1) and
 // serves every lookup and getattr of its children until DirCacheTime
 // passes; a name absent from a fresh listing is answered "not found"
@@ -127,7 +127,7 @@
 // listings (SetEntry, RemoveEntry, ForgetTree, SetEmpty, Invalidate),
 // the content store (Adopt, Drop, OpenEntry for a lazy fetch), Stat and
 // Lookup of the facade, and reach's callback calls its retryFailedNow;
-// the facade reads its pending files for the overlay (meta.go).
+// the facade reads its pending files for the overlay (overlay.go).
 //
 // The cache only ever sees server names and library-relative paths;
 // mapping names for the user is fusefs's job. It must not know about FUSE

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/odfb/odfb/cache/internal/metadb"
@@ -374,37 +373,6 @@ func (c *Cache) renameListings(w *writer, dst string, se remote.Entry, spd *pend
 	}
 	c.listings.SetEntry(ne)
 	c.content.Drop(dst, "")
-}
-
-// withPending returns a copy of a folder's listed children with the
-// pending files of dir laid over them (staged size and mtime win; files
-// not yet on the server are added), sorted by name.
-func (c *Cache) withPending(dir string, kids []remote.Entry) []remote.Entry {
-	out := append([]remote.Entry(nil), kids...)
-	pend := c.pendingIn(dir)
-	if len(pend) == 0 {
-		return out
-	}
-	idx := make(map[string]int, len(out))
-	for i, k := range out {
-		idx[strings.ToLower(k.Name())] = i
-	}
-	for _, e := range pend {
-		i, ok := idx[strings.ToLower(e.Name())]
-		switch {
-		case e.Hidden: // uploaded recently: only when the listing lacks it
-			if !ok {
-				e.Hidden = false
-				out = append(out, e)
-			}
-		case ok:
-			out[i] = e
-		default:
-			out = append(out, e)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
-	return out
 }
 
 // abandonSession cancels pd's REST upload session, if it has one, and
