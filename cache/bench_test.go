@@ -155,3 +155,40 @@ func BenchmarkLookup1000(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCachedOpenReadClose is one open/read/close of a file whose
+// content is already cached (what `cat small-file` costs above the
+// kernel once it was read before): Open (a cached listing), one 4 KiB
+// ReadAt served from the content cache, Close. gets/op must stay 0.
+func BenchmarkCachedOpenReadClose(b *testing.B) {
+	r := remotetest.New()
+	r.AddDir(benchDir)
+	data := make([]byte, 64<<10)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	p := benchDir + "/cached.bin"
+	r.AddFile(p, data, time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC))
+	c := openBenchCache(b, r)
+	ctx := context.Background()
+	buf := make([]byte, 4<<10)
+	readOnce := func() {
+		h, err := c.Open(ctx, p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n, err := h.ReadAt(ctx, buf, 0); err != nil || n != len(buf) {
+			b.Fatalf("ReadAt: %d, %v", n, err)
+		}
+		h.Close()
+	}
+	readOnce() // fetch it once
+	r.ResetCalls()
+	b.ReportAllocs()
+	iters := 0
+	for b.Loop() {
+		readOnce()
+		iters++
+	}
+	b.ReportMetric(float64(r.Calls("Get"))/float64(iters), "gets/op")
+}

@@ -11,6 +11,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/odfb/odfb/cache/internal/blocks"
+	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/remote"
 	"github.com/odfb/odfb/remote/remotetest"
 )
@@ -67,8 +69,8 @@ func TestOldBlockSizeDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := func(e remote.Entry, bitmap byte, bs int64, src []byte, blocks ...int) contentRecord {
-		rec := contentRecord{Path: e.Path, ETag: versionOf(e), Size: e.Size, File: fileName(e.Path, versionOf(e)),
+	old := func(e remote.Entry, bitmap byte, bs int64, src []byte, present ...int) metadb.ContentRecord {
+		rec := metadb.ContentRecord{Path: e.Path, ETag: blocks.VersionOf(e), Size: e.Size, File: blocks.FileName(e.Path, blocks.VersionOf(e)),
 			Blocks: []byte{bitmap}, LastUsed: clk.now(), BlockSize: bs}
 		cf, err := os.OpenFile(filepath.Join(dir, "content", rec.File), os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
@@ -78,7 +80,7 @@ func TestOldBlockSizeDropped(t *testing.T) {
 		if err := cf.Truncate(e.Size); err != nil {
 			t.Fatal(err)
 		}
-		for _, b := range blocks {
+		for _, b := range present {
 			if _, err := cf.WriteAt(src[b*oldBlock:(b+1)*oldBlock], int64(b*oldBlock)); err != nil {
 				t.Fatal(err)
 			}
@@ -86,23 +88,23 @@ func TestOldBlockSizeDropped(t *testing.T) {
 		}
 		return rec
 	}
-	recs := map[string]contentRecord{
+	recs := map[string]metadb.ContentRecord{
 		fold(big.Path): old(big, 0x02, 0, data, 1),
 		fold(sm.Path):  old(sm, 0x01, oldBlock, small, 0),
 	}
-	jr := JournalRecord{ID: newID(), Path: "/pending.txt", Size: 5, New: true, Queued: clk.now()}
-	if err := putRecords(db, jr); err != nil {
+	jr := JournalRecord{ID: metadb.NewID(), Path: "/pending.txt", Size: 5, New: true, Queued: clk.now()}
+	if err := metadb.PutRecords(db, jr); err != nil {
 		t.Fatal(err)
 	}
 	for k, r := range recs {
-		if err := putJSON(db, bucketContent, k, r); err != nil {
+		if err := metadb.PutJSON(db, metadb.BucketContent, k, r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if raw := bucketDump(t, db, bucketContent)[fold(big.Path)]; bytes.Contains([]byte(raw), []byte("block_size")) {
+	if raw := bucketDump(t, db, metadb.BucketContent)[fold(big.Path)]; bytes.Contains([]byte(raw), []byte("block_size")) {
 		t.Fatalf("old-style record names a block size: %s", raw)
 	}
-	dirsBefore, journalBefore := bucketDump(t, db, bucketDirs), bucketDump(t, db, bucketJournal)
+	dirsBefore, journalBefore := bucketDump(t, db, metadb.BucketDirs), bucketDump(t, db, metadb.BucketJournal)
 	db.Close()
 	if len(dirsBefore) == 0 || len(journalBefore) != 1 {
 		t.Fatalf("setup: %d listings, %d journal records", len(dirsBefore), len(journalBefore))
@@ -111,7 +113,7 @@ func TestOldBlockSizeDropped(t *testing.T) {
 	// The upgrade.
 	c = openCache(t, dir, f, clk, 0)
 	defer c.Close()
-	if got := bucketDump(t, c.db, bucketContent); len(got) != 0 {
+	if got := bucketDump(t, c.db, metadb.BucketContent); len(got) != 0 {
 		t.Errorf("content records of another block size kept: %v", got)
 	}
 	for _, r := range recs {
@@ -122,10 +124,10 @@ func TestOldBlockSizeDropped(t *testing.T) {
 	if u := c.ContentUsed(); u != 0 {
 		t.Errorf("content used %d after dropping the old records, want 0", u)
 	}
-	if got := bucketDump(t, c.db, bucketDirs); !maps.Equal(got, dirsBefore) {
+	if got := bucketDump(t, c.db, metadb.BucketDirs); !maps.Equal(got, dirsBefore) {
 		t.Error("listings changed by the upgrade")
 	}
-	if got := bucketDump(t, c.db, bucketJournal); !maps.Equal(got, journalBefore) {
+	if got := bucketDump(t, c.db, metadb.BucketJournal); !maps.Equal(got, journalBefore) {
 		t.Error("upload journal changed by the upgrade")
 	}
 
@@ -157,8 +159,8 @@ func TestOldBlockSizeDropped(t *testing.T) {
 			t.Errorf("%s at %d: served from the old cache without a GET", tc.path, tc.off)
 		}
 	}
-	var rec contentRecord
-	if found, err := getJSON(c.db, bucketContent, fold(big.Path), &rec); err != nil || !found || rec.BlockSize != BlockSize {
+	var rec metadb.ContentRecord
+	if found, err := metadb.GetJSON(c.db, metadb.BucketContent, fold(big.Path), &rec); err != nil || !found || rec.BlockSize != BlockSize {
 		t.Errorf("new record: found %v, block size %d, err %v; want %d", found, rec.BlockSize, err, BlockSize)
 	}
 }

@@ -11,11 +11,15 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"golang.org/x/sync/singleflight"
 
+	"github.com/odfb/odfb/cache/internal/blocks"
+	"github.com/odfb/odfb/cache/internal/listing"
+	"github.com/odfb/odfb/cache/internal/metadb"
+	"github.com/odfb/odfb/cache/internal/reach"
 	"github.com/odfb/odfb/remote"
 )
 
@@ -48,8 +52,10 @@ type Options struct {
 }
 
 // Cache is a library's local state. Its methods are safe for concurrent
-// use. Errors it returns carry the remote error kinds (errors.Is(err,
-// remote.ErrNotFound), …).
+// use. Its own answers are *Error with the kinds of errors.go (which
+// also match the remote kind they stand for); what the server answered
+// comes through as the server's *remote.Error; a failure of the local
+// disk is a *DiskError. fusefs turns them into errno in one place.
 type Cache struct {
 	opts   Options
 	remote remote.Remote
@@ -62,32 +68,21 @@ type Cache struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	lists singleflight.Group
+	// mu guards quota and quotaAt; it is a leaf in the lock order (top
+	// of staging.go): nothing else is taken while it is held.
+	mu      sync.Mutex
+	quota   remote.Quota
+	quotaAt time.Time
 
-	// editMu serialises the changes of stored listings: an entry set or
-	// removed after a local change (setEntry, removeEntry, Mkdir) and the
-	// installation of a listing fetched from the server (fetch). Each of
-	// them reads a listing, changes it and stores it; two at once would
-	// lose one. It is taken before mu and held across the bbolt commit;
-	// lookups never take it.
-	editMu sync.Mutex
-	// edits counts the local changes of each folder's listing (key:
-	// fold(path); under editMu). A listing fetched while the count moved
-	// may predate the change (its PROPFIND answered before our upload
-	// or rename), so it is not installed over it.
-	edits map[string]uint64
-	// treeEdits counts the removals of whole subtrees (forgetTreeLocked),
-	// which change the listings of folders not named in edits.
-	treeEdits uint64
+	// reach says whether the server is reachable (cache/internal/reach).
+	reach *reach.State
+	// listings are the folder listings (cache/internal/listing).
+	listings *listing.Store
 
-	mu           sync.Mutex
-	dirs         map[string]*dirState // key: fold(path)
-	offlineUntil time.Time            // while in the future, do not ask the server for listings
-	offline      bool                 // warned about the server being away
-	quota        remote.Quota
-	quotaAt      time.Time
-
-	content *contentStore
+	content *blocks.Store
+	// writes is the write side (staging, journal, uploads): nil until
+	// StartWrites, and again after CloseWrites.
+	writes atomic.Pointer[writer]
 }
 
 // Open opens (creating if needed) the cache in opts.Dir.
@@ -110,20 +105,44 @@ func Open(opts Options) (*Cache, error) {
 	if err := ensurePrivateDir(opts.Dir, opts.Logger); err != nil {
 		return nil, err
 	}
-	db, err := openDB(filepath.Join(opts.Dir, "meta.db"), opts.Library)
+	db, err := metadb.Open(filepath.Join(opts.Dir, "meta.db"), opts.Library)
 	if err != nil {
 		return nil, err
 	}
 	c := &Cache{
 		opts: opts, remote: opts.Remote, db: db, log: opts.Logger, now: opts.Now,
-		ttl: opts.DirCacheTime, dirs: map[string]*dirState{}, edits: map[string]uint64{},
+		ttl: opts.DirCacheTime,
 	}
+	c.reach = reach.New(reach.Options{Now: opts.Now, Interval: min(opts.DirCacheTime, 30*time.Second), Logger: opts.Logger,
+		OnBack: func() {
+			if w := c.wr(); w != nil {
+				w.retryFailedNow()
+			}
+		}})
 	c.bg, c.cancel = context.WithCancel(context.Background())
-	c.content, err = newContentStore(c, filepath.Join(opts.Dir, "content"))
+	c.content, err = blocks.New(blocks.Options{Dir: filepath.Join(opts.Dir, "content"), CacheDir: opts.Dir,
+		Limit: opts.CacheSize, DB: db, Log: opts.Logger, Now: opts.Now, Remote: opts.Remote, Reach: c.reach,
+		Ctx: c.bg, WG: &c.wg, Invalidate: c.Invalidate, NotCached: c.notCached,
+		Changed: func(p string) error {
+			return &Error{Kind: ErrChanged, Op: "read", Path: p, Detail: "reopen it to read the new version"}
+		}})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
+	c.listings = listing.New(listing.Options{DB: db, Log: opts.Logger, Now: opts.Now, Remote: opts.Remote,
+		Reach: c.reach, TTL: opts.DirCacheTime, Ctx: c.bg, WG: &c.wg,
+		DropContent: func(p string, keep remote.Entry) {
+			v := ""
+			if keep.Path != "" {
+				v = blocks.VersionOf(keep)
+			}
+			c.content.Drop(p, v)
+		},
+		DropContentTree: c.content.DropTree,
+		ApplyMtimes:     c.applyMtimes,
+		ForgetMtimes:    c.forgetMtimes,
+		NotDir:          func(dir string) error { return &Error{Kind: ErrNotDir, Op: "readdir", Path: dir} }})
 	return c, nil
 }
 
@@ -133,7 +152,7 @@ func (c *Cache) Close() error {
 	c.CloseWrites()
 	c.cancel()
 	c.wg.Wait()
-	c.content.close()
+	c.content.Close()
 	return c.db.Close()
 }
 
@@ -183,98 +202,32 @@ func ensurePrivateDir(dir string, log *slog.Logger) error {
 	return nil
 }
 
-// retryInterval is how long the server is left alone once it was found
-// unreachable: min(DirCacheTime, 30s).
-func (c *Cache) retryInterval() time.Duration { return min(c.ttl, 30*time.Second) }
-
-// serverAway records that the server could not be reached; the warning
-// is logged the first time only.
-func (c *Cache) serverAway(err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offlineUntil = c.now().Add(c.retryInterval())
-	if !c.offline {
-		c.offline = true
-		c.log.Warn("server unreachable; serving the cached tree and cached content until it is back", "err", err)
-	}
-}
-
-func (c *Cache) serverBack() {
-	c.mu.Lock()
-	c.offlineUntil = time.Time{}
-	if c.offline {
-		c.offline = false
-		c.log.Info("server reachable again")
-	}
-	c.mu.Unlock()
-	if w := c.wr(); w != nil {
-		w.retryFailedNow()
-	}
-}
-
-// mayAsk reports whether content may be requested from the server now.
-// While the server is known to be away it may not until the retry
-// interval has passed; then the caller is the probe, and other callers
-// are refused until the probe's answer (noteAnswer) or another interval.
-// When refused, until is the time of the next try.
-func (c *Cache) mayAsk() (ok bool, until time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.offline {
-		return true, time.Time{}
-	}
-	now := c.now()
-	if now.Before(c.offlineUntil) {
-		return false, c.offlineUntil
-	}
-	c.offlineUntil = now.Add(c.retryInterval())
-	return true, time.Time{}
-}
-
-// noteAnswer updates the server's away state from the outcome of a
-// content request: any answer means it is reachable.
-func (c *Cache) noteAnswer(err error) {
-	switch {
-	case err == nil:
-		c.serverBack()
-	case errors.Is(err, remote.ErrUnavailable):
-		c.serverAway(err)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		// no answer either way
-	default:
-		c.serverBack()
-	}
-}
-
 // notCached is the error of a read of content that is not cached while
 // the server is known to be away: it fails at once instead of waiting
 // for the server's retries.
 func (c *Cache) notCached(p string, until time.Time) error {
-	return &remote.Error{Kind: remote.ErrUnavailable, Op: "read", Path: p,
+	return &Error{Kind: ErrNotCached, Op: "read", Path: p,
 		Detail: fmt.Sprintf("this part of the file is not cached and the server was unreachable moments ago (next try in %s)",
 			max(until.Sub(c.now()), 0).Round(time.Second))}
 }
 
 // Offline reports whether the server was found unreachable recently.
-func (c *Cache) Offline() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.offline
-}
+func (c *Cache) Offline() bool { return c.reach.Offline() }
 
 // Quota returns the library's space, asking the server at most once per
 // DirCacheTime. When the server is away the last answer is returned.
 func (c *Cache) Quota(ctx context.Context) (remote.Quota, error) {
 	c.mu.Lock()
-	q, at, away := c.quota, c.quotaAt, c.now().Before(c.offlineUntil)
+	q, at := c.quota, c.quotaAt
 	c.mu.Unlock()
+	away := c.reach.Holding()
 	if !at.IsZero() && (c.now().Sub(at) < c.ttl || away) {
 		return q, nil
 	}
 	nq, err := c.remote.Quota(ctx)
 	if err != nil {
 		if errors.Is(err, remote.ErrUnavailable) {
-			c.serverAway(err)
+			c.reach.Away(err)
 		}
 		return q, err
 	}
@@ -284,16 +237,8 @@ func (c *Cache) Quota(ctx context.Context) (remote.Quota, error) {
 	return nq, nil
 }
 
-// fold is the key under which a path is compared: the server compares
-// names case-insensitively.
-func fold(p string) string { return strings.ToLower(remote.Clean(p)) }
+// fold is the key under which a path is compared (metadb.Key).
+func fold(p string) string { return metadb.Key(p) }
 
-// sameETag compares two entity tags as sent by the server, ignoring weak
-// markers and quotes (PROPFIND and GET may quote them differently).
-func sameETag(a, b string) bool {
-	norm := func(s string) string {
-		s = strings.TrimPrefix(strings.TrimSpace(s), "W/")
-		return strings.Trim(s, `"`)
-	}
-	return norm(a) == norm(b)
-}
+// sameETag compares two entity tags (metadb.SameETag).
+func sameETag(a, b string) bool { return metadb.SameETag(a, b) }

@@ -423,7 +423,7 @@ func TestRemovedFolderIsForgotten(t *testing.T) {
 	if _, err := c.ReadDir(ctx, "/"); err != nil {
 		t.Fatal(err)
 	}
-	if ds := c.stored("/gone/sub"); ds != nil {
+	if ds := c.listings.Stored("/gone/sub"); ds != nil {
 		t.Fatal("listing of a removed folder still stored")
 	}
 	if c.ContentUsed() != 0 {
@@ -456,5 +456,37 @@ func TestChangedWhileOpen(t *testing.T) {
 	defer h.Close()
 	if n, err := h.ReadAt(ctx, buf, 0); (err != nil && err != io.EOF) || string(buf[:n]) != "new content" {
 		t.Fatalf("reopen: %q %v", buf[:n], err)
+	}
+}
+
+// TestErrorKinds: the cache's own answers carry its kinds and still
+// match the remote kinds they stand for (callers and the errno table may
+// ask either), and a remote error is never taken for a cache kind.
+func TestErrorKinds(t *testing.T) {
+	for kind, rk := range sameAs {
+		err := fmt.Errorf("wrapped: %w", &Error{Kind: kind, Op: "x", Path: "/p"})
+		if !errors.Is(err, kind) || !errors.Is(err, rk) {
+			t.Errorf("%v: Is(kind) %v, Is(%v) %v", kind, errors.Is(err, kind), rk, errors.Is(err, rk))
+		}
+		if errors.Is(&remote.Error{Kind: rk}, kind) {
+			t.Errorf("remote %v matches cache kind %v", rk, kind)
+		}
+	}
+	if errors.Is(&Error{Kind: ErrIsDir}, remote.ErrNotSupported) || errors.Is(&Error{Kind: ErrNoWrites}, remote.ErrNotFound) {
+		t.Error("a kind without a remote counterpart matches one")
+	}
+	f := remotetest.New()
+	f.AddDir("/d")
+	c := openCache(t, t.TempDir(), f, &clock{t: time.Unix(1720000000, 0)}, 0)
+	defer c.Close()
+	ctx := context.Background()
+	if _, err := c.Lookup(ctx, "/", "nothing"); !errors.Is(err, ErrNotFound) || !errors.Is(err, remote.ErrNotFound) {
+		t.Errorf("lookup of a name absent from a fresh listing: %v, want cache.ErrNotFound", err)
+	}
+	if _, err := c.Open(ctx, "/d"); !errors.Is(err, ErrIsDir) {
+		t.Errorf("open of a folder: %v, want ErrIsDir", err)
+	}
+	if _, err := c.OpenWrite(ctx, "/x", true, false, true); !errors.Is(err, ErrNoWrites) {
+		t.Errorf("create without a write side: %v, want ErrNoWrites", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/davclient"
 	"github.com/odfb/odfb/remote"
 	"github.com/odfb/odfb/spemu"
@@ -293,7 +294,7 @@ func TestWriteCancelsChunkedSession(t *testing.T) {
 	if n := countReqs(srv, rest("CancelUpload")); n != 1 {
 		t.Errorf("%d CancelUpload, want 1", n)
 	}
-	if recs, _ := loadJournal(c.db); len(recs) != 1 || recs[0].UploadID != "" {
+	if recs, _ := metadb.LoadJournal(c.db); len(recs) != 1 || recs[0].UploadID != "" {
 		t.Errorf("the journal still names the cancelled session: %+v", recs)
 	}
 	checkNoFailure(t, c)
@@ -417,7 +418,7 @@ func waitWriter(t *testing.T, c *Cache, p string, wrote chan error) {
 		}
 		w.mu.Lock()
 		pd := w.byPath[fold(p)]
-		waiting := pd != nil && pd.mutating > 0 && pd.uploading
+		waiting := pd != nil && pd.mutating > 0 && pd.isUploading()
 		w.mu.Unlock()
 		if waiting {
 			return

@@ -10,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/remote/remotetest"
 )
 
@@ -20,7 +21,7 @@ import (
 func TestSchemaNewerRefused(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "c")
 	c := openCache(t, dir, remotetest.New(), &clock{t: time.Unix(1720000000, 0)}, 0)
-	if err := putRecords(c.db, JournalRecord{ID: "rec1", Path: "/pending.txt"}); err != nil {
+	if err := metadb.PutRecords(c.db, JournalRecord{ID: "rec1", Path: "/pending.txt"}); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
@@ -30,7 +31,7 @@ func TestSchemaNewerRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte(newer)) }); err != nil {
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(metadb.BucketMeta).Put(metadb.KeySchema, []byte(newer)) }); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -51,10 +52,10 @@ func TestSchemaNewerRefused(t *testing.T) {
 	}
 	defer db.Close()
 	db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(keySchema); string(v) != newer {
+		if v := tx.Bucket(metadb.BucketMeta).Get(metadb.KeySchema); string(v) != newer {
 			t.Errorf("schema after the refusal: %q, want %s untouched", v, newer)
 		}
-		if j := tx.Bucket(bucketJournal); j == nil || j.Get([]byte("rec1")) == nil {
+		if j := tx.Bucket(metadb.BucketJournal); j == nil || j.Get([]byte("rec1")) == nil {
 			t.Error("the journal of the newer odfb was changed")
 		}
 		return nil

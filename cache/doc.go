@@ -2,7 +2,7 @@
 // (remote.Remote). It owns everything odfb keeps on local disk for a
 // library:
 //
-//   - meta.db, a bbolt database with a schema version key. Buckets:
+//   - meta.db, a bbolt database (layout: cache/internal/metadb). Buckets:
 //     "meta" (schema version, library URL), "dirs" (one record per folder:
 //     the folder's own entry, its children with size, mtime, ETag and type,
 //     and the time the listing was fetched; a folder the server said does
@@ -10,7 +10,8 @@
 //     cached file: ETag, size, the bitmap of blocks present and the block
 //     size it counts in, last use; a record of another block size is
 //     dropped with its file at open), and
-//     "journal" (one JournalRecord per pending upload, journal.go).
+//     "journal" (one JournalRecord per pending upload), "mtimes" (the
+//     mtime of versions uploaded from here, mtime.go).
 //   - content/, the content cache: one sparse file per (path, ETag), filled
 //     by ranged GETs in blocks of BlockSize, bounded by Options.CacheSize
 //     with LRU eviction that never touches a file that is open.
@@ -18,7 +19,8 @@
 //     and lost+found/ (uploads the server refused for good, with a
 //     .reason file each).
 //
-// Listings. A folder's listing is one remote.List (PROPFIND Depth 1) and
+// Listings (cache/internal/listing; the facade's reads in overlay.go). A
+// folder's listing is one remote.List (PROPFIND Depth 1) and
 // serves every lookup and getattr of its children until DirCacheTime
 // passes; a name absent from a fresh listing is answered "not found"
 // without a request. Listings survive restarts: a listing stored by an
@@ -26,21 +28,21 @@
 // the server is unreachable (remote.ErrUnavailable) stale listings and
 // cached content are served, one warning is logged, and the server is
 // tried again after min(DirCacheTime, 30s). Meanwhile a read of content
-// that is not cached fails at once (ErrUnavailable, "not cached") without
-// a request; after the interval one read probes the server, and any
-// answer to a GET brings it back.
+// that is not cached fails at once (ErrNotCached, which matches
+// remote.ErrUnavailable too) without a request; after the interval one
+// read probes the server, and any answer to a GET brings it back.
 //
-// Content. Reads go through a Handle. A read of a block that is not
-// cached starts a ranged GET: one block (BlockSize, 256 KiB) for a random
-// read, and on sequential reads a window that starts at FirstReadAhead
-// (1 MiB) and doubles on each fetch up to MaxReadAhead (32 MiB); the next
-// window is requested when the reader passes the middle of the previous
-// one. Concurrent readers of a block share one GET. Data streams from the
-// response to the sparse file in small buffers, so memory does not grow
-// with file size (a bitmap of one bit per 256 KiB block is all that is
-// held per open file: 4 KiB per GiB). When a
-// listing shows a new ETag for a file, its cached content is dropped (at
-// last close if it is open).
+// Content (cache/internal/blocks). Reads go through a Handle. A read of a
+// block that is not cached starts a ranged GET: one block (BlockSize, 256
+// KiB) for a random read, and on sequential reads a window that starts at
+// FirstReadAhead (1 MiB) and doubles on each fetch up to MaxReadAhead (32
+// MiB); the next window is requested when the reader passes the middle of
+// the previous one. Concurrent readers of a block share one GET. Data
+// streams from the response to the sparse file in small buffers, so memory
+// does not grow with file size (a bitmap of one bit per 256 KiB block is
+// all that is held per open file: 4 KiB per GiB). When a listing shows a
+// new ETag for a file, its cached content is dropped (at last close if it
+// is open).
 //
 // A full cache disk (ENOSPC, EDQUOT while storing a download) first
 // evicts least recently used content that is not open, whatever
@@ -65,10 +67,67 @@
 // (staging_ops.go); listings show pending files with their staged size.
 // A staging file whose upload is confirmed with a known ETag, and that
 // did not change meanwhile, becomes that version's fully cached content
-// (contentStore.adopt) instead of being deleted: reading back what was
+// (blocks.Store.Adopt) instead of being deleted: reading back what was
 // just written costs no GET.
 // Sync, Status and CloseWrites (drain at exit) are in upload_control.go.
 // An upload never runs on a FUSE request's context.
+//
+// Pending files (pending_state.go). A file with local changes is a
+// pending with one of six named states — local, queued, uploading,
+// uploaded, removed, lost — changed only by writer.moveLocked, whose
+// table lists every transition; the comment there says what a crash
+// during each one leaves and what the next start makes of it. Whether a
+// version is on the server is decided in one place (uploadedLocked), for
+// Sync and --sync-upload flushes alike; every wait for an upload goes
+// through writer.waitLocked. The write side is a field of Cache (set by
+// StartWrites), not a process-wide map.
+//
+// Locks. The order in which the package's locks may be taken is listed
+// at the top of staging.go, with what is still done under writer.mu;
+// every other file that takes more than one lock says which at its top.
+// Methods named ...Locked are called with their receiver's lock held.
+//
+// Errors (errors.go). The cache's own answers — a name absent from a
+// fresh listing, a name taken by a pending file, content not cached
+// while the server is away, a version replaced while open, a read-only
+// cache — are *Error with a kind of this package (ErrNotFound,
+// ErrExists, ErrNotDir, ErrIsDir, ErrNotEmpty, ErrInvalid, ErrNotCached,
+// ErrChanged, ErrTooLarge, ErrNoWrites); a kind that means what a remote
+// kind means also matches it with errors.Is. The server's answers pass
+// through as *remote.Error.
+// Nothing here produces an errno: fusefs/errno.go maps all of them.
+//
+// Parts and the dependency rule (issue 10, item 1). Package cache is
+// the only package fusefs and cmd import; it composes parts under
+// cache/internal/:
+//
+//   - metadb: meta.db's schema version, buckets, records (DirRecord,
+//     ContentRecord, JournalRecord) and typed get/put/delete.
+//   - reach: is the server there (away, back, may a request be made),
+//     with a callback when it answers again.
+//   - listing: folder listings — fetch, store, revalidate (in the
+//     background for one stored by an earlier run), serve stale (held
+//     after a failed refresh), forget a subtree.
+//   - blocks: the content store — sparse files, block bitmap, read-ahead
+//     (Handle.ReadAt, advance), LRU, full-disk fallback, adopting an
+//     uploaded file; what it needs of the cache comes through its
+//     Options.
+//
+// Rule: a part imports remote, internal/names and metadb at most; never
+// cache, never another part. The facade (this package) composes them and
+// is the one place where pending files are overlaid onto listings
+// (withPending, pendingEntry, pendingIn). TestPartsDependencyRule
+// (deps_test.go) fails on an import that breaks the rule.
+//
+// Still in this package, to be split out next: writes (staging.go,
+// staging_ops.go, upload.go, upload_control.go, pending_state.go,
+// conflict.go, lostfound.go) and the mtime records (mtime.go, which the
+// listings reach through Options). What ties the write side to the
+// facade today and has to become an interface first: it calls the
+// listings (SetEntry, RemoveEntry, ForgetTree, SetEmpty, Invalidate),
+// the content store (Adopt, Drop, OpenEntry for a lazy fetch), Stat and
+// Lookup of the facade, and reach's callback calls its retryFailedNow;
+// the facade reads its pending files for the overlay (overlay.go).
 //
 // The cache only ever sees server names and library-relative paths;
 // mapping names for the user is fusefs's job. It must not know about FUSE

@@ -58,7 +58,7 @@ func TestListingOlderThanUploadIsNotInstalled(t *testing.T) {
 	c.Invalidate("/")
 	listed := make(chan error, 1)
 	go func() {
-		_, err := c.fetch("/")
+		_, err := c.listings.Fetch("/")
 		listed <- err
 	}()
 	<-sl.arrived // the server answered with the old version; the answer is on its way

@@ -1,5 +1,10 @@
 package cache
 
+// Locks here (order: top of staging.go): writer.mu, which
+// toLostFoundLocked is called with and lets go of around the disk work
+// (keepInLostFound takes no lock); pending.commitMu → writer.mu in
+// keepLost, which copies with neither held.
+
 import (
 	"errors"
 	"fmt"
@@ -11,6 +16,8 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/odfb/odfb/cache/internal/metadb"
 )
 
 // LostItem is a file the server refused for good; its staged content was
@@ -137,13 +144,13 @@ func nameMax(dir string) int {
 	return 255
 }
 
-// toLostFound moves pd's staging file to lost+found and forgets its
+// toLostFoundLocked moves pd's staging file to lost+found and forgets its
 // upload. Called with w.mu held, by the upload attempt that was refused
-// (pd.uploading is still set, so no other upload, rename or removal of
+// (pd.isUploading() is still set, so no other upload, rename or removal of
 // pd starts meanwhile); it lets go of w.mu while it works on the disk, so
 // that lookups, reads and other files' uploads go on during the copy of
 // a large file.
-func (w *writer) toLostFound(pd *pending, cause error) {
+func (w *writer) toLostFoundLocked(pd *pending, cause error) {
 	path, src, gen := pd.rec.Path, filepath.Join(w.dir, pd.rec.ID), pd.gen
 	w.mu.Unlock()
 	dst, linked, err := w.keepInLostFound(path, src, cause)
@@ -154,7 +161,7 @@ func (w *writer) toLostFound(pd *pending, cause error) {
 		pd.rec.Attempts++
 		pd.rec.LastError = fmt.Sprintf("%v (keeping it in lost+found failed: %v)", cause, err)
 		pd.rec.NextTry = w.c.now().Add(w.opts.RetryMax)
-		if err := putRecords(w.c.db, pd.rec); err != nil {
+		if err := metadb.PutRecords(w.c.db, pd.rec); err != nil {
 			w.log.Warn("cannot update the upload journal", "path", path, "err", err)
 		}
 		return
@@ -180,11 +187,10 @@ func (w *writer) toLostFound(pd *pending, cause error) {
 	}
 	w.lost = append(w.lost, LostItem{Path: path, File: dst, Reason: cause.Error(), At: w.c.now()})
 	w.log.Error("moved to lost+found", "path", path, "file", dst, "reason", cause)
-	if pd.committed {
-		deleteRecords(w.c.db, pd.rec.ID)
-		pd.committed = false
+	if pd.isCommitted() {
+		metadb.DeleteRecords(w.c.db, pd.rec.ID)
 	}
-	pd.gone = true
+	w.moveLocked(pd, stateLost)
 	pd.lostErr = &LostError{Path: path, File: dst, Err: cause}
 	if pd.opens > 0 {
 		w.lostOpen[pd] = true
@@ -207,7 +213,7 @@ func (w *writer) keepInLostFound(p, src string, cause error) (dst string, linked
 			err = os.MkdirAll(filepath.Dir(dst), 0o700)
 		}
 		if err == nil {
-			if err = os.Link(src, dst); err == nil {
+			if err = linkFile(src, dst); err == nil {
 				linked = true
 			} else if !errors.Is(err, fs.ErrExist) {
 				err = copyFile(src, dst)
@@ -298,8 +304,15 @@ func writeSynced(name string, data []byte) error {
 	return f.Close()
 }
 
+// linkFile and openCopySource are os.Link and os.Open; tests replace
+// them to force the copy fallback and to hold a copy while it runs.
+var (
+	linkFile       = os.Link
+	openCopySource = func(name string) (io.ReadCloser, error) { return os.Open(name) }
+)
+
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	in, err := openCopySource(src)
 	if err != nil {
 		return err
 	}

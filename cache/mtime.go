@@ -7,6 +7,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/remote"
 )
 
@@ -32,8 +33,6 @@ import (
 // under the same name. One of a file deleted or renamed elsewhere stays
 // (16 bytes of key and 8 of value) until the cache is dropped.
 
-var bucketMtimes = []byte("mtimes")
-
 func etagKey(etag string) []byte {
 	s := strings.Trim(strings.TrimPrefix(strings.TrimSpace(etag), "W/"), `"`)
 	return []byte(s)
@@ -49,7 +48,7 @@ func (c *Cache) keepMtime(etag, old string, t time.Time) {
 	var v [8]byte
 	binary.BigEndian.PutUint64(v[:], uint64(t.UnixNano()))
 	err := c.db.Batch(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketMtimes)
+		b := tx.Bucket(metadb.BucketMtimes)
 		if old != "" && !sameETag(old, etag) {
 			if err := b.Delete(etagKey(old)); err != nil {
 				return err
@@ -68,7 +67,7 @@ func (c *Cache) forgetMtimes(etags []string) {
 		return
 	}
 	err := c.db.Batch(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketMtimes)
+		b := tx.Bucket(metadb.BucketMtimes)
 		for _, e := range etags {
 			if err := b.Delete(etagKey(e)); err != nil {
 				return err
@@ -85,7 +84,7 @@ func (c *Cache) forgetMtimes(etags []string) {
 // was uploaded from here.
 func (c *Cache) applyMtimes(kids []remote.Entry) {
 	err := c.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketMtimes)
+		b := tx.Bucket(metadb.BucketMtimes)
 		if b.Stats().KeyN == 0 {
 			return nil
 		}

@@ -1,5 +1,34 @@
 package cache
 
+// Locks of the cache package, in the order they may be taken (one on
+// the left may be held while taking one on its right, never the other
+// way round):
+//
+//	WriteHandle.mu                      alone (closed flag)
+//	pending.fetchMu → writer.mu         ensureFetched
+//	pending.commitMu → writer.mu        commit, keepLost
+//	Handle.mu → blocks.Store.mu         Handle.ReadAt
+//	cfile.persistMu → blocks.Store.mu   persistFetched
+//	blocks.Store.mu → reach.State.mu    ReadAt asks MayAsk/Offline
+//	listing.Store.editMu → writer.mu    a fetch's answer → reach OnBack → retryFailedNow
+//	listing.Store.editMu → blocks.Store.mu   a new listing drops changed content
+//	listing.Store.editMu → listing.Store.mu
+//	listing.Store.mu, Cache.mu          leaves (nothing taken while held)
+//	upCtl.readMu                        alone (reads of a staging file)
+//
+// writer.mu is taken by every lookup, stat and readdir (pendingEntry,
+// pendingIn), listing.Store.mu by every listing, blocks.Store.mu by every read of
+// cached content. Long work lets go of them: a lost+found copy
+// (toLostFoundLocked unlocks writer.mu around keepInLostFound), a GET,
+// a PUT and every wait for an upload (waitLocked) run unlocked; the
+// content cache's per-close commit is batched (touchFlushInterval).
+// An uploaded file's staging file is adopted as cached content (a rename
+// and a directory fsync) after writer.mu is let go (retireStagingLocked
+// decides, the upload goroutine does it). Still done under writer.mu:
+// journal commits (a bbolt commit with fsync, one record), which keep
+// the journal's order the same as the pending files' states. Methods
+// named ...Locked are called with the lock of their receiver held.
+
 import (
 	"context"
 	"errors"
@@ -14,6 +43,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/remote"
 )
 
@@ -137,11 +167,13 @@ type pending struct {
 	fetchMu  sync.Mutex
 	commitMu sync.Mutex
 
+	// state: local, queued, uploading, uploaded, removed or lost
+	// (pending_state.go); changed only by writer.moveLocked.
+	state       pstate
 	gen         uint64 // bumped by every change of content
 	savedGen    uint64 // gen in the journal
 	uploadedGen uint64 // gen on the server
 	metaDirty   bool   // explicit mtime not yet in the journal
-	committed   bool   // a journal record exists
 	dirSynced   bool   // staging/ fsynced since the staging file was created (under commitMu)
 
 	// forced counts the waiters (Sync, a --sync-upload flush) that want
@@ -150,17 +182,15 @@ type pending struct {
 	// waiter that raised it lowers it: a close (FUSE RELEASE arrives
 	// after close() returned) or a finished upload must not cancel the
 	// force a running Sync relies on.
-	forced    int
-	readyAt   time.Time // not uploaded before (write-back)
-	holds     int       // rename/unlink in progress: do not start uploads
-	mutating  int       // changes of the staging file in progress: do not start uploads
-	uploading bool
-	up        *upCtl // the running upload (while uploading)
-	gone      bool   // unlinked or refused; staging removed at last close
-	tries     int    // attempts finished (success or failure), for sync waits
-	lastErr   error  // of the last attempt
-	sent      int64  // progress of the running upload
-	started   time.Time
+	forced   int
+	readyAt  time.Time // not uploaded before (write-back)
+	holds    int       // rename/unlink in progress: do not start uploads
+	mutating int       // changes of the staging file in progress: do not start uploads
+	up       *upCtl    // the running upload (while uploading)
+	tries    int       // attempts finished (success or failure), for sync waits
+	lastErr  error     // of the last attempt
+	sent     int64     // progress of the running upload
+	started  time.Time
 	// lostErr is set (a *LostError) when gone because the server refused
 	// the file for good: waiters get it instead of success, and so does
 	// every later flush and close of the handles still open.
@@ -171,19 +201,10 @@ type pending struct {
 	lostGen uint64
 }
 
-var writers sync.Map // *Cache → *writer
-
 // wr returns the write side, or nil when StartWrites was not called.
 func (c *Cache) wr() *writer {
-	if v, ok := writers.Load(c); ok {
-		return v.(*writer)
-	}
-	return nil
+	return c.writes.Load()
 }
-
-// ErrNoWrites is returned by write operations of a cache without a
-// write side (StartWrites not called): the mount is read-only.
-var ErrNoWrites = syscall.EROFS
 
 // StartWrites enables the write side: it prepares staging/ and
 // lost+found/, loads the journal left by an earlier run (its uploads
@@ -204,7 +225,7 @@ func (c *Cache) StartWrites(opts WriteOptions) error {
 	if err := syncDir(c.opts.Dir); err != nil { // staging/ and lost+found/ themselves
 		return fmt.Errorf("cache: %w", err)
 	}
-	recs, err := loadJournal(c.db)
+	recs, err := metadb.LoadJournal(c.db)
 	if err != nil {
 		return fmt.Errorf("upload journal: %w", err)
 	}
@@ -213,11 +234,11 @@ func (c *Cache) StartWrites(opts WriteOptions) error {
 		st, err := os.Stat(filepath.Join(w.dir, r.ID))
 		if err != nil {
 			w.log.Error("journaled upload has lost its staging file; it cannot be sent", "path", r.Path, "staging", r.ID, "err", err)
-			deleteRecords(c.db, r.ID)
+			metadb.DeleteRecords(c.db, r.ID)
 			continue
 		}
 		known[r.ID] = true
-		p := &pending{rec: r, size: st.Size(), mtime: st.ModTime(), fetched: true, gen: 1, savedGen: 1, committed: true, dirSynced: true}
+		p := &pending{rec: r, size: st.Size(), mtime: st.ModTime(), fetched: true, gen: 1, savedGen: 1, state: stateQueued, dirSynced: true}
 		if r.ContentDone {
 			p.uploadedGen = 1
 		}
@@ -243,7 +264,7 @@ func (c *Cache) StartWrites(opts WriteOptions) error {
 		}
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
-	writers.Store(c, w)
+	c.writes.Store(w)
 	w.wg.Add(1)
 	go w.run()
 	return nil
@@ -272,6 +293,27 @@ func (w *writer) broadcastLocked() {
 }
 
 // kick wakes the scheduler.
+// waitLocked waits, letting go of w.mu in between, until done (called
+// with w.mu held) reports true; each state change (broadcastLocked) asks
+// it again. It is called with w.mu held and returns with it held; when
+// ctx ends first it returns ctx's error. Every wait of the write side
+// for an upload or a hold goes through it, so that none sleeps holding
+// the lock lookups take.
+func (w *writer) waitLocked(ctx context.Context, done func() bool) error {
+	for !done() {
+		ch := w.changed
+		w.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			w.mu.Lock()
+			return ctx.Err()
+		case <-ch:
+		}
+		w.mu.Lock()
+	}
+	return nil
+}
+
 func (w *writer) kick() {
 	select {
 	case w.wake <- struct{}{}:
@@ -286,63 +328,6 @@ func (p *pending) entry() remote.Entry {
 		mt = p.rec.ModTime
 	}
 	return remote.Entry{Path: p.rec.Path, Size: p.size, ModTime: mt, ServerModTime: p.mtime}
-}
-
-// pendingEntry returns the entry of a pending file at p.
-func (c *Cache) pendingEntry(p string) (remote.Entry, bool) {
-	w := c.wr()
-	if w == nil {
-		return remote.Entry{}, false
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if pd := w.byPath[fold(p)]; pd != nil && !pd.gone {
-		return pd.entry(), true
-	}
-	return remote.Entry{}, false
-}
-
-// pendingIn returns the pending files directly in dir.
-func (c *Cache) pendingIn(dir string) []remote.Entry {
-	w := c.wr()
-	if w == nil {
-		return nil
-	}
-	key := fold(dir)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var out []remote.Entry
-	seen := map[string]bool{}
-	for k, pd := range w.byPath {
-		if !pd.gone && fold(remote.Dir(k)) == key {
-			out = append(out, pd.entry())
-			seen[k] = true
-		}
-	}
-	for k, r := range w.recent {
-		if !seen[k] && fold(remote.Dir(k)) == key && c.now().Sub(r.at) <= c.ttl {
-			e := r.e
-			e.Hidden = true // marker: only added when the listing lacks it
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// recentEntry returns a file this run uploaded to p less than
-// DirCacheTime ago.
-func (c *Cache) recentEntry(p string) (remote.Entry, bool) {
-	w := c.wr()
-	if w == nil {
-		return remote.Entry{}, false
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	r, ok := w.recent[fold(p)]
-	if !ok || c.now().Sub(r.at) > c.ttl {
-		return remote.Entry{}, false
-	}
-	return r.e, true
 }
 
 // setRecent records (or with a nil entry forgets) a file just uploaded.
@@ -402,59 +387,17 @@ func (c *Cache) OpenWrite(ctx context.Context, p string, create, excl, trunc boo
 		return nil, ErrNoWrites
 	}
 	p = remote.Clean(p)
-	w.mu.Lock()
-	pd := w.byPath[fold(p)]
-	if pd != nil && pd.gone {
-		pd = nil
-	}
-	if pd != nil && create && excl {
-		w.mu.Unlock()
-		return nil, &remote.Error{Kind: remote.ErrExists, Op: "create", Path: p}
-	}
-	w.mu.Unlock()
-	var base remote.Entry
-	exists := pd != nil
-	if pd == nil {
-		e, err := c.Stat(ctx, p)
-		switch {
-		case err == nil:
-			if e.IsDir {
-				return nil, &remote.Error{Kind: remote.ErrNotSupported, Op: "open", Path: p, Detail: "is a folder"}
-			}
-			if create && excl {
-				return nil, &remote.Error{Kind: remote.ErrExists, Op: "create", Path: p}
-			}
-			base, exists = e, true
-		case errors.Is(err, remote.ErrNotFound) && create:
-		default:
-			return nil, err
-		}
+	pd, base, exists, err := c.openTarget(ctx, w, p, create, excl)
+	if err != nil {
+		return nil, err
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if cur := w.byPath[fold(p)]; cur != nil && !cur.gone {
-		pd = cur // opened meanwhile
-	} else if pd == nil || pd.gone {
-		now := w.c.now()
-		pd = &pending{rec: JournalRecord{ID: newID(), Path: p}, mtime: now}
-		if exists {
-			pd.base = base
-			pd.rec.Path = base.Path
-			pd.rec.BaseETag = base.ETag
-			pd.size = base.Size
-			pd.fetched = base.Size == 0
-			pd.mtime = base.ModTime
-		} else {
-			pd.rec.New = true
-			pd.fetched = true
-			pd.gen = 1 // a new file is a change even when left empty
-		}
-		w.byPath[fold(p)] = pd
-	}
+	pd = w.pendingForLocked(p, pd, base, exists)
 	if pd.f == nil {
 		f, err := os.OpenFile(filepath.Join(w.dir, pd.rec.ID), os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
-			if pd.opens == 0 && !pd.committed {
+			if pd.opens == 0 && !pd.isCommitted() {
 				delete(w.byPath, fold(p))
 			}
 			return nil, fmt.Errorf("staging: %w", err)
@@ -464,30 +407,99 @@ func (c *Cache) OpenWrite(ctx context.Context, p string, create, excl, trunc boo
 	pd.opens++
 	h := &WriteHandle{w: w, p: pd}
 	if trunc && (pd.size != 0 || !pd.fetched) {
-		// The staging file changes: an upload of it that is running is
-		// cancelled first (stopUpload), without w.mu.
-		w.mu.Unlock()
-		err := w.stopUpload(ctx, pd)
-		if err == nil {
-			err = pd.f.Truncate(0)
+		if err := w.truncateOnOpenLocked(ctx, pd); err != nil {
+			return nil, err
 		}
-		w.mu.Lock()
-		pd.mutating--
-		if err != nil {
-			pd.opens--
-			w.broadcastLocked()
-			w.kick()
-			return nil, fmt.Errorf("staging: %w", err)
-		}
-		pd.size, pd.fetched = 0, true
-		pd.gen++
-		pd.mtime = w.c.now()
-		w.kick() // an upload may wait for this truncate (mutating)
 	} else if trunc && pd.gen == pd.uploadedGen {
 		pd.gen++ // truncating an empty file still writes it
 	}
 	w.broadcastLocked()
 	return h, nil
+}
+
+// openTarget finds what OpenWrite of p opens: the pending file (pd), or
+// the server's file (base, exists), or nothing (a new file, when
+// create). It refuses a folder, and an existing name with excl.
+func (c *Cache) openTarget(ctx context.Context, w *writer, p string, create, excl bool) (pd *pending, base remote.Entry, exists bool, err error) {
+	w.mu.Lock()
+	pd = w.byPath[fold(p)]
+	if pd != nil && pd.isGone() {
+		pd = nil
+	}
+	w.mu.Unlock()
+	if pd != nil {
+		if create && excl {
+			return nil, base, false, &Error{Kind: ErrExists, Op: "create", Path: p}
+		}
+		return pd, base, true, nil
+	}
+	e, err := c.Stat(ctx, p)
+	switch {
+	case err == nil:
+		if e.IsDir {
+			return nil, base, false, &Error{Kind: ErrIsDir, Op: "open", Path: p}
+		}
+		if create && excl {
+			return nil, base, false, &Error{Kind: ErrExists, Op: "create", Path: p}
+		}
+		return nil, e, true, nil
+	case errors.Is(err, remote.ErrNotFound) && create:
+		return nil, base, false, nil
+	default:
+		return nil, base, false, err
+	}
+}
+
+// pendingForLocked returns the pending file OpenWrite of p uses: one
+// opened meanwhile, pd, or a new one — of the server's file base when
+// exists, else of a new file.
+func (w *writer) pendingForLocked(p string, pd *pending, base remote.Entry, exists bool) *pending {
+	if cur := w.byPath[fold(p)]; cur != nil && !cur.isGone() {
+		return cur // opened meanwhile
+	}
+	if pd != nil && !pd.isGone() {
+		return pd
+	}
+	pd = &pending{rec: JournalRecord{ID: metadb.NewID(), Path: p}, mtime: w.c.now()}
+	if exists {
+		pd.base = base
+		pd.rec.Path = base.Path
+		pd.rec.BaseETag = base.ETag
+		pd.size = base.Size
+		pd.fetched = base.Size == 0
+		pd.mtime = base.ModTime
+	} else {
+		pd.rec.New = true
+		pd.fetched = true
+		pd.gen = 1 // a new file is a change even when left empty
+	}
+	w.byPath[fold(p)] = pd
+	return pd
+}
+
+// truncateOnOpenLocked empties pd's staging file for an open with
+// O_TRUNC. The staging file changes: an upload of it that is running is
+// cancelled first (stopUpload), without w.mu, which it lets go of and
+// takes again. On failure the open is undone.
+func (w *writer) truncateOnOpenLocked(ctx context.Context, pd *pending) error {
+	w.mu.Unlock()
+	err := w.stopUpload(ctx, pd)
+	if err == nil {
+		err = pd.f.Truncate(0)
+	}
+	w.mu.Lock()
+	pd.mutating--
+	if err != nil {
+		pd.opens--
+		w.broadcastLocked()
+		w.kick()
+		return fmt.Errorf("staging: %w", err)
+	}
+	pd.size, pd.fetched = 0, true
+	pd.gen++
+	pd.mtime = w.c.now()
+	w.kick() // an upload may wait for this truncate (mutating)
+	return nil
 }
 
 // stopUpload is called before the staging file of p changes (a write, a
@@ -512,20 +524,20 @@ func (c *Cache) OpenWrite(ctx context.Context, p string, create, excl, trunc boo
 func (w *writer) stopUpload(ctx context.Context, p *pending) error {
 	w.mu.Lock()
 	p.mutating++
-	for p.uploading {
+	err := w.waitLocked(ctx, func() bool {
+		if !p.isUploading() {
+			return true
+		}
 		if ctl := p.up; ctl != nil && p.forced == 0 && !ctl.finishing && !ctl.canceled {
 			ctl.canceled = true
 			ctl.cancel()
 			w.log.Info("file changed during its upload; the upload is cancelled and goes again after the last close", "path", p.rec.Path)
 		}
-		ch := w.changed
+		return false
+	})
+	if err != nil {
 		w.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ch:
-		}
-		w.mu.Lock()
+		return err
 	}
 	stale := p.rec.UploadID != ""
 	w.mu.Unlock()
@@ -541,8 +553,8 @@ func (w *writer) dropSession(p *pending) {
 	w.abandonSession(w.ctx, p)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if p.committed && !p.gone {
-		if err := putRecords(w.c.db, p.rec); err != nil {
+	if p.isCommitted() && !p.isGone() {
+		if err := metadb.PutRecords(w.c.db, p.rec); err != nil {
 			w.log.Warn("cannot update the upload journal", "path", p.rec.Path, "err", err)
 		}
 	}
@@ -560,11 +572,10 @@ func (h *WriteHandle) ensureFetched(ctx context.Context) error {
 		return nil
 	}
 	c := h.w.c
-	cf, err := c.content.acquire(base)
+	src, err := c.content.OpenEntry(base)
 	if err != nil {
 		return err
 	}
-	src := newHandle(cf)
 	defer src.Close()
 	buf := make([]byte, BlockSize)
 	for off := int64(0); off < base.Size; {
@@ -607,7 +618,7 @@ func (h *WriteHandle) Size() int64 {
 func (h *WriteHandle) Unlinked() bool {
 	h.w.mu.Lock()
 	defer h.w.mu.Unlock()
-	return h.p.gone
+	return h.p.isGone()
 }
 
 // Entry returns the entry listings show for this file.
@@ -769,7 +780,7 @@ func (h *WriteHandle) Close() error {
 	// it (forced): the write-back delay applies only when nobody waits.
 	p.readyAt = w.c.now().Add(w.opts.WriteBack)
 	switch {
-	case p.gone && p.lostErr != nil && p.gen != p.lostGen:
+	case p.isGone() && p.lostErr != nil && p.gen != p.lostGen:
 		// Written after the refusal and the copy to lost+found failed
 		// (logged by keepLost): the staging file replaces that copy.
 		le := p.lostErr.(*LostError)
@@ -780,11 +791,11 @@ func (h *WriteHandle) Close() error {
 			p.lostGen = p.gen
 			syncDir(filepath.Dir(le.File))
 		}
-	case p.gone:
-		if !p.uploading {
+	case p.isGone():
+		if !p.isUploading() {
 			os.Remove(filepath.Join(w.dir, p.rec.ID))
 		}
-	case !p.committed && p.gen == p.uploadedGen:
+	case !p.isCommitted() && p.gen == p.uploadedGen:
 		// Opened for writing, never changed: nothing to send.
 		if w.byPath[fold(p.rec.Path)] == p {
 			delete(w.byPath, fold(p.rec.Path))
@@ -801,7 +812,7 @@ func (h *WriteHandle) Close() error {
 func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 	p.commitMu.Lock()
 	w.mu.Lock()
-	if p.gone {
+	if p.isGone() {
 		// Unlinked (nil), or refused for good and kept in lost+found:
 		// with or without --sync-upload, the application hears of it,
 		// and what it wrote since goes to lost+found too.
@@ -811,7 +822,7 @@ func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 		return err
 	}
 	gen, dirty := p.gen, p.gen != p.savedGen || p.metaDirty
-	needUpload := p.gen != p.uploadedGen || (p.rec.ModTimeSet && !p.committed && p.metaDirty)
+	needUpload := p.gen != p.uploadedGen || (p.rec.ModTimeSet && !p.isCommitted() && p.metaDirty)
 	if !dirty && !needUpload {
 		w.mu.Unlock()
 		p.commitMu.Unlock()
@@ -846,16 +857,16 @@ func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 			rec.ContentDone = false
 		}
 		w.mu.Unlock()
-		if err := putRecords(w.c.db, rec); err != nil {
+		if err := metadb.PutRecords(w.c.db, rec); err != nil {
 			p.commitMu.Unlock()
 			return fmt.Errorf("upload journal: %w", err)
 		}
 		w.mu.Lock()
-		if p.gone {
+		if p.isGone() {
 			// Unlinked or refused while we wrote: take the record back
 			// out.
 			w.mu.Unlock()
-			deleteRecords(w.c.db, rec.ID)
+			metadb.DeleteRecords(w.c.db, rec.ID)
 			err := w.keepLost(p)
 			p.commitMu.Unlock()
 			return err
@@ -863,7 +874,7 @@ func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 		p.rec.Size, p.rec.Queued, p.rec.ContentDone, p.rec.Written = rec.Size, rec.Queued, rec.ContentDone, rec.Written
 		p.savedGen = gen
 		p.metaDirty = false
-		p.committed = true
+		w.journaledLocked(p)
 		if p.opens == 0 && p.readyAt.IsZero() {
 			p.readyAt = w.c.now().Add(w.opts.WriteBack)
 		}
@@ -892,31 +903,43 @@ func (w *writer) waitUploaded(ctx context.Context, p *pending, gen uint64) error
 		w.mu.Unlock()
 	}()
 	w.kick()
-	for {
-		w.mu.Lock()
+	var err error
+	w.mu.Lock()
+	werr := w.waitLocked(ctx, func() bool {
+		content, done := p.uploadedLocked(gen)
 		switch {
-		case p.gone:
+		case p.isGone():
 			// Unlinked meanwhile (nil), or refused for good and moved to
 			// lost+found: the application must hear of that.
-			err := p.lostErr
-			w.mu.Unlock()
-			return err
-		case p.uploadedGen >= gen && !p.uploading && (!p.rec.ContentDone || !p.rec.ModTimeSet || p.tries > tries):
-			w.mu.Unlock()
-			return nil
-		case p.tries > tries && p.lastErr != nil && !p.uploading:
-			err := p.lastErr
-			w.mu.Unlock()
-			return err
+			err = p.lostErr
+		case done, content && p.tries > tries:
+			// A flush waits for the content: once an attempt since it
+			// began has ended with the content up, an mtime still to set
+			// (retried in the background) does not fail it.
+			err = nil
+		case p.tries > tries && p.lastErr != nil && !p.isUploading():
+			err = p.lastErr
+		default:
+			return false
 		}
-		ch := w.changed
-		w.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ch:
-		}
+		return true
+	})
+	w.mu.Unlock()
+	if werr != nil {
+		return werr
 	}
+	return err
+}
+
+// uploadedLocked is the one answer to "is version gen of p on the
+// server", for Sync and for a --sync-upload Flush/Fsync alike. content:
+// no attempt is running and one has sent that version's content (or a
+// later one's); done: and nothing is left to send for it — no mtime still
+// to set, which ContentDone && ModTimeSet would say (the content is up,
+// its mtime not yet).
+func (p *pending) uploadedLocked(gen uint64) (content, done bool) {
+	content = p.uploadedGen >= gen && !p.isUploading()
+	return content, content && !(p.rec.ContentDone && p.rec.ModTimeSet)
 }
 
 // Fsync is Flush for fsync(2).
@@ -933,14 +956,14 @@ func (c *Cache) SetModTime(ctx context.Context, p string, t time.Time) error {
 	p = remote.Clean(p)
 	w.mu.Lock()
 	pd := w.byPath[fold(p)]
-	if pd != nil && !pd.gone {
+	if pd != nil && !pd.isGone() {
 		pd.rec.ModTime, pd.rec.ModTimeSet = t, true
 		pd.metaDirty = true
-		committed, open := pd.committed, pd.opens > 0
+		committed, open := pd.isCommitted(), pd.opens > 0
 		w.broadcastLocked()
 		w.mu.Unlock()
 		if committed || !open {
-			if pd.gen == pd.uploadedGen && !pd.uploading {
+			if pd.gen == pd.uploadedGen && !pd.isUploading() {
 				// Content already on the server: only the mtime is left.
 				w.mu.Lock()
 				pd.rec.ContentDone = true
@@ -959,7 +982,7 @@ func (c *Cache) SetModTime(ctx context.Context, p string, t time.Time) error {
 		return err
 	}
 	e.ModTime = t
-	c.setEntry(e)
+	c.listings.SetEntry(e)
 	return nil
 }
 

@@ -1,60 +1,19 @@
 package cache
 
+// Locks here (order: top of staging.go): writer.mu, and the listings'
+// and content store's own locks through their methods, never while
+// writer.mu is held; remote calls (MKCOL, DELETE, MOVE) run with none.
+
 import (
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"syscall"
 
+	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/remote"
 )
-
-// setEntry puts e into its parent's listing (when that listing is
-// known), as the server would now list it.
-func (c *Cache) setEntry(e remote.Entry) {
-	c.editMu.Lock()
-	defer c.editMu.Unlock()
-	dir := remote.Dir(e.Path)
-	ds := c.stored(dir)
-	if ds == nil || ds.rec.Gone {
-		return
-	}
-	c.mu.Lock()
-	rec := ds.rec
-	rec.Kids = append([]remote.Entry(nil), ds.rec.Kids...)
-	current := ds.current
-	c.mu.Unlock()
-	if i, ok := ds.index[strings.ToLower(e.Name())]; ok {
-		rec.Kids[i] = e
-	} else {
-		rec.Kids = append(rec.Kids, e)
-	}
-	c.editLocked(fold(dir), newDirState(rec, current))
-}
-
-// removeEntry takes p out of its parent's listing.
-func (c *Cache) removeEntry(p string) {
-	c.editMu.Lock()
-	defer c.editMu.Unlock()
-	dir := remote.Dir(p)
-	ds := c.stored(dir)
-	if ds == nil || ds.rec.Gone {
-		return
-	}
-	i, ok := ds.index[strings.ToLower(remote.Base(p))]
-	if !ok {
-		return
-	}
-	c.mu.Lock()
-	rec := ds.rec
-	current := ds.current
-	c.mu.Unlock()
-	rec.Kids = append(append([]remote.Entry(nil), ds.rec.Kids[:i]...), ds.rec.Kids[i+1:]...)
-	c.editLocked(fold(dir), newDirState(rec, current))
-}
 
 // Mkdir creates a folder on the server (one MKCOL) and records it, with
 // an empty listing, so that files created in it cost no PROPFIND.
@@ -64,10 +23,10 @@ func (c *Cache) Mkdir(ctx context.Context, p string) (remote.Entry, error) {
 	}
 	p = remote.Clean(p)
 	if _, ok := c.pendingEntry(p); ok {
-		return remote.Entry{}, &remote.Error{Kind: remote.ErrExists, Op: "mkdir", Path: p}
+		return remote.Entry{}, &Error{Kind: ErrExists, Op: "mkdir", Path: p}
 	}
 	if _, err := c.Stat(ctx, p); err == nil {
-		return remote.Entry{}, &remote.Error{Kind: remote.ErrExists, Op: "mkdir", Path: p}
+		return remote.Entry{}, &Error{Kind: ErrExists, Op: "mkdir", Path: p}
 	} else if !errors.Is(err, remote.ErrNotFound) {
 		return remote.Entry{}, err
 	}
@@ -82,10 +41,8 @@ func (c *Cache) Mkdir(ctx context.Context, p string) (remote.Entry, error) {
 	}
 	now := c.now()
 	e := remote.Entry{Path: p, IsDir: true, ModTime: now, ServerModTime: now, Created: now}
-	c.setEntry(e)
-	c.editMu.Lock()
-	c.editLocked(fold(p), newDirState(dirRecord{Path: p, Fetched: now, Self: e}, true))
-	c.editMu.Unlock()
+	c.listings.SetEntry(e)
+	c.listings.SetEmpty(e, now)
 	return e, nil
 }
 
@@ -119,39 +76,34 @@ func (w *writer) hold(ctx context.Context, paths ...string) (func(), error) {
 		w.mu.Unlock()
 		w.kick()
 	}
-	for {
-		busy := false
+	err := w.waitLocked(ctx, func() bool {
 		for _, pd := range held {
-			busy = busy || pd.uploading
+			if pd.isUploading() {
+				return false
+			}
 		}
-		if !busy {
-			w.mu.Unlock()
-			return release, nil
-		}
-		ch := w.changed
-		w.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			release()
-			return nil, ctx.Err()
-		case <-ch:
-		}
-		w.mu.Lock()
+		return true
+	})
+	w.mu.Unlock()
+	if err != nil {
+		release()
+		return nil, err
 	}
+	return release, nil
 }
 
 // dropLocked forgets a pending file: its record, and its staging file
 // once no handle has it open.
 func (w *writer) dropLocked(pd *pending) {
-	pd.gone = true
+	committed := pd.isCommitted()
+	w.moveLocked(pd, stateRemoved)
 	if w.byPath[fold(pd.rec.Path)] == pd {
 		delete(w.byPath, fold(pd.rec.Path))
 	}
-	if pd.committed {
-		if err := deleteRecords(w.c.db, pd.rec.ID); err != nil {
+	if committed {
+		if err := metadb.DeleteRecords(w.c.db, pd.rec.ID); err != nil {
 			w.log.Warn("cannot remove an upload record", "path", pd.rec.Path, "err", err)
 		}
-		pd.committed = false
 	}
 	if pd.opens == 0 {
 		os.Remove(filepath.Join(w.dir, pd.rec.ID))
@@ -183,7 +135,7 @@ func (c *Cache) Remove(ctx context.Context, p string) error {
 			return err
 		}
 		if e.IsDir {
-			return syscall.EISDIR
+			return &Error{Kind: ErrIsDir, Op: "unlink", Path: p}
 		}
 		srvPath = e.Path
 	} else {
@@ -203,8 +155,8 @@ func (c *Cache) Remove(ctx context.Context, p string) error {
 		w.mu.Unlock()
 	}
 	w.setRecent(srvPath, nil)
-	c.removeEntry(srvPath)
-	c.content.drop(srvPath, "")
+	c.listings.RemoveEntry(srvPath)
+	c.content.Drop(srvPath, "")
 	return nil
 }
 
@@ -219,23 +171,21 @@ func (c *Cache) Rmdir(ctx context.Context, p string) error {
 		return err
 	}
 	if !e.IsDir {
-		return syscall.ENOTDIR
+		return &Error{Kind: ErrNotDir, Op: "rmdir", Path: p}
 	}
 	kids, err := c.ReadDir(ctx, p)
 	if err != nil {
 		return err
 	}
 	if len(kids) > 0 || len(c.pendingIn(p)) > 0 {
-		return syscall.ENOTEMPTY
+		return &Error{Kind: ErrNotEmpty, Op: "rmdir", Path: p}
 	}
 	if err := c.remote.Delete(ctx, e.Path); err != nil && !errors.Is(err, remote.ErrNotFound) {
 		return err
 	}
 	c.wr().forgetRecentTree(e.Path)
-	c.removeEntry(e.Path)
-	c.editMu.Lock()
-	c.forgetTreeLocked(e.Path)
-	c.editMu.Unlock()
+	c.listings.RemoveEntry(e.Path)
+	c.listings.ForgetTree(e.Path)
 	return nil
 }
 
@@ -261,36 +211,9 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 	if src == dst {
 		return nil
 	}
-	if fold(dst) != fold(src) && strings.HasPrefix(fold(dst), fold(src)+"/") {
-		return syscall.EINVAL // into itself
-	}
-	se, _, err := c.statAny(ctx, src)
+	se, de, dstExists, err := c.checkRename(ctx, src, dst, noReplace)
 	if err != nil {
 		return err
-	}
-	de, _, derr := c.statAny(ctx, dst)
-	dstExists := derr == nil && fold(dst) != fold(src)
-	if derr != nil && !errors.Is(derr, remote.ErrNotFound) {
-		return derr
-	}
-	if dstExists {
-		if noReplace {
-			return &remote.Error{Kind: remote.ErrExists, Op: "rename", Path: dst}
-		}
-		switch {
-		case se.IsDir && !de.IsDir:
-			return syscall.ENOTDIR
-		case !se.IsDir && de.IsDir:
-			return syscall.EISDIR
-		case de.IsDir:
-			kids, err := c.ReadDir(ctx, dst)
-			if err != nil {
-				return err
-			}
-			if len(kids) > 0 || len(c.pendingIn(dst)) > 0 {
-				return syscall.ENOTEMPTY
-			}
-		}
 	}
 	release, err := w.hold(ctx, src, dst)
 	if err != nil {
@@ -304,13 +227,72 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 		dpd = nil
 	}
 	w.mu.Unlock()
-	// A REST session belongs to the old name: cancel it (and remove the
-	// empty file StartUpload left for a new file); the upload starts over
-	// under the new name.
+	w.abandonSessionsUnder(ctx, src, se.IsDir)
+	srcOnServer := se.IsDir || spd == nil || !spd.rec.New
+	dstOnServer := dstExists && (dpd == nil || !dpd.rec.New)
+	if srcOnServer {
+		// A case-only rename (a.txt → A.txt) names the same item on the
+		// case-insensitive server: Overwrite: T would ask it to delete the
+		// destination — the file itself — first. SharePoint (and spemu)
+		// rename the item in place with Overwrite: F.
+		if err := c.remote.Move(ctx, se.Path, dst, dstExists); err != nil {
+			return err
+		}
+	}
+	w.renameJournal(src, dst, se, de, spd, dpd, srcOnServer, dstOnServer)
+	c.renameListings(w, dst, se, spd, srcOnServer)
+	return nil
+}
+
+// checkRename refuses a rename that cannot be (into itself, onto an
+// existing name with noReplace, a folder onto a file or a full folder,
+// a file onto a folder) and returns the entries of src and dst (dst's
+// when dstExists).
+func (c *Cache) checkRename(ctx context.Context, src, dst string, noReplace bool) (se, de remote.Entry, dstExists bool, err error) {
+	if fold(dst) != fold(src) && strings.HasPrefix(fold(dst), fold(src)+"/") {
+		return se, de, false, &Error{Kind: ErrInvalid, Op: "rename", Path: dst, Detail: "a folder into itself"}
+	}
+	se, _, err = c.statAny(ctx, src)
+	if err != nil {
+		return se, de, false, err
+	}
+	de, _, derr := c.statAny(ctx, dst)
+	dstExists = derr == nil && fold(dst) != fold(src)
+	if derr != nil && !errors.Is(derr, remote.ErrNotFound) {
+		return se, de, false, derr
+	}
+	if !dstExists {
+		return se, de, false, nil
+	}
+	if noReplace {
+		return se, de, true, &Error{Kind: ErrExists, Op: "rename", Path: dst}
+	}
+	switch {
+	case se.IsDir && !de.IsDir:
+		return se, de, true, &Error{Kind: ErrNotDir, Op: "rename", Path: dst}
+	case !se.IsDir && de.IsDir:
+		return se, de, true, &Error{Kind: ErrIsDir, Op: "rename", Path: dst}
+	case de.IsDir:
+		kids, err := c.ReadDir(ctx, dst)
+		if err != nil {
+			return se, de, true, err
+		}
+		if len(kids) > 0 || len(c.pendingIn(dst)) > 0 {
+			return se, de, true, &Error{Kind: ErrNotEmpty, Op: "rename", Path: dst}
+		}
+	}
+	return se, de, true, nil
+}
+
+// abandonSessionsUnder cancels the REST sessions of the pending files at
+// src (and under it, for a folder): a session belongs to the old name
+// (and leaves an empty file for a new one); the upload starts over under
+// the new name.
+func (w *writer) abandonSessionsUnder(ctx context.Context, src string, isDir bool) {
 	w.mu.Lock()
 	var sessions []*pending
 	for k, pd := range w.byPath {
-		if (k == fold(src) || (se.IsDir && strings.HasPrefix(k, fold(src)+"/"))) && pd.rec.UploadID != "" {
+		if (k == fold(src) || (isDir && strings.HasPrefix(k, fold(src)+"/"))) && pd.rec.UploadID != "" {
 			sessions = append(sessions, pd)
 		}
 	}
@@ -318,20 +300,12 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 	for _, pd := range sessions {
 		w.abandonSession(ctx, pd)
 	}
-	srcOnServer := se.IsDir || spd == nil || !spd.rec.New
-	dstOnServer := dstExists && (dpd == nil || !dpd.rec.New)
-	srvSrc := se.Path
-	if srcOnServer {
-		// A case-only rename (a.txt → A.txt) names the same item on the
-		// case-insensitive server: Overwrite: T would ask it to delete the
-		// destination — the file itself — first. SharePoint (and spemu)
-		// rename the item in place with Overwrite: F.
-		if err := c.remote.Move(ctx, srvSrc, dst, dstExists); err != nil {
-			return err
-		}
-	}
+}
 
-	// The journal: move the records at (or under) src, drop the one at dst.
+// renameJournal moves the pending files at (or under) src to dst, drops
+// the one at dst (dpd), and commits the moved records. spd is the one at
+// src, se and de the entries of src and dst.
+func (w *writer) renameJournal(src, dst string, se, de remote.Entry, spd, dpd *pending, srcOnServer, dstOnServer bool) {
 	w.mu.Lock()
 	var moved []*pending
 	prefix := fold(src)
@@ -363,71 +337,42 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 			}
 		}
 		w.byPath[fold(pd.rec.Path)] = pd
-		if pd.committed {
+		if pd.isCommitted() {
 			recs = append(recs, pd.rec)
 		}
 	}
 	w.broadcastLocked()
 	w.mu.Unlock()
 	if len(recs) > 0 {
-		if err := putRecords(c.db, recs...); err != nil {
+		if err := metadb.PutRecords(w.c.db, recs...); err != nil {
 			w.log.Error("cannot update the upload journal after a rename; the uploads may go to the old name after a crash", "from", src, "to", dst, "err", err)
 		}
 	}
-
-	// The listings.
-	w.forgetRecentTree(srvSrc)
-	w.setRecent(dst, nil)
-	if srcOnServer {
-		c.removeEntry(srvSrc)
-		c.content.drop(srvSrc, "")
-		if se.IsDir {
-			c.editMu.Lock()
-			c.forgetTreeLocked(srvSrc)
-			c.forgetTreeLocked(dst)
-			c.editMu.Unlock()
-		}
-		ne := se
-		ne.Path = dst
-		if spd != nil && !se.IsDir {
-			ne = spd.entry()
-			ne.ETag = ""
-		}
-		c.setEntry(ne)
-		c.content.drop(dst, "")
-	}
-	return nil
 }
 
-// withPending returns a copy of a folder's listed children with the
-// pending files of dir laid over them (staged size and mtime win; files
-// not yet on the server are added), sorted by name.
-func (c *Cache) withPending(dir string, kids []remote.Entry) []remote.Entry {
-	out := append([]remote.Entry(nil), kids...)
-	pend := c.pendingIn(dir)
-	if len(pend) == 0 {
-		return out
+// renameListings shows a rename from se (the entry of the source) to dst
+// in the listings and drops cached content under both names.
+func (c *Cache) renameListings(w *writer, dst string, se remote.Entry, spd *pending, srcOnServer bool) {
+	srvSrc := se.Path
+	w.forgetRecentTree(srvSrc)
+	w.setRecent(dst, nil)
+	if !srcOnServer {
+		return
 	}
-	idx := make(map[string]int, len(out))
-	for i, k := range out {
-		idx[strings.ToLower(k.Name())] = i
+	c.listings.RemoveEntry(srvSrc)
+	c.content.Drop(srvSrc, "")
+	if se.IsDir {
+		c.listings.ForgetTree(srvSrc)
+		c.listings.ForgetTree(dst)
 	}
-	for _, e := range pend {
-		i, ok := idx[strings.ToLower(e.Name())]
-		switch {
-		case e.Hidden: // uploaded recently: only when the listing lacks it
-			if !ok {
-				e.Hidden = false
-				out = append(out, e)
-			}
-		case ok:
-			out[i] = e
-		default:
-			out = append(out, e)
-		}
+	ne := se
+	ne.Path = dst
+	if spd != nil && !se.IsDir {
+		ne = spd.entry()
+		ne.ETag = ""
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
-	return out
+	c.listings.SetEntry(ne)
+	c.content.Drop(dst, "")
 }
 
 // abandonSession cancels pd's REST upload session, if it has one, and

@@ -203,3 +203,27 @@ func TestSyncUploadTruncateThenWrite(t *testing.T) {
 		t.Errorf("server copy after a refused rewrite: %q", data)
 	}
 }
+
+// TestUploadedLocked: the one decision of "is this version on the
+// server" that Sync and a --sync-upload flush share.
+func TestUploadedLocked(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		p             *pending
+		gen           uint64
+		content, done bool
+	}{
+		{"never uploaded", &pending{}, 1, false, false},
+		{"this version up", &pending{uploadedGen: 1}, 1, true, true},
+		{"a later version up", &pending{uploadedGen: 2}, 1, true, true},
+		{"an older version up", &pending{uploadedGen: 1}, 2, false, false},
+		{"uploading again", &pending{uploadedGen: 1, state: stateUploading}, 1, false, false},
+		{"content up, mtime still to set", &pending{uploadedGen: 1, rec: JournalRecord{ContentDone: true, ModTimeSet: true}}, 1, true, false},
+		{"content up, mtime set with it", &pending{uploadedGen: 1, rec: JournalRecord{ModTimeSet: true}}, 1, true, true},
+	} {
+		content, done := c.p.uploadedLocked(c.gen)
+		if content != c.content || done != c.done {
+			t.Errorf("%s: content %v done %v, want %v %v", c.name, content, done, c.content, c.done)
+		}
+	}
+}

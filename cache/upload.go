@@ -1,5 +1,11 @@
 package cache
 
+// Locks here (order: top of staging.go): writer.mu around every change of
+// a pending file's state, upCtl.readMu (never with writer.mu) around each
+// read of a staging file by a PUT. Sends, and the disposal of an
+// uploaded file's staging file (retireStagingLocked), run without
+// writer.mu.
+
 import (
 	"context"
 	"errors"
@@ -12,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/remote"
 )
 
@@ -42,11 +49,11 @@ func (w *writer) run() {
 	}
 }
 
-// due reports whether pd may start uploading now; when it may later,
+// dueLocked reports whether pd may start uploading now; when it may later,
 // when is that time.
-func (w *writer) due(pd *pending, now time.Time) (bool, time.Time) {
+func (w *writer) dueLocked(pd *pending, now time.Time) (bool, time.Time) {
 	force := pd.forced > 0
-	if pd.gone || pd.uploading || pd.holds > 0 || pd.mutating > 0 || !pd.committed || pd.savedGen != pd.gen && !force && !w.closing {
+	if pd.isGone() || pd.isUploading() || pd.holds > 0 || pd.mutating > 0 || !pd.isCommitted() || pd.savedGen != pd.gen && !force && !w.closing {
 		return false, time.Time{}
 	}
 	if pd.opens > 0 && !force && !w.closing {
@@ -77,14 +84,14 @@ func (w *writer) schedule() time.Time {
 		if w.active >= w.opts.Transfers {
 			break
 		}
-		ok, at := w.due(pd, now)
+		ok, at := w.dueLocked(pd, now)
 		if !ok {
 			if !at.IsZero() && (next.IsZero() || at.Before(next)) {
 				next = at
 			}
 			continue
 		}
-		pd.uploading = true
+		w.moveLocked(pd, stateUploading)
 		pd.sent = 0
 		pd.started = now
 		ctx, cancel := context.WithCancel(w.ctx)
@@ -139,7 +146,7 @@ func (w *writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) 
 	}
 	w.mu.Lock()
 	defer func() {
-		pd.uploading = false
+		w.attemptEndedLocked(pd)
 		pd.up = nil
 		if !canceled {
 			pd.tries++
@@ -154,35 +161,15 @@ func (w *writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) 
 		return
 	}
 	if err == nil {
-		w.authErr = ""
-		pd.lastErr = nil
-		pd.uploadedGen = gen
-		pd.rec.New, pd.rec.BaseETag, pd.rec.ETag = false, etag, etag
-		pd.rec.UploadID, pd.rec.Offset = "", 0
-		pd.rec.Attempts, pd.rec.LastError, pd.rec.NextTry = 0, "", time.Time{}
-		mtimeLeft := pd.rec.ModTimeSet && (pd.rec.ModTime != rec.ModTime || !rec.ModTimeSet)
-		if gen == pd.gen && pd.savedGen == gen && !mtimeLeft {
-			if pd.rec.ModTimeSet {
-				// Applied with this upload; a later upload of new content
-				// keeps it (the application's mtime stays until changed).
-				pd.rec.ModTimeSet = false
-			}
-			pd.rec.ContentDone = false
-			if err := deleteRecords(w.c.db, pd.rec.ID); err != nil {
-				w.log.Warn("cannot remove a finished upload from the journal; it will be sent again", "path", pd.rec.Path, "err", err)
-			}
-			pd.committed = false
-			if pd.opens == 0 {
-				delete(w.byPath, fold(pd.rec.Path))
-				w.retireStaging(pd, ctl, rec, etag)
-			}
-		} else {
-			if mtimeLeft && gen == pd.gen {
-				pd.rec.ContentDone = true
-			}
-			if err := putRecords(w.c.db, pd.rec); err != nil {
-				w.log.Warn("cannot update the upload journal", "path", pd.rec.Path, "err", err)
-			}
+		if retire := w.uploadedLocked(pd, ctl, rec, gen, etag); retire != nil {
+			// The file is forgotten (not in byPath, no handle) but still
+			// uploading for its waiters: its staging file becomes cached
+			// content without w.mu, and only then is it uploaded, so a
+			// Sync that returns finds it read back from the cache.
+			w.mu.Unlock()
+			retire()
+			w.mu.Lock()
+			w.moveLocked(pd, stateUploaded)
 		}
 		return
 	}
@@ -190,31 +177,78 @@ func (w *writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) 
 		return // shutting down: the record stays for the next run
 	}
 	pd.lastErr = err
-	switch outcome(err) {
-	case outcomeLost:
+	if outcome(err) == outcomeLost {
 		w.log.Error("the server refuses this file for good; it was moved to lost+found", "path", rec.Path, "err", err)
-		w.toLostFound(pd, err)
+		w.toLostFoundLocked(pd, err)
 		return
-	default:
-		pd.rec.Attempts++
-		pd.rec.LastError = err.Error()
-		delay := w.opts.RetryBase << min(pd.rec.Attempts-1, 16)
-		delay = min(delay, w.opts.RetryMax)
-		var re *remote.Error
-		if errors.As(err, &re) && re.RetryAfter > 0 {
-			delay = max(delay, re.RetryAfter)
+	}
+	w.failedLocked(pd, rec, err)
+}
+
+// uploadedLocked records an attempt (of rec, generation gen) that put
+// the content on the server as version etag: the record goes when
+// nothing is left to send (and the file becomes local or uploaded), or
+// is updated when a newer version or an mtime is still to go. For a file
+// now uploaded and not open, it returns the disposal of its staging file,
+// to be run without w.mu before the caller moves it to uploaded (nil
+// otherwise).
+func (w *writer) uploadedLocked(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64, etag string) func() {
+	w.authErr = ""
+	pd.lastErr = nil
+	pd.uploadedGen = gen
+	pd.rec.New, pd.rec.BaseETag, pd.rec.ETag = false, etag, etag
+	pd.rec.UploadID, pd.rec.Offset = "", 0
+	pd.rec.Attempts, pd.rec.LastError, pd.rec.NextTry = 0, "", time.Time{}
+	mtimeLeft := pd.rec.ModTimeSet && (pd.rec.ModTime != rec.ModTime || !rec.ModTimeSet)
+	if gen != pd.gen || pd.savedGen != gen || mtimeLeft {
+		if mtimeLeft && gen == pd.gen {
+			pd.rec.ContentDone = true
 		}
-		if errors.Is(err, remote.ErrAuth) {
-			w.authErr = err.Error()
-		}
-		if errors.Is(err, remote.ErrAuth) || errors.Is(err, remote.ErrUnavailable) {
-			w.stalled.Store(true)
-		}
-		pd.rec.NextTry = w.c.now().Add(delay)
-		w.log.Warn("upload failed; it stays queued and is retried", "path", rec.Path, "attempt", pd.rec.Attempts, "retry_in", delay.Round(time.Second).String(), "err", err)
-		if err := putRecords(w.c.db, pd.rec); err != nil {
+		if err := metadb.PutRecords(w.c.db, pd.rec); err != nil {
 			w.log.Warn("cannot update the upload journal", "path", pd.rec.Path, "err", err)
 		}
+		return nil
+	}
+	if pd.rec.ModTimeSet {
+		// Applied with this upload; a later upload of new content
+		// keeps it (the application's mtime stays until changed).
+		pd.rec.ModTimeSet = false
+	}
+	pd.rec.ContentDone = false
+	if err := metadb.DeleteRecords(w.c.db, pd.rec.ID); err != nil {
+		w.log.Warn("cannot remove a finished upload from the journal; it will be sent again", "path", pd.rec.Path, "err", err)
+	}
+	if pd.opens > 0 {
+		w.moveLocked(pd, stateLocal)
+		return nil
+	}
+	delete(w.byPath, fold(pd.rec.Path))
+	return w.retireStagingLocked(pd, ctl, rec, etag)
+}
+
+// failedLocked records a failed attempt that is retried: backoff
+// (doubling from RetryBase up to RetryMax; a server's Retry-After wins),
+// the credentials' or the server's state for Status and retryFailedNow,
+// and the journal.
+func (w *writer) failedLocked(pd *pending, rec JournalRecord, err error) {
+	pd.rec.Attempts++
+	pd.rec.LastError = err.Error()
+	delay := w.opts.RetryBase << min(pd.rec.Attempts-1, 16)
+	delay = min(delay, w.opts.RetryMax)
+	var re *remote.Error
+	if errors.As(err, &re) && re.RetryAfter > 0 {
+		delay = max(delay, re.RetryAfter)
+	}
+	if errors.Is(err, remote.ErrAuth) {
+		w.authErr = err.Error()
+	}
+	if errors.Is(err, remote.ErrAuth) || errors.Is(err, remote.ErrUnavailable) {
+		w.stalled.Store(true)
+	}
+	pd.rec.NextTry = w.c.now().Add(delay)
+	w.log.Warn("upload failed; it stays queued and is retried", "path", rec.Path, "attempt", pd.rec.Attempts, "retry_in", delay.Round(time.Second).String(), "err", err)
+	if err := metadb.PutRecords(w.c.db, pd.rec); err != nil {
+		w.log.Warn("cannot update the upload journal", "path", pd.rec.Path, "err", err)
 	}
 }
 
@@ -231,7 +265,7 @@ func (w *writer) retryFailedNow() {
 	now := w.c.now()
 	n := 0
 	for _, pd := range w.byPath {
-		if pd.uploading || pd.lastErr == nil || !pd.rec.NextTry.After(now) {
+		if pd.isUploading() || pd.lastErr == nil || !pd.rec.NextTry.After(now) {
 			continue
 		}
 		if errors.Is(pd.lastErr, remote.ErrAuth) || errors.Is(pd.lastErr, remote.ErrUnavailable) {
@@ -406,7 +440,7 @@ func (w *writer) put(ctx context.Context, rec JournalRecord, body io.ReaderAt, s
 // large for that server: ErrTooLarge, which sends it to lost+found (and
 // is EFBIG for --sync-upload).
 func (w *writer) chunked(ctx context.Context, pd *pending, ctl *upCtl, rec JournalRecord, body func(int64) io.ReaderAt, size int64) (string, string, error) {
-	noChunks := &remote.Error{Kind: remote.ErrTooLarge, Op: "upload", Path: rec.Path,
+	noChunks := &Error{Kind: ErrTooLarge, Op: "upload", Path: rec.Path,
 		Detail: fmt.Sprintf("%d bytes is over --put-limit (%d) and this server has no chunked upload", size, w.opts.PutLimit)}
 	cu, ok := w.c.remote.(remote.ChunkedUploader)
 	if !ok {
@@ -425,84 +459,25 @@ func (w *writer) chunked(ctx context.Context, pd *pending, ctl *upCtl, rec Journ
 // session runs the REST upload session for chunked. It returns the new
 // ETag (FinishUpload's answer) and the path the content went to.
 func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pending, ctl *upCtl, rec JournalRecord, body func(int64) io.ReaderAt, size int64) (string, string, error) {
-	path := rec.Path
-	if rec.UploadID == "" && (rec.BaseETag != "" || rec.New) {
-		// The REST session has no If-Match: check the version first (one
-		// PROPFIND, for large files only).
-		e, err := w.c.remote.Stat(ctx, path)
-		switch {
-		case err == nil && (rec.New || !sameETag(e.ETag, rec.BaseETag)):
-			path = w.freeConflictName(ctx, rec.Path)
-			w.conflictLogged(rec.Path, path)
-		case err == nil, errors.Is(err, remote.ErrNotFound):
-		default:
-			return "", "", err
-		}
+	path, err := w.sessionTarget(ctx, rec)
+	if err != nil {
+		return "", "", err
 	}
 	save := func(id string, off int64) error {
 		w.mu.Lock()
 		pd.rec.UploadID, pd.rec.Offset = id, off
 		r := pd.rec
 		w.mu.Unlock()
-		return putRecords(w.c.db, r)
+		return metadb.PutRecords(w.c.db, r)
 	}
-	chunk := w.opts.ChunkSize
 	for restart := 0; restart < 3; restart++ {
-		id, off := rec.UploadID, rec.Offset
-		if id != "" {
-			if uo, ok := w.c.remote.(uploadOffsetter); ok {
-				o, err := uo.UploadOffset(ctx, path, id)
-				switch {
-				case errors.Is(err, remote.ErrUploadGone):
-					id = ""
-				case err != nil:
-					return "", "", err
-				default:
-					off = o
-				}
-			}
+		id, off, err := w.resumeOffset(ctx, path, rec.UploadID, rec.Offset)
+		if err != nil {
+			return "", "", err
 		}
-		var err error
-		if id == "" || off <= 0 {
-			if id == "" {
-				id = newUploadID()
-			}
-			if err := save(id, 0); err != nil {
-				return "", "", err
-			}
-			n := min(chunk, size)
-			off, err = cu.StartUpload(ctx, path, id, io.NewSectionReader(body(0), 0, n), n)
-			if err != nil {
-				return "", "", err
-			}
-			if err := save(id, off); err != nil {
-				return "", "", err
-			}
-		} else {
-			w.log.Info("resuming a chunked upload", "path", path, "offset", off, "size", size)
-		}
-		for err == nil && size-off > chunk {
-			off, err = cu.ContinueUpload(ctx, path, id, off, io.NewSectionReader(body(off), 0, chunk), chunk)
-			if err == nil {
-				err = save(id, off)
-			}
-		}
+		etag, err := w.sessionAttempt(ctx, cu, ctl, path, id, off, body, size, save)
 		if err == nil {
-			// From here the old version is committed whole: a change of
-			// the file waits for FinishUpload instead of cancelling it.
-			w.mu.Lock()
-			if ctl.canceled {
-				w.mu.Unlock()
-				return "", "", context.Canceled
-			}
-			ctl.finishing = true
-			w.mu.Unlock()
-			n := size - off
-			var etag string
-			etag, err = cu.FinishUpload(ctx, path, id, off, io.NewSectionReader(body(off), 0, n), n)
-			if err == nil {
-				return etag, path, nil
-			}
+			return etag, path, nil
 		}
 		if !errors.Is(err, remote.ErrUploadGone) {
 			return "", "", err
@@ -514,6 +489,96 @@ func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pen
 		}
 	}
 	return "", "", &remote.Error{Kind: remote.ErrUploadGone, Op: "upload", Path: path, Detail: "upload session lost three times in a row"}
+}
+
+// sessionTarget is where a new REST session of rec goes. The session has
+// no If-Match: the version is checked first (one PROPFIND, for large
+// files only), and a file changed on the server meanwhile sends ours to a
+// conflict copy. A session being resumed keeps its path.
+func (w *writer) sessionTarget(ctx context.Context, rec JournalRecord) (string, error) {
+	if rec.UploadID != "" || (rec.BaseETag == "" && !rec.New) {
+		return rec.Path, nil
+	}
+	e, err := w.c.remote.Stat(ctx, rec.Path)
+	switch {
+	case err == nil && (rec.New || !sameETag(e.ETag, rec.BaseETag)):
+		path := w.freeConflictName(ctx, rec.Path)
+		w.conflictLogged(rec.Path, path)
+		return path, nil
+	case err == nil, errors.Is(err, remote.ErrNotFound):
+		return rec.Path, nil
+	default:
+		return "", err
+	}
+}
+
+// resumeOffset asks the server where session id stands, when the remote
+// can say (a session it no longer knows starts over: id ""); otherwise
+// the journal's offset is taken.
+func (w *writer) resumeOffset(ctx context.Context, path, id string, off int64) (string, int64, error) {
+	if id == "" {
+		return id, off, nil
+	}
+	uo, ok := w.c.remote.(uploadOffsetter)
+	if !ok {
+		return id, off, nil
+	}
+	o, err := uo.UploadOffset(ctx, path, id)
+	switch {
+	case errors.Is(err, remote.ErrUploadGone):
+		return "", off, nil
+	case err != nil:
+		return "", 0, err
+	}
+	return id, o, nil
+}
+
+// sessionAttempt runs one REST session of size bytes to path: started
+// (and saved) unless it resumes id at off, continued chunk by chunk
+// (each confirmed offset saved), finished. It returns the new ETag;
+// ErrUploadGone when the server lost the session.
+func (w *writer) sessionAttempt(ctx context.Context, cu remote.ChunkedUploader, ctl *upCtl, path, id string, off int64,
+	body func(int64) io.ReaderAt, size int64, save func(string, int64) error) (string, error) {
+	chunk := w.opts.ChunkSize
+	var err error
+	if id == "" || off <= 0 {
+		if id == "" {
+			id = metadb.NewUploadID()
+		}
+		if err := save(id, 0); err != nil {
+			return "", err
+		}
+		n := min(chunk, size)
+		off, err = cu.StartUpload(ctx, path, id, io.NewSectionReader(body(0), 0, n), n)
+		if err != nil {
+			return "", err
+		}
+		if err := save(id, off); err != nil {
+			return "", err
+		}
+	} else {
+		w.log.Info("resuming a chunked upload", "path", path, "offset", off, "size", size)
+	}
+	for err == nil && size-off > chunk {
+		off, err = cu.ContinueUpload(ctx, path, id, off, io.NewSectionReader(body(off), 0, chunk), chunk)
+		if err == nil {
+			err = save(id, off)
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	// From here the old version is committed whole: a change of the
+	// file waits for FinishUpload instead of cancelling it.
+	w.mu.Lock()
+	if ctl.canceled {
+		w.mu.Unlock()
+		return "", context.Canceled
+	}
+	ctl.finishing = true
+	w.mu.Unlock()
+	n := size - off
+	return cu.FinishUpload(ctx, path, id, off, io.NewSectionReader(body(off), 0, n), n)
 }
 
 // recordUploaded shows the uploaded file in its parent's listing with the
@@ -548,7 +613,7 @@ func (w *writer) recordUploaded(rec JournalRecord, etag, sentTo string, written 
 		c.keepMtime(etag, rec.BaseETag, mt)
 	}
 	e := remote.Entry{Path: rec.Path, Size: st.Size(), ModTime: mt, ServerModTime: now, ETag: etag}
-	c.setEntry(e)
+	c.listings.SetEntry(e)
 	w.setRecent(rec.Path, &e)
 	if rec.ModTimeSet {
 		// A PROPPATCH may make a new version (SharePoint can bump the
@@ -557,7 +622,7 @@ func (w *writer) recordUploaded(rec JournalRecord, etag, sentTo string, written 
 	}
 }
 
-// retireStaging disposes of the staging file of pd, whose upload
+// retireStagingLocked disposes of the staging file of pd, whose upload
 // (attempt ctl, of rec) just ended with the content on the server at
 // ETag etag and nothing left to send: it becomes the content-cache entry
 // of that version, every block present, so that reading the file back
@@ -567,19 +632,28 @@ func (w *writer) recordUploaded(rec JournalRecord, etag, sentTo string, written 
 // of the file began since (the caller checked the generation; mutating
 // and the path are checked here), and it is not an Office file, which
 // SharePoint rewrites after upload. Otherwise it is deleted. Called with
-// w.mu held.
-func (w *writer) retireStaging(pd *pending, ctl *upCtl, rec JournalRecord, etag string) {
+// w.mu held, it decides; the disk work (a rename into the content cache
+// and a directory fsync, or a removal) is the function it returns, run
+// after w.mu is let go: the file is forgotten by then (no longer in
+// byPath, no handle open), so nothing else touches its staging file. An
+// unlink of the path in that moment may drop the content before it is
+// adopted; the record left then names a version no listing shows, and
+// goes with the next version of the path or with LRU eviction.
+func (w *writer) retireStagingLocked(pd *pending, ctl *upCtl, rec JournalRecord, etag string) func() {
 	src := filepath.Join(w.dir, pd.rec.ID)
 	ok := ctl.sentTo != "" && ctl.sentTo == rec.Path && etag != "" && !officeFile(rec.Path) &&
-		pd.rec.Path == rec.Path && !pd.gone && pd.mutating == 0 && pd.fetched && pd.f == nil
-	if ok {
-		if st, err := os.Stat(src); err == nil && st.Size() == pd.size {
-			if w.c.content.adopt(rec.Path, etag, st.Size(), src) {
-				return
+		pd.rec.Path == rec.Path && !pd.isGone() && pd.mutating == 0 && pd.fetched && pd.f == nil
+	size := pd.size
+	return func() {
+		if ok {
+			if st, err := os.Stat(src); err == nil && st.Size() == size {
+				if w.c.content.Adopt(rec.Path, etag, st.Size(), src) {
+					return
+				}
 			}
 		}
+		os.Remove(src)
 	}
-	os.Remove(src)
 }
 
 // officeFile reports the types SharePoint rewrites after upload

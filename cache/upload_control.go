@@ -47,10 +47,10 @@ func (c *Cache) Status() Status {
 	}
 	w.mu.Lock()
 	for _, pd := range w.byPath {
-		if !pd.committed && pd.opens == 0 {
+		if !pd.isCommitted() && pd.opens == 0 {
 			continue
 		}
-		st.Queue = append(st.Queue, QueueItem{Path: pd.rec.Path, Size: pd.size, Sent: pd.sent, Uploading: pd.uploading,
+		st.Queue = append(st.Queue, QueueItem{Path: pd.rec.Path, Size: pd.size, Sent: pd.sent, Uploading: pd.isUploading(),
 			Open: pd.opens > 0, Started: pd.started, Queued: pd.rec.Queued, Attempts: pd.rec.Attempts,
 			LastError: pd.rec.LastError, NextTry: pd.rec.NextTry, Chunked: pd.size > w.opts.PutLimit, Offset: pd.rec.Offset})
 		st.StagingBytes += pd.size
@@ -99,7 +99,7 @@ func (c *Cache) Sync(ctx context.Context) error {
 	lostBefore := len(w.lost)
 	var wants []want
 	for _, pd := range w.byPath {
-		if !pd.committed {
+		if !pd.isCommitted() {
 			continue
 		}
 		// Forced until this Sync ends, whatever happens to the file
@@ -117,40 +117,36 @@ func (c *Cache) Sync(ctx context.Context) error {
 		w.mu.Unlock()
 	}()
 	w.kick()
-	for {
-		w.mu.Lock()
-		var failed []QueueItem
-		waiting := false
+	var failed []QueueItem
+	w.mu.Lock()
+	err := w.waitLocked(ctx, func() bool {
+		failed = failed[:0]
 		for _, x := range wants {
 			pd := x.pd
+			_, done := pd.uploadedLocked(x.gen)
 			switch {
-			case pd.gone || !pd.committed:
-			case pd.uploadedGen >= x.gen && !pd.uploading && !(pd.rec.ContentDone && pd.rec.ModTimeSet):
+			case pd.isGone() || !pd.isCommitted():
+			case done:
 				// The version closed before Sync began is up; what the
 				// application wrote since (and has not closed) is not ours
 				// to wait for.
-			case pd.tries > x.tries && !pd.uploading && pd.lastErr != nil:
+			case pd.tries > x.tries && !pd.isUploading() && pd.lastErr != nil:
 				failed = append(failed, QueueItem{Path: pd.rec.Path, Size: pd.size, Attempts: pd.rec.Attempts, LastError: pd.lastErr.Error(), NextTry: pd.rec.NextTry})
 			default:
-				waiting = true
+				return false
 			}
 		}
-		if !waiting {
-			lost := append([]LostItem(nil), w.lost[lostBefore:]...)
-			w.mu.Unlock()
-			if len(failed) > 0 || len(lost) > 0 {
-				return &SyncError{Failed: failed, Lost: lost}
-			}
-			return nil
-		}
-		ch := w.changed
-		w.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ch:
-		}
+		return true
+	})
+	lost := append([]LostItem(nil), w.lost[lostBefore:]...)
+	w.mu.Unlock()
+	if err != nil {
+		return err
 	}
+	if len(failed) > 0 || len(lost) > 0 {
+		return &SyncError{Failed: failed, Lost: lost}
+	}
+	return nil
 }
 
 // CloseWrites drains the queue (up to DrainTimeout), then stops the
@@ -187,7 +183,7 @@ func (c *Cache) CloseWrites() int {
 	w.closing = true
 	n := 0
 	for _, pd := range w.byPath {
-		if pd.committed {
+		if pd.isCommitted() {
 			n++
 		}
 	}
@@ -196,26 +192,19 @@ func (c *Cache) CloseWrites() int {
 		w.log.Info("uploading pending files before exit", "files", n, "timeout", w.opts.DrainTimeout.String())
 		ctx, cancel := context.WithTimeout(context.Background(), w.opts.DrainTimeout)
 		w.kick()
-		for {
-			w.mu.Lock()
+		w.mu.Lock()
+		err := w.waitLocked(ctx, func() bool {
 			left = 0
 			for _, pd := range w.byPath {
-				if pd.committed {
+				if pd.isCommitted() {
 					left++
 				}
 			}
-			ch := w.changed
-			w.mu.Unlock()
-			if left == 0 {
-				break
-			}
-			select {
-			case <-ch:
-				continue
-			case <-ctx.Done():
-			}
+			return left == 0
+		})
+		w.mu.Unlock()
+		if err != nil {
 			w.log.Warn("uploads still pending at exit; they stay in the journal and resume at the next mount", "files", left, "cache", c.opts.Dir)
-			break
 		}
 		cancel()
 	}
@@ -229,7 +218,7 @@ func (c *Cache) CloseWrites() int {
 		}
 	}
 	w.mu.Unlock()
-	writers.Delete(c)
+	c.writes.Store(nil)
 	return left
 }
 
@@ -243,7 +232,7 @@ func (c *Cache) PendingUploads() int {
 	defer w.mu.Unlock()
 	n := 0
 	for _, pd := range w.byPath {
-		if pd.committed {
+		if pd.isCommitted() {
 			n++
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/davclient"
 	"github.com/odfb/odfb/davclient/auth"
 	"github.com/odfb/odfb/remote"
@@ -283,7 +284,7 @@ func TestChunkedUploadResumes(t *testing.T) {
 		t.Fatal("sync succeeded through a failing server")
 	}
 	var rec JournalRecord
-	recs, _ := loadJournal(c.db)
+	recs, _ := metadb.LoadJournal(c.db)
 	if len(recs) != 1 {
 		t.Fatalf("journal: %+v", recs)
 	}

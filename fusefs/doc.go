@@ -14,8 +14,13 @@
 // which are left out.
 //
 // Errors. errno.go's toErrno is the one function that turns a domain
-// error into an errno, with EIO as the default; remote errors are never
-// handed to fs.ToErrno (it would turn unknown errors into ENOTSUP).
+// error — the cache's own kinds (cache.ErrNotFound, cache.ErrNoWrites,
+// …), the server's passed through it (remote.Err…), names' refusals, a
+// local disk's errno (cache.DiskError) — into an errno, with EIO as the
+// default; no other code of this package derives an errno from an error,
+// and none is handed to fs.ToErrno (it would turn unknown errors into
+// ENOTSUP). The errno a node returns without an error (EISDIR for an open
+// of a folder, EPERM for mknod, …) is a decision of that node.
 //
 // Writes go to the cache's staging files; Flush and Fsync are where
 // upload errors reach the application (go-fuse ignores Release's result).

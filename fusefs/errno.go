@@ -6,18 +6,41 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/odfb/odfb/cache"
 	"github.com/odfb/odfb/internal/names"
 	"github.com/odfb/odfb/remote"
 )
 
-// toErrno is the one place where a domain error becomes an errno. EIO is
-// the default: an unknown error must never reach the application as
-// ENOTSUP (what fs.ToErrno would make of it).
+// toErrno is the one place where a domain error becomes an errno: the
+// cache's own kinds (cache.Err…), the server's (remote.Err…, passed
+// through the cache unchanged), names' refusals and a local disk's errno
+// (cache.DiskError). EIO is the default: an unknown error must never
+// reach the application as ENOTSUP (what fs.ToErrno would make of it).
 func toErrno(err error) syscall.Errno {
 	var errno syscall.Errno
 	switch {
 	case err == nil:
 		return 0
+	case errors.Is(err, cache.ErrNoWrites):
+		return syscall.EROFS
+	case errors.Is(err, cache.ErrNotFound):
+		return syscall.ENOENT
+	case errors.Is(err, cache.ErrExists):
+		return syscall.EEXIST
+	case errors.Is(err, cache.ErrNotDir):
+		return syscall.ENOTDIR
+	case errors.Is(err, cache.ErrIsDir):
+		return syscall.EISDIR
+	case errors.Is(err, cache.ErrNotEmpty):
+		return syscall.ENOTEMPTY
+	case errors.Is(err, cache.ErrInvalid):
+		return syscall.EINVAL
+	case errors.Is(err, cache.ErrChanged):
+		return syscall.ESTALE // reopen to read the new version
+	case errors.Is(err, cache.ErrTooLarge):
+		return syscall.EFBIG
+	case errors.Is(err, cache.ErrNotCached):
+		return syscall.EIO // not cached, server away: as ErrUnavailable
 	case errors.Is(err, remote.ErrNotFound):
 		return syscall.ENOENT
 	case errors.Is(err, remote.ErrExists):

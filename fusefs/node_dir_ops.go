@@ -2,7 +2,6 @@ package fusefs
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"strings"
 	"syscall"
@@ -24,7 +23,7 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 		return nil, missing(name)
 	}
 	e, err := r.cache.Lookup(ctx, dir, srv)
-	if errors.Is(err, remote.ErrNotFound) {
+	if toErrno(err) == syscall.ENOENT {
 		return nil, missing(name)
 	}
 	if err != nil {

@@ -1,4 +1,4 @@
-package cache
+package metadb
 
 import (
 	"crypto/rand"
@@ -57,8 +57,8 @@ type JournalRecord struct {
 	Offset   int64  `json:"offset,omitempty"`
 }
 
-// newID returns a random 128-bit id in hex (staging names).
-func newID() string {
+// NewID returns a random 128-bit id in hex (staging names).
+func NewID() string {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(err) // crypto/rand does not fail on Linux
@@ -66,8 +66,8 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// newUploadID returns a random GUID for a REST upload session.
-func newUploadID() string {
+// NewUploadID returns a random GUID for a REST upload session.
+func NewUploadID() string {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(err)
@@ -78,11 +78,11 @@ func newUploadID() string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
-// loadJournal returns every record in the journal.
-func loadJournal(db *bolt.DB) ([]JournalRecord, error) {
+// LoadJournal returns every record in the journal.
+func LoadJournal(db *bolt.DB) ([]JournalRecord, error) {
 	var out []JournalRecord
 	err := db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketJournal).ForEach(func(k, v []byte) error {
+		return tx.Bucket(BucketJournal).ForEach(func(k, v []byte) error {
 			var r JournalRecord
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("journal record %s: %w", k, err)
@@ -94,10 +94,10 @@ func loadJournal(db *bolt.DB) ([]JournalRecord, error) {
 	return out, err
 }
 
-// putRecords writes records in one transaction (one fsync).
-func putRecords(db *bolt.DB, recs ...JournalRecord) error {
+// PutRecords writes records in one transaction (one fsync).
+func PutRecords(db *bolt.DB, recs ...JournalRecord) error {
 	return db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketJournal)
+		b := tx.Bucket(BucketJournal)
 		for _, r := range recs {
 			data, err := json.Marshal(r)
 			if err != nil {
@@ -111,10 +111,10 @@ func putRecords(db *bolt.DB, recs ...JournalRecord) error {
 	})
 }
 
-// deleteRecords removes records by id in one transaction.
-func deleteRecords(db *bolt.DB, ids ...string) error {
+// DeleteRecords removes records by id in one transaction.
+func DeleteRecords(db *bolt.DB, ids ...string) error {
 	return db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketJournal)
+		b := tx.Bucket(BucketJournal)
 		for _, id := range ids {
 			if err := b.Delete([]byte(id)); err != nil {
 				return err

@@ -1,0 +1,44 @@
+package cache
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestPartsDependencyRule holds the rule of doc.go: of this module, a
+// part under cache/internal/ imports remote (and remote/remotetest in
+// tests), internal/names and metadb at most — never cache, never another
+// part; test files included.
+func TestPartsDependencyRule(t *testing.T) {
+	const mod = "github.com/odfb/odfb/"
+	allowed := map[string]bool{mod + "cache/internal/metadb": true}
+	parts, err := os.ReadDir("internal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) < 4 {
+		t.Fatalf("found %d parts under cache/internal", len(parts))
+	}
+	for _, part := range parts {
+		files, _ := filepath.Glob(filepath.Join("internal", part.Name(), "*.go"))
+		for _, f := range files {
+			af, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, imp := range af.Imports {
+				p, _ := strconv.Unquote(imp.Path.Value)
+				ok := !strings.HasPrefix(p, mod) || p == mod+"remote" || strings.HasPrefix(p, mod+"remote/") ||
+					p == mod+"internal/names" || (allowed[p] && part.Name() != "metadb")
+				if !ok {
+					t.Errorf("%s imports %s: a part imports remote, internal/names and metadb at most, never cache or another part", f, p)
+				}
+			}
+		}
+	}
+}
