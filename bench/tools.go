@@ -237,10 +237,13 @@ func (davfsTool) Mount(ctx context.Context, env *runEnv, dir, cacheDir string) (
 	// with EINVAL (alisarctl/davfs2#22). 64 KiB is the known workaround.
 	b.WriteString("buf_size 64\n")
 	if env.dirCacheTime > 0 {
-		// dir_refresh: a folder listed longer ago is listed again when it
-		// is opened; file_refresh (its default, 1 s) bounds how long a
-		// file's attributes are trusted when it is opened.
-		fmt.Fprintf(&b, "dir_refresh %d\nfile_refresh 1\n", int((env.dirCacheTime+time.Second-1)/time.Second))
+		// Both: dir_refresh bounds how long davfs2 trusts what it knows
+		// of a folder's entries, file_refresh how long before a folder
+		// (or file) an application opens is checked on the server again.
+		// With file_refresh at its default of 1 s, every opendir of a
+		// walk more than a second later lists the folder again.
+		secs := int((env.dirCacheTime + time.Second - 1) / time.Second)
+		fmt.Fprintf(&b, "dir_refresh %d\nfile_refresh %d\n", secs, secs)
 	}
 	if env.srv.Cookie != "" {
 		fmt.Fprintf(&b, "add_header Cookie %s\n", davfsQuote(env.srv.Cookie))
