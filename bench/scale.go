@@ -53,10 +53,10 @@ func (e *runEnv) workloadScale(ctx context.Context) []*Table {
 	remount := &Table{ID: "scale-remount", TimeCols: []string{"time"},
 		Title: "7d. `find` after a remount on the same cache directory",
 		Note:  "Unmount, mount again with the same --cache-dir (odfb: meta.db holds the listings), `find` at once."}
-	meta := &Table{ID: "scale-meta", TextCols: []string{"metadata on disk", "per entry"}, Plain: true,
-		Title: "7e. metadata kept on disk after the walks",
-		Note: fmt.Sprintf("Size of the tool's persistent metadata after the first mount (cold, warm and expiry walks) was unmounted; "+
-			"per entry: divided by the %s files and folders.", FormatCount(tr.Entries()))}
+	meta := &Table{ID: "scale-meta", TextCols: []string{"after the cold walk", "per entry", "after 3 walks, unmounted", "per entry"}, Plain: true,
+		Title: "7e. metadata kept on disk",
+		Note: fmt.Sprintf("Size of the tool's persistent metadata file right after the cold walk (mounted) and after the first mount "+
+			"(cold, warm and expiry walks) was unmounted; per entry: divided by the %s files and folders.", FormatCount(tr.Entries()))}
 
 	e.dirCacheTime = dct
 	defer func() { e.dirCacheTime = 0 }()
@@ -68,6 +68,7 @@ func (e *runEnv) workloadScale(ctx context.Context) []*Table {
 		e.phase = "scale-" + t.Name()
 		base := filepath.Join(e.cfg.WorkDir, e.phase)
 		changed := false
+		afterCold := int64(-1)
 		rows := e.mountIn(ctx, base, t, 3, timeout, func(ctx context.Context, m *mounted, rows []Row) error {
 			root := filepath.Join(m.dir, scaleDir)
 			coldStart := time.Now()
@@ -75,6 +76,9 @@ func (e *runEnv) workloadScale(ctx context.Context) []*Table {
 				return err
 			}
 			coldEnd := time.Now()
+			if size, ok := metaSize(filepath.Join(base, "cache"), metaFile(t.Name())); ok {
+				afterCold = size
+			}
 			if err := e.scaleFind(ctx, m, root, &rows[1], nil); err != nil {
 				return err
 			}
@@ -95,7 +99,7 @@ func (e *runEnv) workloadScale(ctx context.Context) []*Table {
 		cold.Rows = append(cold.Rows, rows[0])
 		warm.Rows = append(warm.Rows, rows[1])
 		expiry.Rows = append(expiry.Rows, rows[2])
-		meta.Rows = append(meta.Rows, metaRow(t.Name(), filepath.Join(base, "cache"), tr.Entries()))
+		meta.Rows = append(meta.Rows, metaRow(t.Name(), filepath.Join(base, "cache"), tr.Entries(), afterCold))
 
 		var want *treeChange
 		if changed {
@@ -224,22 +228,23 @@ func remountNote(tool string) string {
 	}
 }
 
-// metaRow reports the persistent metadata a tool left in its cache dir.
-func metaRow(tool, cacheDir string, entries int) Row {
-	r := Row{Tool: tool}
-	var name string
+// metaFile names the file a tool keeps its metadata in, in its cache
+// dir ("" for none).
+func metaFile(tool string) string {
 	switch tool {
 	case "odfb":
-		name = "meta.db"
+		return "meta.db"
 	case "davfs2":
-		name = "index" // davfs2's per-mount attribute store
-	default:
-		r.Text = []string{"none", "—"}
-		r.Note = "listings are kept in memory only"
-		return r
+		return "index" // davfs2's per-mount attribute store, written at unmount
 	}
-	var size int64
-	found := false
+	return ""
+}
+
+// metaSize sums the sizes of the files called name below cacheDir.
+func metaSize(cacheDir, name string) (size int64, found bool) {
+	if name == "" {
+		return 0, false
+	}
 	filepath.WalkDir(cacheDir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && d.Name() == name {
 			if fi, err := d.Info(); err == nil {
@@ -249,20 +254,38 @@ func metaRow(tool, cacheDir string, entries int) Row {
 		}
 		return nil
 	})
+	return size, found
+}
+
+// metaRow reports the persistent metadata a tool keeps: its size after
+// the cold walk (afterCold < 0: none found then) and now, in its cache
+// dir, with each divided by the tree's entries.
+func metaRow(tool, cacheDir string, entries int, afterCold int64) Row {
+	r := Row{Tool: tool, Text: []string{"—", "—", "none", "—"}}
+	per := func(size int64) string {
+		p := float64(size) / float64(entries)
+		if p < 10 {
+			return fmt.Sprintf("%.1f B", p)
+		}
+		return fmt.Sprintf("%.0f B", p)
+	}
+	name := metaFile(tool)
+	if name == "" {
+		r.Note = "listings are kept in memory only"
+		return r
+	}
+	if afterCold >= 0 {
+		r.Text[0], r.Text[1] = FormatBytes(afterCold), per(afterCold)
+	}
+	size, found := metaSize(cacheDir, name)
 	if !found {
-		r.Text = []string{"none", "—"}
 		r.Note = "no " + name + " in the cache dir"
 		return r
 	}
-	per := float64(size) / float64(entries)
-	perText := fmt.Sprintf("%.0f B", per)
-	if per < 10 {
-		perText = fmt.Sprintf("%.1f B", per)
-	}
-	r.Text = []string{FormatBytes(size), perText}
+	r.Text[2], r.Text[3] = FormatBytes(size), per(size)
 	r.Note = name
 	if tool == "davfs2" {
-		r.Note += " (attributes of cached files and their folders only)"
+		r.Note += " (written at unmount; attributes of cached files and their folders only)"
 	}
 	return r
 }

@@ -254,3 +254,22 @@ func TestFormatCountAndTextColumns(t *testing.T) {
 		t.Errorf("summary lists a table without times: %q (%v)", buf.String(), err)
 	}
 }
+
+func TestMetaRow(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "meta.db"), make([]byte, 300000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := metaRow("odfb", dir, 1000, 120000)
+	if want := []string{"117 KiB", "120 B", "293 KiB", "300 B"}; !slices.Equal(r.Text, want) {
+		t.Errorf("odfb: %q, want %q", r.Text, want)
+	}
+	r = metaRow("davfs2", dir, 1000, -1)
+	if want := []string{"—", "—", "none", "—"}; !slices.Equal(r.Text, want) || !strings.Contains(r.Note, "no index") {
+		t.Errorf("davfs2 without an index: %q, %q", r.Text, r.Note)
+	}
+	r = metaRow("rclone", dir, 1000, -1)
+	if r.Text[2] != "none" || !strings.Contains(r.Note, "memory") {
+		t.Errorf("rclone: %q, %q", r.Text, r.Note)
+	}
+}
