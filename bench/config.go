@@ -8,7 +8,7 @@ import (
 )
 
 // Workload ids, in the order they run.
-var AllWorkloads = []string{"ls", "stat", "seqread", "randread", "smallwrite", "bigwrite"}
+var AllWorkloads = []string{"ls", "stat", "seqread", "randread", "smallwrite", "bigwrite", "scale"}
 
 // AllTools are the tools the harness knows, in report order. rclone-full
 // is rclone mount with --vfs-cache-mode full instead of writes.
@@ -24,6 +24,9 @@ type Sizes struct {
 	SmallDirs      int   // … spread over this many new folders
 	SmallFileBytes int   // size of each small file
 	BigWriteBytes  int64 // size of the one big file written
+	// ScaleFiles is the size of the scale workload's library (files;
+	// the folders follow from it, see Tree); BENCH_SCALE sets it.
+	ScaleFiles int
 }
 
 // FullSizes are the sizes the project's benchmark is defined with.
@@ -36,6 +39,7 @@ var FullSizes = Sizes{
 	SmallDirs:      5,
 	SmallFileBytes: 4 << 10,
 	BigWriteBytes:  300 << 20,
+	ScaleFiles:     120000,
 }
 
 // QuickSizes make a smoke run of about a minute (BENCH_QUICK=1).
@@ -48,6 +52,7 @@ var QuickSizes = Sizes{
 	SmallDirs:      2,
 	SmallFileBytes: 4 << 10,
 	BigWriteBytes:  24 << 20,
+	ScaleFiles:     5000,
 }
 
 // Config is everything one run needs.
@@ -70,6 +75,25 @@ type Config struct {
 	// wait for uploads to reach the server.
 	PhaseTimeout time.Duration
 	Seed         uint64
+	// ScaleDirCacheTime is the directory cache time every tool gets in
+	// the scale workload; 0 derives it from the tree (ScaleDirCacheTime).
+	ScaleDirCacheTime time.Duration
+}
+
+// MinScaleFiles is the smallest tree the scale workload accepts: one big
+// folder and at least one small one.
+const MinScaleFiles = 100
+
+// ScaleDirCacheTime is the directory cache time of the scale workload:
+// long enough that the warm walk still finds every listing fresh after
+// a cold walk of one request per folder (five times the folders' round
+// trips; at 120,000 files and 20 ms that is 100 s), and at least 30 s,
+// so davfs2's whole-second setting and the kernel's 1 s attribute cache
+// are small against it.
+func ScaleDirCacheTime(t Tree, latency time.Duration) time.Duration {
+	d := 5 * time.Duration(t.Folders()+1) * latency
+	d = max(d, 30*time.Second)
+	return d.Round(time.Second)
 }
 
 // ParseList splits a comma separated selection and checks every item

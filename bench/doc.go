@@ -4,7 +4,9 @@
 // on the wire, peak memory and CPU time of each mount process.
 //
 // It owns the workloads (listing, stat, sequential and random reads, small
-// and big writes), the drivers that mount and unmount each tool, the
+// and big writes, and "scale": walks of a generated library of 120,000
+// files, cold, warm, after the directory cache expired with changes by
+// another client, and after a remount), the drivers that mount and unmount each tool, the
 // parsing of spemu's JSON request log and the Markdown report. The program
 // that runs it is bench/cmd/odfbbench, started by `make bench`
 // (scripts/bench.sh); docs/bench.md says how each peer is configured.
@@ -14,7 +16,8 @@
 // time, and produce one comparison table per workload rather than ns/op of
 // one function. `go test ./...` (make test) must stay fast and mount
 // nothing, so only the pure parts of this package — request-log parsing,
-// tallies, ratios and table rendering — have unit tests and a Go benchmark.
+// tallies, ratios and table rendering, the scale tree's shape and the
+// check of what a walk found — have unit tests and a Go benchmark.
 //
 // What it must not do: assert on timings (the report only prints numbers),
 // import odfb's client packages (it drives the built binaries, as a user

@@ -25,6 +25,13 @@ type Table struct {
 	Bytes   int64
 	RateCol int
 
+	// TextCols are columns of text after the times (Row.Text fills
+	// them), for results that are not times, like a file's size.
+	TextCols []string
+	// Plain leaves out the columns of the mount process (requests,
+	// bytes, peak RSS, CPU) for a table that did not measure them.
+	Plain bool
+
 	Rows []Row
 }
 
@@ -39,6 +46,10 @@ type Row struct {
 	PeakRSS int64
 	CPU     time.Duration
 	Note    string
+	Text    []string // aligned with Table.TextCols
+	// stepUsage: PeakRSS and CPU were measured for this step (the scale
+	// workload), not for the whole mount; onMount leaves them alone.
+	stepUsage bool
 }
 
 // Ratio says how t compares to base, the baseline's time: "2.4× slower",
@@ -110,6 +121,22 @@ func FormatBytes(n int64) string {
 	}
 }
 
+// FormatCount prints a count with thousands separators: "120,000".
+func FormatCount(n int) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + FormatCount(-n)
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
 // Rate prints bytes per duration in MiB/s.
 func Rate(n int64, d time.Duration) string {
 	if n <= 0 || d <= 0 {
@@ -136,7 +163,11 @@ func (t *Table) Cells() (header []string, rows [][]string) {
 	if t.Bytes > 0 {
 		header = append(header, "MiB/s")
 	}
-	header = append(header, "requests", "down", "up", "peak RSS", "CPU", "note")
+	header = append(header, t.TextCols...)
+	if !t.Plain {
+		header = append(header, "requests", "down", "up", "peak RSS", "CPU")
+	}
+	header = append(header, "note")
 	base := t.baseline()
 	for _, r := range t.Rows {
 		cells := []string{r.Tool}
@@ -181,15 +212,27 @@ func (t *Table) Cells() (header []string, rows [][]string) {
 			}
 			cells = append(cells, rate)
 		}
-		rss, cpu := "—", "—"
-		if r.PeakRSS > 0 {
-			rss = FormatBytes(r.PeakRSS)
+		for i := range t.TextCols {
+			c := "—"
+			if i < len(r.Text) && r.Text[i] != "" {
+				c = r.Text[i]
+			} else if i == 0 && r.Status != "" && len(t.TimeCols) == 0 {
+				c = shorten(r.Status, 48)
+			}
+			cells = append(cells, c)
 		}
-		if r.CPU > 0 {
-			cpu = FormatDuration(r.CPU)
+		if !t.Plain {
+			rss, cpu := "—", "—"
+			if r.PeakRSS > 0 {
+				rss = FormatBytes(r.PeakRSS)
+			}
+			if r.CPU > 0 {
+				cpu = FormatDuration(r.CPU)
+			}
+			cells = append(cells, r.Tally.String(), FormatBytes(r.Tally.RespBytes),
+				FormatBytes(r.Tally.ReqBytes), rss, cpu)
 		}
-		cells = append(cells, r.Tally.String(), FormatBytes(r.Tally.RespBytes),
-			FormatBytes(r.Tally.ReqBytes), rss, cpu, r.Note)
+		cells = append(cells, r.Note)
 		rows = append(rows, cells)
 	}
 	return header, rows
@@ -263,6 +306,9 @@ func WriteSummary(w io.Writer, tables []*Table) error {
 	header := append([]string{"workload"}, tools...)
 	var rows [][]string
 	for _, t := range tables {
+		if len(t.TimeCols) == 0 {
+			continue // no time to summarise (the scale workload's sizes)
+		}
 		col := len(t.TimeCols) - 1
 		base := t.baseline()
 		cells := []string{t.ID}

@@ -292,6 +292,15 @@ func (s *memSampler) sample() bool {
 	return true
 }
 
+// now samples at once and returns the peak RSS so far and the CPU time
+// used so far, while sampling goes on.
+func (s *memSampler) now() (int64, time.Duration) {
+	s.sample()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hwm, s.cpu
+}
+
 // result stops sampling and returns the peak RSS and last CPU time seen.
 func (s *memSampler) result() (int64, time.Duration) {
 	select {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -25,6 +26,10 @@ type runEnv struct {
 	phase   string      // "<workload>-<tool>", names logs and configs
 	out     io.Writer   // progress lines
 	skipped []string    // "tool: why"
+	// dirCacheTime, when > 0, is given to every mount as its directory
+	// cache time (odfb and rclone --dir-cache-time, davfs2 dir_refresh);
+	// the scale workload sets it, the others run with each tool's default.
+	dirCacheTime time.Duration
 }
 
 // Run runs the selected workloads with the selected tools and writes each
@@ -79,8 +84,17 @@ func Run(ctx context.Context, cfg Config, serverArgs []string, out io.Writer) er
 	for _, w := range cfg.Workloads {
 		need[w] = true
 	}
+	fxStart := time.Now()
 	if e.fx, err = makeFixtures(srv, cfg.Sizes, cfg.Seed, need); err != nil {
 		return fmt.Errorf("fixtures: %w", err)
+	}
+	if need["scale"] {
+		fmt.Fprintf(out, "fixtures written in %s; listing the scale tree once so spemu knows every item…\n", time.Since(fxStart).Round(time.Millisecond))
+		pStart := time.Now()
+		if err := primeServer(ctx, srv, e.fx.tree); err != nil {
+			return fmt.Errorf("listing the scale tree: %w", err)
+		}
+		fmt.Fprintf(out, "listed in %s\n", time.Since(pStart).Round(time.Millisecond))
 	}
 
 	header := e.header(started)
@@ -105,6 +119,8 @@ func Run(ctx context.Context, cfg Config, serverArgs []string, out io.Writer) er
 			tables = e.workloadSmallWrite(ctx)
 		case "bigwrite":
 			tables = e.workloadBigWrite(ctx)
+		case "scale":
+			tables = e.workloadScale(ctx)
 		}
 		for _, t := range tables {
 			t.WriteMarkdown(out)
@@ -165,6 +181,11 @@ func (e *runEnv) header(started time.Time) string {
 	fmt.Fprintf(&b, "- sizes (%s): %d files listed; %s sequential; %d × 4 KiB random reads in %s; %d × %s files in %d new folders; one %s write\n",
 		mode, sz.ListFiles, FormatBytes(sz.SeqBytes), sz.RandReads, FormatBytes(sz.SparseBytes),
 		sz.SmallFiles, FormatBytes(int64(sz.SmallFileBytes)), sz.SmallDirs, FormatBytes(sz.BigWriteBytes))
+	if slices.Contains(e.cfg.Workloads, "scale") {
+		tr := e.fx.tree
+		fmt.Fprintf(&b, "- scale library (%s): %s files in %s folders of up to %d and one of %s, seed %d; directory cache time %s for every tool\n",
+			mode, FormatCount(tr.Files), FormatCount(tr.Small), tr.PerFolder, FormatCount(tr.Big), tr.Seed, e.scaleDirCacheTime())
+	}
 	b.WriteString("- versions: " + strings.Join(e.versions(), "; ") + "\n")
 	for _, s := range e.skipped {
 		fmt.Fprintf(&b, "- skipped %s\n", s)
@@ -239,12 +260,28 @@ func kernel() string {
 func (e *runEnv) onMount(ctx context.Context, workload string, t mountTool, nrows int,
 	fn func(ctx context.Context, m *mounted, rows []Row) error) []Row {
 	e.phase = workload + "-" + t.Name()
+	base := filepath.Join(e.cfg.WorkDir, e.phase)
+	defer func() {
+		// Never remove through a live mount: that would delete on the server.
+		if !isMounted(filepath.Join(base, "mnt")) {
+			os.RemoveAll(base)
+		}
+	}()
+	return e.mountIn(ctx, base, t, nrows, e.cfg.PhaseTimeout, fn)
+}
+
+// mountIn mounts t at base/mnt with its cache in base/cache (both made
+// when missing, neither removed: a caller that remounts on the same
+// cache, as the scale workload does, removes base itself), runs fn,
+// unmounts, and fills every row fn left without a status, peak RSS or
+// CPU time as onMount describes. e.phase names the logs.
+func (e *runEnv) mountIn(ctx context.Context, base string, t mountTool, nrows int, timeout time.Duration,
+	fn func(ctx context.Context, m *mounted, rows []Row) error) []Row {
 	rows := make([]Row, nrows)
 	for i := range rows {
 		rows[i].Tool = t.Name()
 	}
-	fmt.Fprintf(e.out, "… %s: %s\n", workload, t.Name())
-	base := filepath.Join(e.cfg.WorkDir, e.phase)
+	fmt.Fprintf(e.out, "… %s\n", e.phase)
 	dir, cache := filepath.Join(base, "mnt"), filepath.Join(base, "cache")
 	// base and mnt 0755: davfs2's daemon drops to the davfs2 group and
 	// must reach its cache dir (davfsTool opens that one up itself); the
@@ -258,13 +295,7 @@ func (e *runEnv) onMount(ctx context.Context, workload string, t mountTool, nrow
 			return rows
 		}
 	}
-	defer func() {
-		// Never remove through a live mount: that would delete on the server.
-		if !isMounted(dir) {
-			os.RemoveAll(base)
-		}
-	}()
-	pctx, cancel := context.WithTimeout(ctx, e.cfg.PhaseTimeout)
+	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	m, err := t.Mount(pctx, e, dir, cache)
 	if err != nil {
@@ -290,7 +321,9 @@ func (e *runEnv) onMount(ctx context.Context, workload string, t mountTool, nrow
 		fail(rows, err)
 	}
 	for i := range rows {
-		rows[i].PeakRSS, rows[i].CPU = m.rss, m.cpu
+		if !rows[i].stepUsage {
+			rows[i].PeakRSS, rows[i].CPU = m.rss, m.cpu
+		}
 	}
 	return rows
 }

@@ -156,6 +156,7 @@ type fixtures struct {
 	seqSum     [32]byte
 	randOff    []int64
 	randBlocks [][]byte
+	tree       Tree // the scale workload's library, written below scaleDir
 }
 
 const randBlock = 4096
@@ -181,6 +182,12 @@ func makeFixtures(s *Server, sz Sizes, seed uint64, need map[string]bool) (*fixt
 				return nil, err
 			}
 			fx.listNames = append(fx.listNames, name)
+		}
+	}
+	if need["scale"] {
+		fx.tree = NewTree(sz.ScaleFiles, seed)
+		if err := fx.tree.Write(s.Root); err != nil {
+			return nil, fmt.Errorf("scale tree: %w", err)
 		}
 	}
 	if need["seqread"] {

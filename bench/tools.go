@@ -96,6 +96,9 @@ func (t odfbTool) Available() (bool, string) {
 
 func (t odfbTool) Mount(ctx context.Context, env *runEnv, dir, cacheDir string) (*mounted, error) {
 	args := []string{t.bin, "mount", "--cache-dir", cacheDir, "--log-level", "info"}
+	if env.dirCacheTime > 0 {
+		args = append(args, "--dir-cache-time", env.dirCacheTime.String())
+	}
 	if env.srv.CookieFile != "" {
 		args = append(args, "--cookie-file", env.srv.CookieFile)
 	} else {
@@ -174,8 +177,11 @@ func (t rcloneTool) Mount(ctx context.Context, env *runEnv, dir, cacheDir string
 	args := []string{bin, "mount", ":webdav:",
 		"--vfs-cache-mode", t.cacheMode,
 		"--cache-dir", cacheDir,
-		"--log-level", "NOTICE",
-		dir}
+		"--log-level", "NOTICE"}
+	if env.dirCacheTime > 0 {
+		args = append(args, "--dir-cache-time", env.dirCacheTime.String())
+	}
+	args = append(args, dir)
 	return mountChild(ctx, env, t.name, vars, args)
 }
 
@@ -230,6 +236,15 @@ func (davfsTool) Mount(ctx context.Context, env *runEnv, dir, cacheDir string) (
 	// the kernel's readdir requests can be bigger and every listing fails
 	// with EINVAL (alisarctl/davfs2#22). 64 KiB is the known workaround.
 	b.WriteString("buf_size 64\n")
+	if env.dirCacheTime > 0 {
+		// Both: dir_refresh bounds how long davfs2 trusts what it knows
+		// of a folder's entries, file_refresh how long before a folder
+		// (or file) an application opens is checked on the server again.
+		// With file_refresh at its default of 1 s, every opendir of a
+		// walk more than a second later lists the folder again.
+		secs := int((env.dirCacheTime + time.Second - 1) / time.Second)
+		fmt.Fprintf(&b, "dir_refresh %d\nfile_refresh %d\n", secs, secs)
+	}
 	if env.srv.Cookie != "" {
 		fmt.Fprintf(&b, "add_header Cookie %s\n", davfsQuote(env.srv.Cookie))
 	}
@@ -302,20 +317,12 @@ type curlRun struct {
 // looping in curl would not, but a careful one would). The cookie goes in
 // through a 0600 header file, never argv.
 func runCurl(ctx context.Context, env *runEnv, transfers ...[]string) (curlRun, error) {
-	bin, ok := lookTool("curl")
-	if !ok {
-		return curlRun{}, errors.New("curl not installed")
-	}
 	common := []string{"-sS", "--fail", "-o", "/dev/null"}
-	if env.srv.Cookie != "" {
-		hdr := filepath.Join(env.cfg.WorkDir, "curl-headers")
-		if _, err := os.Stat(hdr); err != nil {
-			if err := os.WriteFile(hdr, []byte("Cookie: "+env.srv.Cookie+"\n"), 0o600); err != nil {
-				return curlRun{}, err
-			}
-		}
-		common = append(common, "-H", "@"+hdr)
+	hdr, err := curlHeaderArgs(env)
+	if err != nil {
+		return curlRun{}, err
 	}
+	common = append(common, hdr...)
 	args := []string{}
 	for i, t := range transfers {
 		if i > 0 {
@@ -323,6 +330,48 @@ func runCurl(ctx context.Context, env *runEnv, transfers ...[]string) (curlRun, 
 		}
 		args = append(args, common...)
 		args = append(args, t...)
+	}
+	return execCurl(ctx, args)
+}
+
+// runCurlArgs runs one curl process with a config file (curl -K: "url =",
+// "output =" lines, one pair per transfer) and the options in args,
+// which apply to every transfer.
+func runCurlArgs(ctx context.Context, env *runEnv, config string, args ...string) (curlRun, error) {
+	cfg := filepath.Join(env.cfg.WorkDir, "curl-"+env.phase+".conf")
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		return curlRun{}, err
+	}
+	defer os.Remove(cfg)
+	hdr, err := curlHeaderArgs(env)
+	if err != nil {
+		return curlRun{}, err
+	}
+	all := append([]string{"-sS", "--fail"}, hdr...)
+	all = append(all, args...)
+	all = append(all, "-K", cfg)
+	return execCurl(ctx, all)
+}
+
+// curlHeaderArgs returns the arguments that send the cookie: a 0600
+// header file read with -H @file, never the value itself.
+func curlHeaderArgs(env *runEnv) ([]string, error) {
+	if env.srv.Cookie == "" {
+		return nil, nil
+	}
+	hdr := filepath.Join(env.cfg.WorkDir, "curl-headers")
+	if _, err := os.Stat(hdr); err != nil {
+		if err := os.WriteFile(hdr, []byte("Cookie: "+env.srv.Cookie+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return []string{"-H", "@" + hdr}, nil
+}
+
+func execCurl(ctx context.Context, args []string) (curlRun, error) {
+	bin, ok := lookTool("curl")
+	if !ok {
+		return curlRun{}, errors.New("curl not installed")
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	var stderr bytes.Buffer

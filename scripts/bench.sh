@@ -7,7 +7,8 @@
 # Environment (all optional):
 #   BENCH_QUICK=1          small sizes, a smoke run of about a minute
 #   BENCH_TOOLS=odfb,curl  tools (odfb,rclone,rclone-full,davfs2,curl; all; -name)
-#   BENCH_WORKLOADS=ls,…   workloads (ls,stat,seqread,randread,smallwrite,bigwrite)
+#   BENCH_WORKLOADS=ls,…   workloads (ls,stat,seqread,randread,smallwrite,bigwrite,scale)
+#   BENCH_SCALE=120000     files in the scale workload's library (default 120000, quick 5000)
 #   BENCH_LATENCY=20ms     spemu --latency per request
 #   BENCH_BANDWIDTH=0      spemu --bandwidth (bytes/s, 0 = unlimited)
 #   BENCH_PUT_LIMIT=none   spemu --put-limit: none, default (250 MiB, SharePoint's) or a size

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -49,6 +50,8 @@ func run() int {
 		smallFiles = fs.Int("small-files", 0, "number of small files written")
 		smallDirs  = fs.Int("small-dirs", 0, "number of new folders for them")
 		bigSize    = fs.String("big-size", "", "size of the big file written")
+		scale      = fs.String("scale", os.Getenv("BENCH_SCALE"), "files in the scale workload's library (0: by mode, 120000 full, 5000 quick; env BENCH_SCALE); the shape stays: one sixth in one big folder, the rest in folders of 100")
+		scaleDCT   = fs.Duration("scale-dir-cache-time", 0, "directory cache time every tool gets in the scale workload (0: derived from the tree and latency, at least 30s; docs/bench.md)")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: odfbbench [flags]\n\nBenchmarks odfb against rclone mount, davfs2 and curl on one spemu server.\n\n")
@@ -109,6 +112,17 @@ func run() int {
 			*n.dst = n.val
 		}
 	}
+	if *scale != "" && *scale != "0" {
+		n, err := strconv.Atoi(strings.TrimSpace(*scale))
+		if err != nil || n < bench.MinScaleFiles {
+			return bad("scale", fmt.Errorf("want a number of files, at least %d, got %q", bench.MinScaleFiles, *scale))
+		}
+		cfg.Sizes.ScaleFiles = n
+	}
+	if *scaleDCT < 0 {
+		return bad("scale-dir-cache-time", fmt.Errorf("negative: %s", *scaleDCT))
+	}
+	cfg.ScaleDirCacheTime = *scaleDCT
 	if cfg.Sizes.SparseBytes < 4096*int64(cfg.Sizes.RandReads) {
 		return bad("sparse-size", fmt.Errorf("too small for %d reads", cfg.Sizes.RandReads))
 	}
