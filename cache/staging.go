@@ -550,7 +550,7 @@ func (w *writer) stopUpload(ctx context.Context, p *pending) error {
 // dropSession cancels p's REST upload session, if any, and forgets it in
 // the journal, so that no later attempt resumes it with other content.
 func (w *writer) dropSession(p *pending) {
-	w.abandonSession(w.ctx, p)
+	w.abandonSession(w.ctx, p) // what fails stays in the record for the next attempt
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if p.isCommitted() && !p.isGone() {

@@ -142,7 +142,9 @@ func (c *Cache) Remove(ctx context.Context, p string) error {
 		srvPath = pd.rec.Path
 	}
 	if pd != nil {
-		w.abandonSession(ctx, pd)
+		if err := w.abandonSession(ctx, pd); err != nil {
+			return err
+		}
 	}
 	if onServer {
 		if err := c.remote.Delete(ctx, srvPath); err != nil && !errors.Is(err, remote.ErrNotFound) {
@@ -227,7 +229,9 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 		dpd = nil
 	}
 	w.mu.Unlock()
-	w.abandonSessionsUnder(ctx, src, se.IsDir)
+	if err := w.abandonSessionsUnder(ctx, src, se.IsDir); err != nil {
+		return err
+	}
 	srcOnServer := se.IsDir || spd == nil || !spd.rec.New
 	dstOnServer := dstExists && (dpd == nil || !dpd.rec.New)
 	if srcOnServer {
@@ -288,18 +292,22 @@ func (c *Cache) checkRename(ctx context.Context, src, dst string, noReplace bool
 // src (and under it, for a folder): a session belongs to the old name
 // (and leaves an empty file for a new one); the upload starts over under
 // the new name.
-func (w *writer) abandonSessionsUnder(ctx context.Context, src string, isDir bool) {
+func (w *writer) abandonSessionsUnder(ctx context.Context, src string, isDir bool) error {
 	w.mu.Lock()
 	var sessions []*pending
 	for k, pd := range w.byPath {
-		if (k == fold(src) || (isDir && strings.HasPrefix(k, fold(src)+"/"))) && pd.rec.UploadID != "" {
+		if (k == fold(src) || (isDir && strings.HasPrefix(k, fold(src)+"/"))) &&
+			(pd.rec.UploadID != "" || pd.rec.Abandoned != "" || pd.rec.Placeholder) {
 			sessions = append(sessions, pd)
 		}
 	}
 	w.mu.Unlock()
 	for _, pd := range sessions {
-		w.abandonSession(ctx, pd)
+		if err := w.abandonSession(ctx, pd); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // renameJournal moves the pending files at (or under) src to dst, drops
@@ -375,31 +383,84 @@ func (c *Cache) renameListings(w *writer, dst string, se remote.Entry, spd *pend
 	c.content.Drop(dst, "")
 }
 
-// abandonSession cancels pd's REST upload session, if it has one, and
-// deletes the empty file StartUpload created for a new file. Failures are
-// logged: the server expires sessions by itself.
-func (w *writer) abandonSession(ctx context.Context, pd *pending) {
+// abandonSession gives up pd's REST upload session, if it has one: the
+// session is cancelled and, for a new file, the empty file StartUpload
+// made is removed. What the server does not confirm stays in the record
+// (Abandoned, Placeholder) and is done again by cleanupSession before the
+// next attempt, rename or removal of the file: a session left open keeps
+// the file locked for half an hour, and a placeholder left behind shows
+// an empty file where none should be (both found by internal/matrix).
+func (w *writer) abandonSession(ctx context.Context, pd *pending) error {
 	w.mu.Lock()
-	rec := pd.rec
+	if id := pd.rec.UploadID; id != "" {
+		pd.rec.Abandoned = id
+		pd.rec.Placeholder = pd.rec.Placeholder || pd.rec.New
+	}
 	pd.rec.UploadID, pd.rec.Offset = "", 0
 	w.mu.Unlock()
-	if rec.UploadID == "" {
-		return
-	}
-	if cu, ok := w.c.remote.(remote.ChunkedUploader); ok {
-		if err := cu.CancelUpload(ctx, rec.Path, rec.UploadID); err != nil {
-			w.log.Warn("cannot cancel an abandoned upload session; the server will expire it", "path", rec.Path, "err", err)
+	return w.cleanupSession(ctx, pd)
+}
+
+// cleanupSession finishes what abandonSession began: it cancels the
+// abandoned session and removes the placeholder, forgetting each once
+// the server has confirmed it. It returns the first failure and leaves
+// the rest for the next call.
+func (w *writer) cleanupSession(ctx context.Context, pd *pending) error {
+	w.mu.Lock()
+	rec := pd.rec
+	w.mu.Unlock()
+	if rec.Abandoned != "" {
+		if err := w.cancelAbandoned(ctx, rec); err != nil {
+			return err
 		}
-	}
-	if rec.New {
-		// Only the empty file StartUpload created: a file someone else
-		// put there meanwhile (the session then went to a conflict name)
-		// is not ours to delete.
-		if e, err := w.c.remote.Stat(ctx, rec.Path); err != nil || e.IsDir || e.Size != 0 {
-			return
+		w.mu.Lock()
+		if pd.rec.Abandoned == rec.Abandoned {
+			pd.rec.Abandoned = ""
 		}
-		if err := w.c.remote.Delete(ctx, rec.Path); err != nil && !errors.Is(err, remote.ErrNotFound) {
-			w.log.Warn("cannot remove the empty file an abandoned upload left", "path", rec.Path, "err", err)
-		}
+		w.mu.Unlock()
 	}
+	if rec.Placeholder {
+		if err := w.removePlaceholder(ctx, rec.Path); err != nil {
+			return err
+		}
+		w.mu.Lock()
+		pd.rec.Placeholder = false
+		w.mu.Unlock()
+	}
+	return nil
+}
+
+// cancelAbandoned cancels rec's abandoned session; a session the server
+// no longer knows counts as cancelled.
+func (w *writer) cancelAbandoned(ctx context.Context, rec JournalRecord) error {
+	cu, ok := w.c.remote.(remote.ChunkedUploader)
+	if !ok {
+		return nil
+	}
+	err := cu.CancelUpload(ctx, rec.Path, rec.Abandoned)
+	if err != nil && !errors.Is(err, remote.ErrUploadGone) && !errors.Is(err, remote.ErrNotFound) {
+		w.log.Warn("cannot cancel an abandoned upload session yet; the file stays locked on the server until it is", "path", rec.Path, "err", err)
+		return err
+	}
+	return nil
+}
+
+// removePlaceholder deletes the empty file StartUpload created at p; a
+// file someone else put there meanwhile (not empty: the session then went
+// to a conflict name) is not ours to delete.
+func (w *writer) removePlaceholder(ctx context.Context, p string) error {
+	e, err := w.c.remote.Stat(ctx, p)
+	switch {
+	case errors.Is(err, remote.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case e.IsDir || e.Size != 0:
+		return nil
+	}
+	if err := w.c.remote.Delete(ctx, p); err != nil && !errors.Is(err, remote.ErrNotFound) {
+		w.log.Warn("cannot remove the empty file an abandoned upload left yet", "path", p, "err", err)
+		return err
+	}
+	return nil
 }

@@ -342,6 +342,20 @@ func (p *progressReader) ReadAt(b []byte, off int64) (int, error) {
 // the new ETag.
 func (w *writer) send(pd *pending, ctl *upCtl, rec JournalRecord) (string, error) {
 	ctx := ctl.ctx
+	if rec.Abandoned != "" || rec.Placeholder {
+		// An earlier session's lock or placeholder is still on the
+		// server: a PUT or a new session would be refused (423) or
+		// taken for someone else's file (412).
+		if err := w.cleanupSession(ctx, pd); err != nil {
+			return "", err
+		}
+		w.mu.Lock()
+		r := pd.rec
+		w.mu.Unlock()
+		if err := metadb.PutRecords(w.c.db, r); err != nil {
+			return "", err
+		}
+	}
 	etag := rec.ETag
 	// A write after the attempt was scheduled cancels it (stopUpload), so
 	// this is the time of the content being sent.

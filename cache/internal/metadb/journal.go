@@ -34,6 +34,15 @@ type JournalRecord struct {
 	// is written to the server after the content.
 	ModTime    time.Time `json:"mtime,omitempty"`
 	ModTimeSet bool      `json:"mtime_set,omitempty"`
+	// Abandoned is an upload session this file gave up (its content
+	// changed, it was renamed or removed) whose CancelUpload the server
+	// has not confirmed: SharePoint keeps the file locked (423) for an
+	// open session, so it is cancelled before anything else is sent.
+	Abandoned string `json:"abandoned,omitempty"`
+	// Placeholder: a new file's abandoned session may have left the empty
+	// file StartUpload creates; it is removed (if still empty) before the
+	// file is sent again, renamed or dropped.
+	Placeholder bool `json:"placeholder,omitempty"`
 	// Written is the mtime applications saw for the staged content (its
 	// last write); the uploaded version keeps showing it (cache/mtime.go).
 	// Zero in records of older versions: the staging file's mtime then.
