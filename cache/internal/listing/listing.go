@@ -114,8 +114,12 @@ func (s *Store) SetEmpty(self remote.Entry, fetched time.Time) {
 }
 
 // staleWait is how long a lookup waits for a listing being refreshed
-// before it is answered from the stale one.
-const staleWait = 3 * time.Second
+// before it is answered from the stale one. Long enough for a large
+// folder on a slow or loaded server (a listing of 20,000 entries took over
+// 3 s in make bench, and the stale answer then showed a file another
+// client had deleted); short enough that a server that hangs does not
+// hang ls for good. Past it the stale listing is served with a warning.
+const staleWait = 30 * time.Second
 
 // Dir is a folder's listing held in memory.
 type Dir struct {
@@ -213,6 +217,8 @@ func (s *Store) Get(ctx context.Context, dir string) (*Dir, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-slow:
+		s.o.Log.Warn("refreshing a folder listing takes longer than expected; showing the stored one until it is done",
+			"path", dir, "waited", staleWait.String())
 		return ds, nil
 	case r := <-ch:
 		if r.Err != nil {
