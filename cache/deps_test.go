@@ -12,7 +12,7 @@ import (
 
 // TestPartsDependencyRule holds the rule of doc.go: of this module, a
 // part under cache/internal/ imports remote (and remote/remotetest in
-// tests), internal/names and metadb at most — never cache, never another
+// tests), internal/names, internal/diskio and metadb at most — never cache, never another
 // part; test files included.
 func TestPartsDependencyRule(t *testing.T) {
 	const mod = "github.com/odfb/odfb/"
@@ -34,9 +34,9 @@ func TestPartsDependencyRule(t *testing.T) {
 			for _, imp := range af.Imports {
 				p, _ := strconv.Unquote(imp.Path.Value)
 				ok := !strings.HasPrefix(p, mod) || p == mod+"remote" || strings.HasPrefix(p, mod+"remote/") ||
-					p == mod+"internal/names" || (allowed[p] && part.Name() != "metadb")
+					p == mod+"internal/names" || p == mod+"internal/diskio" || (allowed[p] && part.Name() != "metadb")
 				if !ok {
-					t.Errorf("%s imports %s: a part imports remote, internal/names and metadb at most, never cache or another part", f, p)
+					t.Errorf("%s imports %s: a part imports remote, internal/names, internal/diskio and metadb at most, never cache or another part", f, p)
 				}
 			}
 		}

@@ -113,8 +113,8 @@
 //     uploaded file; what it needs of the cache comes through its
 //     Options.
 //
-// Rule: a part imports remote, internal/names and metadb at most; never
-// cache, never another part. The facade (this package) composes them and
+// Rule: a part imports remote, internal/names, internal/diskio (shared
+// disk helpers) and metadb at most; never cache, never another part. The facade (this package) composes them and
 // is the one place where pending files are overlaid onto listings
 // (withPending, pendingEntry, pendingIn). TestPartsDependencyRule
 // (deps_test.go) fails on an import that breaks the rule.

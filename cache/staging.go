@@ -33,6 +33,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/odfb/odfb/internal/diskio"
 	"io"
 	"log/slog"
 	"os"
@@ -40,7 +41,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/odfb/odfb/cache/internal/metadb"
@@ -270,21 +270,8 @@ func (c *Cache) StartWrites(opts WriteOptions) error {
 	return nil
 }
 
-// syncDir fsyncs a directory, so that the entries created or renamed in
-// it survive a power cut. A filesystem that cannot fsync a directory
-// (EINVAL) has nothing better to offer and is not an error.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	d.Close()
-	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP) {
-		return nil
-	}
-	return err
-}
+// syncDir: diskio.SyncDir.
+var syncDir = diskio.SyncDir
 
 // broadcastLocked wakes everyone waiting for a state change.
 func (w *writer) broadcastLocked() {

@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/odfb/odfb/internal/diskio"
 	"io"
 	"log/slog"
 	"os"
@@ -1105,18 +1106,5 @@ func (h *Handle) Close() error {
 	return nil
 }
 
-// syncDir fsyncs a directory (a file system that cannot is taken to
-// have nothing to sync). The write side has its own (cache/staging.go):
-// parts do not import each other.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	d.Close()
-	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP) {
-		return nil
-	}
-	return err
-}
+// syncDir: diskio.SyncDir.
+var syncDir = diskio.SyncDir
