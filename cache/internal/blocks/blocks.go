@@ -704,23 +704,13 @@ func (cf *cfile) fetch(first int64, waits []*fetchWait) {
 		failRest(0, ctx.Err())
 		return
 	}
-	off := first * BlockSize
-	length := min(int64(len(waits))*BlockSize, cf.rec.Size-off)
-	body, info, err := s.o.Remote.Get(ctx, cf.rec.Path, off, length)
-	s.o.Reach.NoteAnswer(err)
-	if err != nil {
-		failRest(0, err)
-		return
-	}
-	defer body.Close()
-	if err := cf.checkVersion(info); err != nil {
-		failRest(0, err)
-		return
-	}
 	buf := make([]byte, 32<<10)
-	for i := range waits {
-		b := first + int64(i)
-		if err := cf.storeBlock(body, buf, b, length-(b-first)*BlockSize); err != nil {
+	for i, resumed := 0, 0; i < len(waits); resumed++ {
+		var err error
+		if i, err = cf.fetchFrom(first, i, waits, buf, finish); err == nil {
+			break
+		}
+		if !interrupted(err) || resumed == maxResumes {
 			var de *DiskError
 			switch {
 			case cacheFull(err):
@@ -731,7 +721,7 @@ func (cf *cfile) fetch(first int64, waits []*fetchWait) {
 			failRest(i, err)
 			return
 		}
-		finish(i, nil)
+		s.o.Log.Info("resuming an interrupted download", "path", cf.rec.Path, "offset", (first+int64(i))*BlockSize)
 	}
 	// Data first, then the bitmap that claims it.
 	if err := cf.f.Sync(); err == nil {
@@ -741,6 +731,46 @@ func (cf *cfile) fetch(first int64, waits []*fetchWait) {
 		clear(s.fullWarned) // there was room again
 		s.mu.Unlock()
 	}
+}
+
+// maxResumes bounds how often one fetch asks again for the rest of its
+// range after the connection broke mid-body: a dropped connection is
+// resumed from the first block not yet stored instead of failing the
+// read (or the write that needed the old content) with EIO.
+const maxResumes = 3
+
+// interrupted reports whether err is a body cut short (storeBlock's
+// ErrServer for a read that ended early), not a disk error or a refusal.
+func interrupted(err error) bool {
+	var de *DiskError
+	return !errors.As(err, &de) && errors.Is(err, remote.ErrServer)
+}
+
+// fetchFrom sends one ranged GET for waits[i:] (blocks first+i…) and
+// stores what arrives, calling finish for each block stored. It returns
+// the index of the first block not stored and the error that stopped it.
+func (cf *cfile) fetchFrom(first int64, i int, waits []*fetchWait, buf []byte, finish func(int, error)) (int, error) {
+	s := cf.store
+	start := first + int64(i)
+	off := start * BlockSize
+	length := min(int64(len(waits)-i)*BlockSize, cf.rec.Size-off)
+	body, info, err := s.o.Remote.Get(s.o.Ctx, cf.rec.Path, off, length)
+	s.o.Reach.NoteAnswer(err)
+	if err != nil {
+		return i, err
+	}
+	defer body.Close()
+	if err := cf.checkVersion(info); err != nil {
+		return i, err
+	}
+	for ; i < len(waits); i++ {
+		b := first + int64(i)
+		if err := cf.storeBlock(body, buf, b, length-(b-start)*BlockSize); err != nil {
+			return i, err
+		}
+		finish(i, nil)
+	}
+	return i, nil
 }
 
 // persistFetched stores cf's bitmap after a fetch synced its blocks,
