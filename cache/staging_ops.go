@@ -437,8 +437,7 @@ func (w *writer) cancelAbandoned(ctx context.Context, rec JournalRecord) error {
 	if !ok {
 		return nil
 	}
-	err := cu.CancelUpload(ctx, rec.Path, rec.Abandoned)
-	if err != nil && !errors.Is(err, remote.ErrUploadGone) && !errors.Is(err, remote.ErrNotFound) {
+	if err := w.cancelGiven(ctx, cu, rec.Path, rec.Abandoned); err != nil {
 		w.log.Warn("cannot cancel an abandoned upload session yet; the file stays locked on the server until it is", "path", rec.Path, "err", err)
 		return err
 	}

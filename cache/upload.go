@@ -497,12 +497,40 @@ func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pen
 			return "", "", err
 		}
 		w.log.Info("upload session expired; starting over", "path", path)
+		// "Gone" may only mean the client could not confirm the session
+		// (its status query failed too): cancel it, or a session the
+		// server still holds locks the file against the new one (423).
+		w.mu.Lock()
+		given := pd.rec.UploadID // the id the attempt saved (it may have made it)
+		w.mu.Unlock()
+		if cerr := w.cancelGiven(ctx, cu, path, given); cerr != nil {
+			w.mu.Lock()
+			pd.rec.Abandoned = given // cleanupSession cancels it before the next attempt
+			w.mu.Unlock()
+			if err := save("", 0); err != nil {
+				return "", "", err
+			}
+			return "", "", cerr
+		}
 		rec.UploadID, rec.Offset = "", 0
 		if err := save("", 0); err != nil {
 			return "", "", err
 		}
 	}
 	return "", "", &remote.Error{Kind: remote.ErrUploadGone, Op: "upload", Path: path, Detail: "upload session lost three times in a row"}
+}
+
+// cancelGiven cancels session id (if any) at path; a session the server
+// no longer knows counts as cancelled.
+func (w *writer) cancelGiven(ctx context.Context, cu remote.ChunkedUploader, path, id string) error {
+	if id == "" {
+		return nil
+	}
+	err := cu.CancelUpload(ctx, path, id)
+	if errors.Is(err, remote.ErrUploadGone) || errors.Is(err, remote.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // sessionTarget is where a new REST session of rec goes. The session has
