@@ -85,7 +85,7 @@ func (c *Cache) forgetMtimes(etags []string) {
 func (c *Cache) applyMtimes(kids []remote.Entry) {
 	err := c.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(metadb.BucketMtimes)
-		if b.Stats().KeyN == 0 {
+		if k, _ := b.Cursor().First(); k == nil { // Stats() would walk the whole bucket
 			return nil
 		}
 		for i := range kids {

@@ -98,14 +98,18 @@ func (s *Server) LoseAnswers(method, pathContains string, n int) {
 	s.lose = append(s.lose, &loseRule{method: method, pathContains: pathContains, n: n})
 }
 
-func (s *Server) takeLoseAnswer(r *http.Request) bool {
+func (s *Server) takeLoseAnswer(r *http.Request) bool { return s.takeRule(&s.lose, r) }
+
+// takeRule reports whether r matches one of rules (LoseAnswers,
+// ThrottleNext) and, if so, uses up one of that rule's n.
+func (s *Server) takeRule(rules *[]*loseRule, r *http.Request) bool {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
-	for i, l := range s.lose {
+	for i, l := range *rules {
 		if (l.method == "" || strings.EqualFold(l.method, r.Method)) && strings.Contains(r.URL.Path, l.pathContains) {
 			l.n--
 			if l.n <= 0 {
-				s.lose = append(s.lose[:i], s.lose[i+1:]...)
+				*rules = append((*rules)[:i], (*rules)[i+1:]...)
 			}
 			return true
 		}
@@ -123,20 +127,7 @@ func (s *Server) ThrottleNext(method, pathContains string, n int) {
 	s.throttle = append(s.throttle, &loseRule{method: method, pathContains: pathContains, n: n})
 }
 
-func (s *Server) takeThrottle(r *http.Request) bool {
-	s.faultMu.Lock()
-	defer s.faultMu.Unlock()
-	for i, l := range s.throttle {
-		if (l.method == "" || strings.EqualFold(l.method, r.Method)) && strings.Contains(r.URL.Path, l.pathContains) {
-			l.n--
-			if l.n <= 0 {
-				s.throttle = append(s.throttle[:i], s.throttle[i+1:]...)
-			}
-			return true
-		}
-	}
-	return false
-}
+func (s *Server) takeThrottle(r *http.Request) bool { return s.takeRule(&s.throttle, r) }
 
 // writeThrottle answers like SharePoint's throttling: 429 with the 21-byte
 // plain-text body, or 503 "Server Too Busy", both with Retry-After; or,
