@@ -23,7 +23,7 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/odfb ./cmd/odfb
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/spemu ./cmd/spemu
 
-lint: fmt-check vet staticcheck
+lint: fmt-check vet staticcheck complexity
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -17,7 +17,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/internal/diskio"
 )
 
@@ -162,9 +161,7 @@ func (w *Writer) toLostFoundLocked(pd *pending, cause error) {
 		pd.rec.Attempts++
 		pd.rec.LastError = fmt.Sprintf("%v (keeping it in lost+found failed: %v)", cause, err)
 		pd.rec.NextTry = w.now().Add(w.opts.RetryMax)
-		if err := metadb.PutRecords(w.db, pd.rec); err != nil {
-			w.log.Warn("cannot update the upload journal", "path", path, "err", err)
-		}
+		w.jrn.put(pd.rec)
 		return
 	}
 	// lostGen: what lost+found holds. A hard link is the staging file
@@ -189,7 +186,7 @@ func (w *Writer) toLostFoundLocked(pd *pending, cause error) {
 	w.lost = append(w.lost, LostItem{Path: path, File: dst, Reason: cause.Error(), At: w.now()})
 	w.log.Error("moved to lost+found", "path", path, "file", dst, "reason", cause)
 	if pd.isCommitted() {
-		metadb.DeleteRecords(w.db, pd.rec.ID)
+		w.jrn.del(pd.rec.ID, path, nil)
 	}
 	w.moveLocked(pd, stateLost)
 	pd.lostErr = &LostError{Path: path, File: dst, Err: cause}

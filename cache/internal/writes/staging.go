@@ -13,7 +13,10 @@ package writes
 //	listing.Store.editMu → Writer.mu    a fetch's answer → reach OnBack → retryFailedNow
 //	listing.Store.editMu → blocks.Store.mu   a new listing drops changed content
 //	listing.Store.editMu → listing.Store.mu
-//	listing.Store.mu, Cache.mu          leaves (nothing taken while held)
+//	Writer.mu → journal.mu              a change of the journal is queued in state order
+//	listing.Store.mu, Cache.mu,
+//	journal.mu                          leaves (nothing taken while held)
+//	journal.applyMu                     alone (the journal's commit and fsync)
 //	upCtl.readMu                        alone (reads of a staging file)
 //
 // Writer.mu is taken by every lookup, stat and readdir (pendingEntry,
@@ -24,10 +27,12 @@ package writes
 // content cache's per-close commit is batched (touchFlushInterval).
 // An uploaded file's staging file is adopted as cached content (a rename
 // and a directory fsync) after Writer.mu is let go (retireStagingLocked
-// decides, the upload goroutine does it). Still done under Writer.mu:
-// journal commits (a bbolt commit with fsync, one record), which keep
-// the journal's order the same as the pending files' states. Methods
-// named ...Locked are called with the lock of their receiver held.
+// decides, the upload goroutine does it). Journal commits (a bbolt
+// commit with fsync) are queued under Writer.mu, which keeps the
+// journal's order the same as the pending files' states, and committed
+// without it (journal.go). No fsync, file copy or request runs with
+// Writer.mu held. Methods named ...Locked are called with the lock of
+// their receiver held.
 
 import (
 	"context"
@@ -123,6 +128,7 @@ func (o *WriteOptions) defaults() {
 // Writer is the write side of a Cache.
 type Writer struct {
 	h        Host
+	jrn      *journal // the upload journal's commits (journal.go)
 	cacheDir string
 	db       *bolt.DB
 	remote   remote.Remote
@@ -232,6 +238,7 @@ func New(o Options) (*Writer, error) {
 	if err := w.loadJournal(); err != nil {
 		return nil, err
 	}
+	w.jrn = newJournal(w.db, w.log)
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.wg.Add(1)
 	go w.run()
@@ -551,12 +558,15 @@ func (w *Writer) stopUpload(ctx context.Context, p *pending) error {
 func (w *Writer) dropSession(p *pending) {
 	w.abandonSession(w.ctx, p) // what fails stays in the record for the next attempt
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if p.isCommitted() && !p.isGone() {
-		if err := metadb.PutRecords(w.db, p.rec); err != nil {
-			w.log.Warn("cannot update the upload journal", "path", p.rec.Path, "err", err)
-		}
+	if !p.isCommitted() || p.isGone() {
+		w.mu.Unlock()
+		return
 	}
+	res := w.jrn.put(p.rec)
+	w.mu.Unlock()
+	// Durable before the staging file changes: after a crash, the old
+	// session must not be resumed with the new content.
+	w.jrn.wait(res)
 }
 
 // ensureFetched copies the server's content into staging, once.
@@ -854,8 +864,9 @@ func (w *Writer) commit(ctx context.Context, p *pending, wait bool) error {
 		if gen != p.uploadedGen {
 			rec.ContentDone = false
 		}
+		res := w.jrn.put(rec)
 		w.mu.Unlock()
-		if err := metadb.PutRecords(w.db, rec); err != nil {
+		if err := w.jrn.wait(res); err != nil {
 			p.commitMu.Unlock()
 			return fmt.Errorf("upload journal: %w", err)
 		}
@@ -863,8 +874,8 @@ func (w *Writer) commit(ctx context.Context, p *pending, wait bool) error {
 		if p.isGone() {
 			// Unlinked or refused while we wrote: take the record back
 			// out.
+			w.jrn.del(rec.ID, rec.Path, nil)
 			w.mu.Unlock()
-			metadb.DeleteRecords(w.db, rec.ID)
 			err := w.keepLost(p)
 			p.commitMu.Unlock()
 			return err

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/odfb/odfb/cache/internal/kinds"
-	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/remote"
 )
 
@@ -98,13 +97,17 @@ func (w *Writer) dropLocked(pd *pending) {
 	if w.byPath[fold(pd.rec.Path)] == pd {
 		delete(w.byPath, fold(pd.rec.Path))
 	}
-	if committed {
-		if err := metadb.DeleteRecords(w.db, pd.rec.ID); err != nil {
-			w.log.Warn("cannot remove an upload record", "path", pd.rec.Path, "err", err)
-		}
-	}
+	var remove func()
 	if pd.opens == 0 {
-		os.Remove(filepath.Join(w.dir, pd.rec.ID))
+		staging := filepath.Join(w.dir, pd.rec.ID)
+		remove = func() { os.Remove(staging) }
+	}
+	if committed {
+		// The staging file goes once the record is gone: a record must
+		// never name a missing file.
+		w.jrn.del(pd.rec.ID, pd.rec.Path, remove)
+	} else if remove != nil {
+		remove()
 	}
 	w.broadcastLocked()
 }
@@ -312,7 +315,7 @@ func (w *Writer) renameJournal(src, dst string, se, de remote.Entry, spd, dpd *p
 	if dpd != nil {
 		w.dropLocked(dpd)
 	}
-	var recs []JournalRecord
+	var res []<-chan error
 	for _, pd := range moved {
 		delete(w.byPath, fold(pd.rec.Path))
 		pd.rec.Path = dst + pd.rec.Path[len(src):]
@@ -333,14 +336,15 @@ func (w *Writer) renameJournal(src, dst string, se, de remote.Entry, spd, dpd *p
 		}
 		w.byPath[fold(pd.rec.Path)] = pd
 		if pd.isCommitted() {
-			recs = append(recs, pd.rec)
+			res = append(res, w.jrn.put(pd.rec))
 		}
 	}
 	w.broadcastLocked()
 	w.mu.Unlock()
-	if len(recs) > 0 {
-		if err := metadb.PutRecords(w.db, recs...); err != nil {
+	for _, r := range res {
+		if err := w.jrn.wait(r); err != nil {
 			w.log.Error("cannot update the upload journal after a rename; the uploads may go to the old name after a crash", "from", src, "to", dst, "err", err)
+			break
 		}
 	}
 }

@@ -205,9 +205,7 @@ func (w *Writer) uploadedLocked(pd *pending, ctl *upCtl, rec JournalRecord, gen 
 		if mtimeLeft && gen == pd.gen {
 			pd.rec.ContentDone = true
 		}
-		if err := metadb.PutRecords(w.db, pd.rec); err != nil {
-			w.log.Warn("cannot update the upload journal", "path", pd.rec.Path, "err", err)
-		}
+		w.jrn.put(pd.rec)
 		return nil
 	}
 	if pd.rec.ModTimeSet {
@@ -216,15 +214,22 @@ func (w *Writer) uploadedLocked(pd *pending, ctl *upCtl, rec JournalRecord, gen 
 		pd.rec.ModTimeSet = false
 	}
 	pd.rec.ContentDone = false
-	if err := metadb.DeleteRecords(w.db, pd.rec.ID); err != nil {
-		w.log.Warn("cannot remove a finished upload from the journal; it will be sent again", "path", pd.rec.Path, "err", err)
-	}
+	gone := w.jrn.del(pd.rec.ID, pd.rec.Path, nil)
 	if pd.opens > 0 {
 		w.moveLocked(pd, stateLocal)
 		return nil
 	}
 	delete(w.byPath, fold(pd.rec.Path))
-	return w.retireStagingLocked(pd, ctl, rec, etag)
+	retire := w.retireStagingLocked(pd, ctl, rec, etag)
+	if retire == nil {
+		return nil
+	}
+	return func() {
+		// The staging file becomes content (or goes) only once no record
+		// names it.
+		w.jrn.wait(gone)
+		retire()
+	}
 }
 
 // failedLocked records a failed attempt that is retried: backoff
@@ -248,9 +253,7 @@ func (w *Writer) failedLocked(pd *pending, rec JournalRecord, err error) {
 	}
 	pd.rec.NextTry = w.now().Add(delay)
 	w.log.Warn("upload failed; it stays queued and is retried", "path", rec.Path, "attempt", pd.rec.Attempts, "retry_in", delay.Round(time.Second).String(), "err", err)
-	if err := metadb.PutRecords(w.db, pd.rec); err != nil {
-		w.log.Warn("cannot update the upload journal", "path", pd.rec.Path, "err", err)
-	}
+	w.jrn.put(pd.rec)
 }
 
 // RetryFailedNow sends again at once the uploads that are waiting out a
@@ -351,9 +354,9 @@ func (w *Writer) send(pd *pending, ctl *upCtl, rec JournalRecord) (string, error
 			return "", err
 		}
 		w.mu.Lock()
-		r := pd.rec
+		res := w.jrn.put(pd.rec)
 		w.mu.Unlock()
-		if err := metadb.PutRecords(w.db, r); err != nil {
+		if err := w.jrn.wait(res); err != nil {
 			return "", err
 		}
 	}
@@ -481,9 +484,9 @@ func (w *Writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pen
 	save := func(id string, off int64) error {
 		w.mu.Lock()
 		pd.rec.UploadID, pd.rec.Offset = id, off
-		r := pd.rec
+		res := w.jrn.put(pd.rec)
 		w.mu.Unlock()
-		return metadb.PutRecords(w.db, r)
+		return w.jrn.wait(res)
 	}
 	for restart := 0; restart < 3; restart++ {
 		id, off, err := w.resumeOffset(ctx, path, rec.UploadID, rec.Offset)

@@ -198,6 +198,7 @@ func (w *Writer) Close() int {
 	}
 	w.cancel()
 	w.wg.Wait()
+	w.jrn.close()
 	w.mu.Lock()
 	for _, pd := range w.byPath {
 		if pd.f != nil {
