@@ -134,6 +134,11 @@ type Faults struct {
 	// as when a gateway times out after the back end committed. A client
 	// must find out what happened instead of assuming either outcome.
 	LostRate float64
+	// Down makes the server unreachable: every connection is cut before
+	// the request is read or carried out (a network outage, as opposed
+	// to DropRate, which cuts a request without a body only after doing
+	// it). Meant to be switched on and off with SetFaults.
+	Down bool
 }
 
 // Default values.

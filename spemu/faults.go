@@ -56,6 +56,9 @@ func (s *Server) Faults() Faults {
 // advance the generator. A request picked by LoseAnswers is "lost"
 // without a draw.
 func (s *Server) drawFault(f Faults, r *http.Request) string {
+	if f.Down {
+		return "down"
+	}
 	if s.takeLoseAnswer(r) {
 		return "lost"
 	}

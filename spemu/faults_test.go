@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -206,4 +208,26 @@ func TestLostAnswer(t *testing.T) {
 	}
 	s.SetFaults(spemu.Faults{})
 	wantStatus(t, do(t, "MKCOL", s.LibraryURL()+"/d", nil), 405, "MKCOL of the folder the lost MKCOL made")
+}
+
+// TestDown: while Down, no request is carried out (unlike a dropped
+// request without a body, which is done before its answer is cut), every
+// connection is cut, and the log says "down"; switched off, the server
+// answers again.
+func TestDown(t *testing.T) {
+	s := start(t, nil)
+	s.SetFaults(spemu.Faults{Down: true})
+	req, _ := http.NewRequest("MKCOL", s.LibraryURL()+"/made-while-down", nil)
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		res.Body.Close()
+		t.Fatalf("MKCOL while down answered %d", res.StatusCode)
+	}
+	if _, err := os.Stat(filepath.Join(s.Root(), "made-while-down")); !os.IsNotExist(err) {
+		t.Errorf("the MKCOL was carried out while down: %v", err)
+	}
+	if rec := lastRecord(t, s); rec.Fault != "down" {
+		t.Errorf("record %+v", rec)
+	}
+	s.SetFaults(spemu.Faults{})
+	wantStatus(t, do(t, "MKCOL", s.LibraryURL()+"/made-after", nil), 201, "after the outage")
 }

@@ -20,7 +20,7 @@ type RequestRecord struct {
 	ReqBytes  int64     `json:"req_bytes"`       // request body bytes read
 	RespBytes int64     `json:"resp_bytes"`      // response body bytes written
 	DurMS     float64   `json:"dur_ms"`          // time to answer, milliseconds
-	Fault     string    `json:"fault"`           // "", "throttle", "fail", "drop", "lost", "latency", "bandwidth"
+	Fault     string    `json:"fault"`           // "", "throttle", "fail", "drop", "lost", "down", "latency", "bandwidth"
 	Depth     string    `json:"depth,omitempty"` // PROPFIND Depth header
 	Range     string    `json:"range,omitempty"` // GET Range header
 	Auth      string    `json:"auth,omitempty"`  // "cookie","basic","bearer","none","denied" — never the secret

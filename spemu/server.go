@@ -344,6 +344,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	switch fault {
+	case "down":
+		// Unreachable: the connection is cut before anything is read
+		// or done, whatever the request.
+		rec.Fault = fault
+		panic(http.ErrAbortHandler)
 	case "throttle":
 		rec.Fault = fault
 		s.writeThrottle(rw, f)

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -34,6 +36,14 @@ type matrixCase struct {
 	bigFiles bool
 	// faultsOnly: run only with MATRIX_FAULTS=1.
 	faultsOnly bool
+	// outageAt, outageFor: the server is unreachable (every connection
+	// cut) from outageAt after the start for outageFor; pace spaces each
+	// thread's operations so that the workload runs through it.
+	outageAt, outageFor, pace time.Duration
+	// cookieTTL: the server asks for cookies (spemu's cookie mode) that
+	// stop working after cookieTTL; the client gets new ones when
+	// refused (sessionAuth), as odfb's sign-in strategies do.
+	cookieTTL time.Duration
 }
 
 var cases = []matrixCase{
@@ -43,6 +53,18 @@ var cases = []matrixCase{
 	// still finds are fixed: docs/reliability.md lists them.
 	{name: "network", threads: 4, ops: 60, bigFiles: true, faultsOnly: true, faults: spemu.Faults{
 		ThrottleRate: 0.02, FailRate: 0.03, DropRate: 0.02, LostRate: 0.01}},
+	// The server away mid-workload: cached files stay readable, listings
+	// are served, writes are accepted and reach the server once it is
+	// back. A short outage in make test; 20 s under make soak.
+	{name: "outage", threads: 3, ops: 40, bigFiles: true, outageAt: 500 * time.Millisecond, outageFor: 2 * time.Second,
+		pace: 50 * time.Millisecond},
+	// Credentials expiring every 300 ms, with some throttling: every kind
+	// of request is refused mid-workload, chunks of upload sessions
+	// included, and must be sent again with new credentials.
+	{name: "credentials", threads: 3, ops: 40, bigFiles: true, cookieTTL: 300 * time.Millisecond, pace: 25 * time.Millisecond,
+		faults: spemu.Faults{ThrottleRate: 0.03}},
+	{name: "outage-20s", threads: 4, ops: 250, bigFiles: true, faultsOnly: true, outageAt: 5 * time.Second,
+		outageFor: 20 * time.Second, pace: 100 * time.Millisecond},
 }
 
 // seeds returns the seeds to run: 2 in `make test`; MATRIX_SEEDS=N (make
@@ -94,8 +116,8 @@ func TestMatrix(t *testing.T) {
 				ops := opsFor(c)
 				r := runCase(t, c, seed, ops)
 				if r.failure == "" {
-					t.Logf("seed %d: %d threads × %d operations, %d requests (%d answered with an injected fault), %d odfb sync runs repeated, %d files checked on the server and through the mount",
-						seed, c.threads, ops, r.requests, r.faulted, r.syncRetries, r.files)
+					t.Logf("seed %d: %d threads × %d operations, %d requests (%d answered with an injected fault), %d operations answered EIO while the server was away, %d credential renewals, %d odfb sync runs repeated, %d files checked on the server and through the mount",
+						seed, c.threads, ops, r.requests, r.faulted, r.awayEIO, r.renewals, r.syncRetries, r.files)
 					continue
 				}
 				t.Errorf("case %s seed %d failed: %s\nhistory:\n%s", c.name, seed, r.failure, r.history)
@@ -129,6 +151,8 @@ type result struct {
 	requests, faulted int
 	files             int
 	syncRetries       int // odfb sync runs that reported a transient failure
+	awayEIO           int // operations answered EIO while the server was away
+	renewals          int // credentials renewed after a refusal
 }
 
 func runCase(t *testing.T, c matrixCase, seed uint64, ops int) (res result) {
@@ -140,15 +164,24 @@ func runCase(t *testing.T, c matrixCase, seed uint64, ops int) (res result) {
 		}
 	}
 	faults := c.faults
-	srv := fstest.StartSpemu(t, spemu.Config{Root: root, Seed: int64(seed), Faults: faults})
+	scfg := spemu.Config{Root: root, Seed: int64(seed), Faults: faults}
+	if c.cookieTTL > 0 {
+		scfg.Auth, scfg.CookieTTL = "cookie", c.cookieTTL
+	}
+	srv := fstest.StartSpemu(t, scfg)
 	defer srv.Close()
+	var creds auth.Authenticator = auth.None()
+	sa := &sessionAuth{srv: srv}
+	if c.cookieTTL > 0 {
+		creds = sa
+	}
 	level := slog.LevelWarn
 	if os.Getenv("MATRIX_LOG") == "debug" {
 		level = slog.LevelDebug
 	}
 	logger := fstest.Logger(t, level)
 	dav, err := davclient.New(davclient.Options{
-		URL: srv.LibraryURL(), Auth: auth.None(), Logger: logger,
+		URL: srv.LibraryURL(), Auth: creds, Logger: logger,
 		MaxRetries: 6, BackoffBase: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
 		MaxRetryWait: 1100 * time.Millisecond,
 	})
@@ -167,10 +200,18 @@ func runCase(t *testing.T, c matrixCase, seed uint64, ops int) (res result) {
 	for i := range threads {
 		name := fmt.Sprintf("t%d", i)
 		th := &matrix.Thread{Name: name, Dir: filepath.Join(m.Dir, name), Model: matrix.NewModel()}
-		if faults != (spemu.Faults{}) {
+		if faults != (spemu.Faults{}) || c.outageFor > 0 {
 			th.Resolve = resolveThroughMount(th)
 		}
 		threads[i] = th
+	}
+	var out *outage
+	if c.outageFor > 0 {
+		out = startOutage(srv, c.outageAt, c.outageFor)
+		defer out.end()
+		for _, th := range threads {
+			th.Away = out.overlaps
+		}
 	}
 	var (
 		wg    sync.WaitGroup
@@ -186,6 +227,7 @@ func runCase(t *testing.T, c matrixCase, seed uint64, ops int) (res result) {
 				g.BigEvery, g.BigSize = 10, 1<<20
 			}
 			for k := 0; k < ops; k++ {
+				time.Sleep(c.pace)
 				if err := th.Do(g.Next(th.Model)); err != nil {
 					mu.Lock()
 					if first == nil {
@@ -203,9 +245,19 @@ func runCase(t *testing.T, c matrixCase, seed uint64, ops int) (res result) {
 		return res
 	}
 	res.history = matrix.History(threads)
+	for _, th := range threads {
+		for _, st := range th.History {
+			if st.Note == matrix.NoteAway {
+				res.awayEIO++
+			}
+		}
+	}
 	if first != nil {
 		res.failure = first.Error()
 		return res
+	}
+	if out != nil {
+		out.end() // the server is back before the final sync
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -227,11 +279,12 @@ func runCase(t *testing.T, c matrixCase, seed uint64, ops int) (res result) {
 	}
 	for _, r := range srv.Requests() {
 		switch r.Fault {
-		case "throttle", "fail", "drop", "lost":
+		case "throttle", "fail", "drop", "lost", "down":
 			res.faulted++
 		}
 	}
 	res.requests = len(srv.Requests())
+	res.renewals = int(sa.renewals.Load())
 	srv.SetFaults(spemu.Faults{}) // reading back through the mount is not under test here
 	onServer, err := matrix.Tree(root, func(rel string) bool { return strings.HasPrefix(rel, "_vti_") })
 	if err != nil {
@@ -293,3 +346,101 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 		return false
 	}
 }
+
+// outage makes the server unreachable for a while (spemu's Down: every
+// connection cut before anything is done) and remembers when.
+type outage struct {
+	srv      *spemu.Server
+	mu       sync.Mutex
+	from, to time.Time // to is zero while it lasts
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+func startOutage(srv *spemu.Server, at, d time.Duration) *outage {
+	o := &outage{srv: srv, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(o.done)
+		select {
+		case <-time.After(at):
+		case <-o.stop:
+			return
+		}
+		normal := srv.Faults()
+		away := normal
+		away.Down = true
+		o.mu.Lock()
+		o.from = time.Now()
+		srv.SetFaults(away)
+		o.mu.Unlock()
+		select {
+		case <-time.After(d):
+		case <-o.stop:
+		}
+		o.mu.Lock()
+		srv.SetFaults(normal)
+		o.to = time.Now()
+		o.mu.Unlock()
+	}()
+	return o
+}
+
+// end ends the outage now if it still lasts (the workload finished
+// first) and waits for the server to be back.
+func (o *outage) end() {
+	select {
+	case <-o.stop:
+	default:
+		close(o.stop)
+	}
+	<-o.done
+}
+
+// overlaps reports whether the server was away at any moment between
+// start and end.
+func (o *outage) overlaps(start, end time.Time) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.from.IsZero() {
+		return false
+	}
+	return !end.Before(o.from) && (o.to.IsZero() || !start.After(o.to))
+}
+
+// sessionAuth signs in with session cookies spemu issues, and gets a new
+// one when the server refuses the one it holds (davclient's 401 path),
+// as odfb's sign-in strategies do with theirs.
+type sessionAuth struct {
+	srv      *spemu.Server
+	mu       sync.Mutex
+	cookie   string
+	renewals atomic.Int64
+}
+
+func (a *sessionAuth) Authorize(ctx context.Context, req *http.Request) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cookie == "" {
+		c, err := a.srv.IssueSessionCookie()
+		if err != nil {
+			return err
+		}
+		a.cookie = c
+	}
+	req.Header.Set("Cookie", a.cookie)
+	return nil
+}
+
+func (a *sessionAuth) Refresh(ctx context.Context) error {
+	c, err := a.srv.IssueSessionCookie()
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.cookie = c
+	a.mu.Unlock()
+	a.renewals.Add(1)
+	return nil
+}
+
+func (a *sessionAuth) String() string { return "spemu session cookies" }

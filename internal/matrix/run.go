@@ -39,6 +39,9 @@ func errName(e syscall.Errno) string {
 	return e.Error()
 }
 
+// NoteAway is the note of a step answered EIO while the server was away.
+const NoteAway = "EIO while the server was away"
+
 // Resolver says whether an operation that failed with EIO was carried
 // out on the server all the same (an answer lost after the change).
 type Resolver func(op Op) (applied bool, err error)
@@ -54,6 +57,14 @@ type Thread struct {
 	// server at once (mkdir, rmdir, rename, unlink) and finds out which
 	// outcome happened; nil: EIO is a failure.
 	Resolve Resolver
+	// Away, when set, reports whether the server was unreachable at any
+	// moment between start and end (an outage case): an operation that
+	// needs the server then may fail with EIO — a read of content not
+	// cached, a write to a file whose content must be fetched first, an
+	// mtime set on a file without local changes — and is taken as not
+	// done (the final comparison of the trees checks that it was not).
+	// Server operations still go through Resolve.
+	Away func(start, end time.Time) bool
 }
 
 // serverOp reports whether op is answered by the server before it
@@ -64,7 +75,9 @@ func serverOp(k Kind) bool { return k == Mkdir || k == Rmdir || k == Rename || k
 // updates the model. The error describes a disagreement.
 func (t *Thread) Do(op Op) error {
 	want := t.Model.Expect(op)
+	start := time.Now()
 	got, mismatch := t.exec(op)
+	away := t.Away != nil && t.Away(start, time.Now())
 	st := Step{Op: op, Got: got, Want: want}
 	var err error
 	switch {
@@ -85,6 +98,8 @@ func (t *Thread) Do(op Op) error {
 		default:
 			st.Note = "EIO, the server did not do it"
 		}
+	case got == syscall.EIO && want == 0 && away:
+		st.Note = NoteAway
 	default:
 		err = fmt.Errorf("%s: the mount answered %s, the model allows %s", op, errName(got), errName(want))
 	}
