@@ -1,7 +1,9 @@
 package fusefs
 
 import (
+	"context"
 	"sync"
+	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -52,4 +54,21 @@ func (n *node) goneAttr() (fuse.Attr, bool) {
 		return fuse.Attr{}, false
 	}
 	return *n.gone, true
+}
+
+// childInode returns the inode for the child name of n, of type mode
+// (S_IFREG or S_IFDIR), whose attributes were filled into a: the inode
+// go-fuse already holds under that name when it is of that type, else a
+// new one numbered a.Ino. Inode numbers are a hash of the path where a
+// file was first seen, so a file renamed here keeps the number of its
+// old path (as rename(2) must: same file, same inode); a new inode for
+// it under the new name would make go-fuse's tree, which gives every
+// request its path, disagree with the kernel's dentries — requests on
+// the name would then be sent for the old path.
+func (n *node) childInode(ctx context.Context, name string, mode uint32, a *fuse.Attr) *fs.Inode {
+	if ch := n.GetChild(name); ch != nil && ch.StableAttr().Mode&syscall.S_IFMT == mode {
+		a.Ino = ch.StableAttr().Ino
+		return ch
+	}
+	return n.NewInode(ctx, &node{}, fs.StableAttr{Mode: mode, Ino: a.Ino})
 }
