@@ -61,3 +61,45 @@ func TestRenamedFileKeepsItsInode(t *testing.T) {
 		t.Errorf("b after its rename: %v", err)
 	}
 }
+
+// TestNewFileAtRenamedFilesOldName: a file renamed away keeps the inode
+// number of its old name; a new file made there (while the renamed one
+// is still open, so that its inode lives) is another file with another
+// number. With the same number go-fuse merged the two into one inode
+// with two names, and reads of one were served from the other
+// (internal/matrix, network seeds 1, 2 and 4).
+func TestNewFileAtRenamedFilesOldName(t *testing.T) {
+	srv := fstest.StartSpemu(t, spemu.Config{})
+	url := srv.LibraryURL()
+	const ttl = 30 * time.Millisecond
+	m := fstest.Mount(t, fstest.Config{Remote: fstest.DavClient(t, url, nil), Library: url, DirCacheTime: ttl,
+		Write: cache.WriteOptions{WriteBack: time.Hour}})
+	a, b := filepath.Join(m.Dir, "a"), filepath.Join(m.Dir, "b")
+	if err := os.WriteFile(a, []byte("first"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fb, err := os.Open(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fb.Close()
+	if err := os.Rename(a, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(a, []byte("second, longer"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // at once, and after the kernel's entries expired
+		for _, c := range []struct{ p, want string }{{b, "first"}, {a, "second, longer"}} {
+			if got, err := os.ReadFile(c.p); err != nil || string(got) != c.want {
+				t.Errorf("%s: %q, %v; want %q", filepath.Base(c.p), got, err, c.want)
+			}
+		}
+		sa, err1 := os.Stat(a)
+		sb, err2 := os.Stat(b)
+		if err1 != nil || err2 != nil || os.SameFile(sa, sb) {
+			t.Errorf("a and b: %v %v, same file %v", err1, err2, err1 == nil && err2 == nil && os.SameFile(sa, sb))
+		}
+		time.Sleep(3 * ttl)
+	}
+}
