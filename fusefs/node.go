@@ -1,7 +1,9 @@
 package fusefs
 
 import (
+	"context"
 	"sync"
+	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -12,6 +14,10 @@ import (
 // it has no path any more (see detach).
 type node struct {
 	fs.Inode
+
+	// root is set on nodes numbered through childInode, whose numbers
+	// are given back at forget (OnForget).
+	root *Root
 
 	mu   sync.Mutex
 	gone *fuse.Attr // attributes when unlinked or replaced, for fstat on open descriptors
@@ -52,4 +58,63 @@ func (n *node) goneAttr() (fuse.Attr, bool) {
 		return fuse.Attr{}, false
 	}
 	return *n.gone, true
+}
+
+// childInode returns the inode for the child name of n, of type mode
+// (S_IFREG or S_IFDIR), whose attributes were filled into a: the inode
+// go-fuse already holds under that name when it is of that type, else a
+// new one.
+//
+// Inode numbers are a hash of the path where a file was first seen, so a
+// file renamed here keeps the number of its old path (as rename(2) must:
+// same file, same inode). Two rules follow. A name looked up again gets
+// the inode it already has: a second inode for it would make go-fuse's
+// tree, which gives every request its path, disagree with the kernel's
+// dentries, and requests on the name would go out for the old path. And
+// a new file at the old path must not get the number the renamed file
+// still holds: go-fuse would take them for one inode (a hard link), and
+// reads of one would be served by the other's path; such a file gets the
+// next free number instead (inoSet).
+func (n *node) childInode(ctx context.Context, name string, mode uint32, a *fuse.Attr) *fs.Inode {
+	if ch := n.GetChild(name); ch != nil && ch.StableAttr().Mode&syscall.S_IFMT == mode {
+		a.Ino = ch.StableAttr().Ino
+		return ch
+	}
+	r := rootOf(&n.Inode)
+	a.Ino = r.inos.take(a.Ino)
+	return n.NewInode(ctx, &node{root: r}, fs.StableAttr{Mode: mode, Ino: a.Ino})
+}
+
+// OnForget gives the node's number back once the kernel forgot it.
+func (n *node) OnForget() {
+	if n.root != nil {
+		n.root.inos.release(n.StableAttr().Ino)
+	}
+}
+
+// inoSet is the set of inode numbers held by live nodes.
+type inoSet struct {
+	mu sync.Mutex
+	m  map[uint64]bool
+}
+
+// take returns ino, or, when a live node holds it, the first number
+// after it that is free, and marks it held.
+func (s *inoSet) take(ino uint64) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[uint64]bool{}
+	}
+	for s.m[ino] || ino <= 1 {
+		ino++
+	}
+	s.m[ino] = true
+	return ino
+}
+
+func (s *inoSet) release(ino uint64) {
+	s.mu.Lock()
+	delete(s.m, ino)
+	s.mu.Unlock()
 }

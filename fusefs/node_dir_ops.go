@@ -47,7 +47,10 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 	if e.IsDir {
 		mode = syscall.S_IFDIR
 	}
-	return n.NewInode(ctx, &node{}, fs.StableAttr{Mode: mode, Ino: out.Attr.Ino}), 0
+	if names.ToLocal(e.Name()) != name {
+		return n.NewInode(ctx, &node{}, fs.StableAttr{Mode: mode, Ino: out.Attr.Ino}), 0
+	}
+	return n.childInode(ctx, name, mode, &out.Attr), 0
 }
 
 // missing is the answer to a lookup of a name that is not there:

@@ -107,7 +107,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	r.fillAttr(wh.Entry(), &out.Attr)
 	out.SetEntryTimeout(r.ttl)
 	out.SetAttrTimeout(r.ttl)
-	ch := n.NewInode(ctx, &node{}, fs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino})
+	ch := n.childInode(ctx, name, syscall.S_IFREG, &out.Attr)
 	return ch, &fileHandle{wh: wh, writable: true, path: p, root: r}, 0, 0
 }
 
@@ -129,7 +129,7 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	r.fillAttr(e, &out.Attr)
 	out.SetEntryTimeout(r.ttl)
 	out.SetAttrTimeout(r.ttl)
-	return n.NewInode(ctx, &node{}, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: out.Attr.Ino}), 0
+	return n.childInode(ctx, name, syscall.S_IFDIR, &out.Attr), 0
 }
 
 // Mknod: devices, fifos and sockets cannot be stored in a library.

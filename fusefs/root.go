@@ -59,6 +59,8 @@ type Root struct {
 	// local holds what chmod and chown set: kept for this mount only;
 	// the server stores neither modes nor owners.
 	local localAttrs
+	// inos are the inode numbers of live nodes (childInode).
+	inos inoSet
 }
 
 // localAttr is what chmod and chown set on one file or folder, and when
