@@ -36,8 +36,10 @@ func TestRenamedFileKeepsItsInode(t *testing.T) {
 	if err := os.Rename(a, b); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3 * ttl) // the kernel's entry for b expires
-	if err := os.WriteFile(b, []byte("second"), 0o644); err != nil { // O_CREAT|O_TRUNC of an existing name
+	// The kernel's entry for b expires; then O_CREAT|O_TRUNC of the
+	// existing name.
+	time.Sleep(3 * ttl)
+	if err := os.WriteFile(b, []byte("second"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	after, err := os.Stat(b)

@@ -47,6 +47,14 @@ type JournalRecord struct {
 	// last write); the uploaded version keeps showing it (cache/mtime.go).
 	// Zero in records of older versions: the staging file's mtime then.
 	Written time.Time `json:"written,omitempty"`
+	// Finishing is set, durably, before the request that makes an upload
+	// the file's current version on the server (the PUT, or the session's
+	// FinishUpload), and cleared once its answer says it did. Set at a
+	// start, the last run died (or lost the answer) with that request
+	// out: the server may hold this staging content already, under an
+	// ETag this record does not know, and the next start finds out
+	// before anything else may change the staging file.
+	Finishing bool `json:"finishing,omitempty"`
 	// ContentDone is set when the content is on the server and only the
 	// explicit mtime is left to write.
 	ContentDone bool `json:"content_done,omitempty"`

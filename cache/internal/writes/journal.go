@@ -19,9 +19,10 @@ import (
 // held, so the journal sees the changes in the order the pending files'
 // states changed; it is committed without Writer.mu, in queue order,
 // together with everything queued meanwhile (one bbolt transaction, one
-// fsync): by the caller when it must be durable before going on (a
-// flush, fsync or close, a rename, a chunk's offset; wait), else by the
-// journal's goroutine moments later. Lookups, stats and listings, which
+// fsync): by the caller before it goes on (wait, or flush) — a flush,
+// fsync or close, a rename, an unlink, a chunk's offset, the end of an
+// upload attempt — and otherwise by the journal's goroutine moments
+// later. Lookups, stats and listings, which
 // take Writer.mu, thus never wait for an fsync of meta.db.
 //
 // What a crash between queueing and commit leaves is what a crash just

@@ -239,6 +239,9 @@ func New(o Options) (*Writer, error) {
 		return nil, err
 	}
 	w.jrn = newJournal(w.db, w.log)
+	rctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+	w.resolveFinishing(rctx)
+	cancel()
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.wg.Add(1)
 	go w.run()
@@ -288,6 +291,10 @@ func (w *Writer) loadJournal() error {
 	}
 	return nil
 }
+
+// resolveTimeout bounds what a start spends asking the server about
+// uploads cut during their final request (resolveFinishing).
+const resolveTimeout = 30 * time.Second
 
 // fetchBuffer is the size of the reads that copy a file's server content
 // into staging (the content store's block size).
@@ -876,6 +883,7 @@ func (w *Writer) commit(ctx context.Context, p *pending, wait bool) error {
 			// out.
 			w.jrn.del(rec.ID, rec.Path, nil)
 			w.mu.Unlock()
+			w.jrn.flush()
 			err := w.keepLost(p)
 			p.commitMu.Unlock()
 			return err

@@ -152,6 +152,9 @@ func (w *Writer) Remove(ctx context.Context, p string) error {
 		w.mu.Lock()
 		w.dropLocked(pd)
 		w.mu.Unlock()
+		// The record's removal is durable before unlink returns: after a
+		// crash, a removed file must not be uploaded again.
+		w.jrn.flush()
 	}
 	w.setRecent(srvPath, nil)
 	w.h.RemoveEntry(srvPath)

@@ -155,6 +155,13 @@ func (w *Writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) 
 		w.active--
 		w.broadcastLocked()
 		w.mu.Unlock()
+		// What the attempt changed in the journal (the new base version,
+		// the record's removal, the retry state, a move to lost+found) is
+		// durable before the uploader goes on: a crash must not find the
+		// record of a version the server no longer has as its base (the
+		// next attempt would take our own upload for someone else's
+		// change and make a conflict copy; internal/matrix's kill case).
+		w.jrn.flush()
 		w.kick()
 	}()
 	if canceled {
@@ -198,7 +205,7 @@ func (w *Writer) uploadedLocked(pd *pending, ctl *upCtl, rec JournalRecord, gen 
 	pd.lastErr = nil
 	pd.uploadedGen = gen
 	pd.rec.New, pd.rec.BaseETag, pd.rec.ETag = false, etag, etag
-	pd.rec.UploadID, pd.rec.Offset = "", 0
+	pd.rec.UploadID, pd.rec.Offset, pd.rec.Finishing = "", 0, false
 	pd.rec.Attempts, pd.rec.LastError, pd.rec.NextTry = 0, "", time.Time{}
 	mtimeLeft := pd.rec.ModTimeSet && (pd.rec.ModTime != rec.ModTime || !rec.ModTimeSet)
 	if gen != pd.gen || pd.savedGen != gen || mtimeLeft {
@@ -398,7 +405,7 @@ func (w *Writer) send(pd *pending, ctl *upCtl, rec JournalRecord) (string, error
 		}
 		var at string
 		if size <= w.opts.PutLimit {
-			etag, at, err = w.put(ctx, rec, body(0), size)
+			etag, at, err = w.put(ctx, pd, rec, body(0), size)
 		} else {
 			etag, at, err = w.chunked(ctx, pd, ctl, rec, body, size)
 		}
@@ -425,7 +432,10 @@ func (w *Writer) send(pd *pending, ctl *upCtl, rec JournalRecord) (string, error
 
 // put sends a file in one PUT, or its conflict copy on a 412. It returns
 // the new ETag and the path the content went to.
-func (w *Writer) put(ctx context.Context, rec JournalRecord, body io.ReaderAt, size int64) (string, string, error) {
+func (w *Writer) put(ctx context.Context, pd *pending, rec JournalRecord, body io.ReaderAt, size int64) (string, string, error) {
+	if err := w.markFinishing(pd); err != nil {
+		return "", "", err
+	}
 	opts := remote.PutOptions{IfMatch: rec.BaseETag, IfNoneMatch: rec.New}
 	etag, err := w.remote.Put(ctx, rec.Path, body, size, opts)
 	if err == nil || !(errors.Is(err, remote.ErrPrecondition) || errors.Is(err, remote.ErrExists)) {
@@ -493,7 +503,7 @@ func (w *Writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pen
 		if err != nil {
 			return "", "", err
 		}
-		etag, err := w.sessionAttempt(ctx, cu, ctl, path, id, off, body, size, save)
+		etag, err := w.sessionAttempt(ctx, cu, ctl, path, id, off, body, size, save, func() error { return w.markFinishing(pd) })
 		if err == nil {
 			return etag, path, nil
 		}
@@ -584,7 +594,7 @@ func (w *Writer) resumeOffset(ctx context.Context, path, id string, off int64) (
 // (each confirmed offset saved), finished. It returns the new ETag;
 // ErrUploadGone when the server lost the session.
 func (w *Writer) sessionAttempt(ctx context.Context, cu remote.ChunkedUploader, ctl *upCtl, path, id string, off int64,
-	body func(int64) io.ReaderAt, size int64, save func(string, int64) error) (string, error) {
+	body func(int64) io.ReaderAt, size int64, save func(string, int64) error, finishing func() error) (string, error) {
 	chunk := w.opts.ChunkSize
 	var err error
 	if id == "" || off <= 0 {
@@ -623,6 +633,9 @@ func (w *Writer) sessionAttempt(ctx context.Context, cu remote.ChunkedUploader, 
 	}
 	ctl.finishing = true
 	w.mu.Unlock()
+	if err := finishing(); err != nil {
+		return "", err
+	}
 	n := size - off
 	return cu.FinishUpload(ctx, path, id, off, io.NewSectionReader(body(off), 0, n), n)
 }
@@ -749,4 +762,55 @@ func (w *Writer) serverHasOurs(ctx context.Context, p string, body io.ReaderAt, 
 	}
 	w.log.Info("the server already holds this upload (an earlier answer was lost)", "path", p)
 	return etag, true
+}
+
+// markFinishing records, durably, that the request which makes pd's
+// staging content the server's current version is about to go out
+// (JournalRecord.Finishing; resolveFinishing reads it at the next start).
+func (w *Writer) markFinishing(pd *pending) error {
+	w.mu.Lock()
+	if pd.rec.Finishing || !pd.isCommitted() {
+		w.mu.Unlock()
+		return nil
+	}
+	pd.rec.Finishing = true
+	res := w.jrn.put(pd.rec)
+	w.mu.Unlock()
+	return w.jrn.wait(res)
+}
+
+// resolveFinishing runs at a start, before the mount serves anything:
+// for each record whose last run died with the final request of its
+// upload out (Finishing), it asks the server whether that upload landed
+// — the file there holds exactly the staged bytes — and if so records
+// the server's ETag as the version the content is at. Without this, a
+// change made to the file before its upload is tried again would be
+// sent against the older version, refused (412) and kept as a conflict
+// copy of our own upload (internal/matrix's kill case). When the server
+// cannot be asked, the record stays as it is and the attempt's own 412
+// check decides later.
+func (w *Writer) resolveFinishing(ctx context.Context) {
+	for _, pd := range w.byPath {
+		if !pd.rec.Finishing || pd.rec.ContentDone {
+			continue
+		}
+		f, err := os.Open(filepath.Join(w.dir, pd.rec.ID))
+		if err != nil {
+			continue
+		}
+		etag, ours := w.serverHasOurs(ctx, pd.rec.Path, f, pd.size)
+		f.Close()
+		if !ours && ctx.Err() != nil {
+			return
+		}
+		if ours {
+			pd.rec.New, pd.rec.BaseETag, pd.rec.ETag, pd.rec.ContentDone = false, etag, etag, true
+			pd.rec.UploadID, pd.rec.Offset = "", 0
+			pd.uploadedGen = pd.gen
+		}
+		pd.rec.Finishing = false
+		if err := w.jrn.wait(w.jrn.put(pd.rec)); err != nil {
+			w.log.Warn("cannot update the upload journal", "path", pd.rec.Path, "err", err)
+		}
+	}
 }
