@@ -3,6 +3,7 @@ package writes
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,10 +38,19 @@ func TestLookupDuringJournalCommit(t *testing.T) {
 	}
 	write("/a.txt", "uploaded while the journal is held")
 
+	// Hold the commit that removes the record once the upload is done
+	// (the one before it marks the upload Finishing, and goes through).
 	held, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(free)
 	armed := true
 	applyJournal = func(db *bolt.DB, ops []metadb.JournalOp) error {
-		if armed {
+		removes := false
+		for _, op := range ops {
+			removes = removes || op.Put == nil
+		}
+		if armed && removes {
 			armed = false // applyMu serialises commits: no race on armed
 			close(held)
 			<-release
@@ -79,10 +89,10 @@ func TestLookupDuringJournalCommit(t *testing.T) {
 			t.Fatal(err)
 		}
 	case <-time.After(20 * time.Second): // a deadlock detector, not a timing
-		close(release)
+		free()
 		t.Fatal("lookups waited for the journal commit: it runs under Writer.mu")
 	}
-	close(release)
+	free()
 	if err := <-synced; err != nil {
 		t.Fatal(err)
 	}

@@ -803,12 +803,24 @@ func (w *Writer) resolveFinishing(ctx context.Context) {
 		if !ours && ctx.Err() != nil {
 			return
 		}
-		if ours {
+		pd.rec.Finishing = false
+		switch {
+		case ours && !pd.rec.ModTimeSet:
+			// The upload is done, as if its answer had come: the file is
+			// listed with the server's ETag, the record and the staging
+			// file go.
+			w.log.Info("an upload cut by the end of the last run had landed", "path", pd.rec.Path)
+			w.recordUploaded(pd.rec, etag, pd.rec.Path, pd.mtime)
+			delete(w.byPath, fold(pd.rec.Path))
+			staging := filepath.Join(w.dir, pd.rec.ID)
+			w.jrn.wait(w.jrn.del(pd.rec.ID, pd.rec.Path, func() { os.Remove(staging) }))
+			continue
+		case ours:
+			// Only the explicit mtime is left to send.
 			pd.rec.New, pd.rec.BaseETag, pd.rec.ETag, pd.rec.ContentDone = false, etag, etag, true
 			pd.rec.UploadID, pd.rec.Offset = "", 0
 			pd.uploadedGen = pd.gen
 		}
-		pd.rec.Finishing = false
 		if err := w.jrn.wait(w.jrn.put(pd.rec)); err != nil {
 			w.log.Warn("cannot update the upload journal", "path", pd.rec.Path, "err", err)
 		}
