@@ -40,7 +40,9 @@
 // the previous one. Concurrent readers of a block share one GET. Data
 // streams from the response to the sparse file in small buffers, so memory
 // does not grow with file size (a bitmap of one bit per 256 KiB block is
-// all that is held per open file: 4 KiB per GiB). When a listing shows a
+// all that is held per open file: 4 KiB per GiB). Handle.Complete hands the
+// cached file of a version with every block present to fusefs, which
+// lets the kernel read it (FUSE passthrough). When a listing shows a
 // new ETag for a file, its cached content is dropped (at last close if it
 // is open).
 //

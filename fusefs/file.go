@@ -21,6 +21,10 @@ type fileHandle struct {
 	writable bool // opened for writing (a read-only open of a pending file is not)
 	path     string
 	root     *Root
+	// ino and passthrough: how the open was recorded in Root.kio
+	// (kernelio.go); Release undoes it.
+	ino         uint64
+	passthrough bool
 }
 
 var (
@@ -34,6 +38,9 @@ var (
 // Read reads from the content cache (downloading what is missing) or
 // from staging.
 func (f *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if st := f.root.opts.Stats; st != nil {
+		st.Reads.Add(1)
+	}
 	var n int
 	var err error
 	if f.wh != nil {
@@ -85,6 +92,7 @@ func (f *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 
 // Release closes the handle; the upload is queued after --write-back.
 func (f *fileHandle) Release(ctx context.Context) syscall.Errno {
+	defer f.root.closed(f.ino, f.passthrough)
 	if f.wh != nil {
 		f.wh.Close()
 		return 0

@@ -96,8 +96,13 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if err != nil {
 		return nil, nil, 0, r.fail(ctx, "create", name, err)
 	}
+	ino := inoOf(p)
+	if errno := r.cachedMode(ino); errno != 0 {
+		return nil, nil, 0, r.refusedBusy(ctx, "create", p)
+	}
 	wh, err := r.cache.OpenWrite(ctx, p, true, flags&syscall.O_EXCL != 0, flags&syscall.O_TRUNC != 0)
 	if err != nil {
+		r.closed(ino, false)
 		return nil, nil, 0, r.fail(ctx, "create", p, err)
 	}
 	// A new file starts with its create mode and no chown from an
@@ -108,7 +113,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	out.SetEntryTimeout(r.ttl)
 	out.SetAttrTimeout(r.ttl)
 	ch := n.NewInode(ctx, &node{}, fs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino})
-	return ch, &fileHandle{wh: wh, writable: true, path: p, root: r}, 0, 0
+	return ch, &fileHandle{wh: wh, writable: true, path: p, root: r, ino: ino}, 0, 0
 }
 
 // Mkdir creates a folder on the server (one MKCOL).

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,6 +44,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Debug logs every FUSE request (very verbose).
 	Debug bool
+	// NoPassthrough keeps warm reads off FUSE passthrough: the page
+	// cache kept across opens (keep_cache) serves them instead
+	// (kernelio.go).
+	NoPassthrough bool
+	// Stats, if set, counts how opens and reads were served.
+	Stats *Stats
 }
 
 // Root is the filesystem's root directory and holds all filesystem-wide
@@ -59,6 +66,12 @@ type Root struct {
 	// local holds what chmod and chown set: kept for this mount only;
 	// the server stores neither modes nor owners.
 	local localAttrs
+	// kio: how the kernel holds each inode open (kernelio.go);
+	// passthrough: the kernel takes backing files (probed at mount);
+	// releasing: Release calls in flight (hardFS.Release).
+	kio         kernelIOs
+	passthrough atomic.Bool
+	releasing   atomic.Int64
 }
 
 // localAttr is what chmod and chown set on one file or folder, and when
@@ -235,7 +248,7 @@ func Mount(mountpoint string, c *cache.Cache, opts Options) (*fuse.Server, error
 		// chown to root into --uid/--gid.
 		NullPermissions: true,
 	})
-	srv, err := fuse.NewServer(hardFS{raw}, mountpoint, &mo)
+	srv, err := fuse.NewServer(hardFS{raw, r}, mountpoint, &mo)
 	if err != nil {
 		return nil, err
 	}
@@ -243,6 +256,13 @@ func Mount(mountpoint string, c *cache.Cache, opts Options) (*fuse.Server, error
 	if err := srv.WaitMount(); err != nil {
 		return nil, err // as fs.Mount: the serve loop ends by itself
 	}
+	reason := ""
+	if !opts.NoPassthrough {
+		var ok bool
+		ok, reason = probePassthrough(srv, c.Dir())
+		r.passthrough.Store(ok)
+	}
+	r.logReadPath(c.Dir(), reason)
 	return srv, nil
 }
 

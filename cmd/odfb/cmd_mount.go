@@ -75,6 +75,7 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&umask, "umask", "permission bits to clear: files 0666&^umask, folders 0777&^umask")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	debugFUSE := fs.Bool("debug-fuse", false, "log every FUSE request (very verbose)")
+	passthrough := fs.Bool("passthrough", true, "let the kernel read fully cached files straight from the cache (FUSE passthrough, Linux 6.9+, root); false: keep the page cache across opens instead")
 	maxConc := fs.Int("max-concurrent", 8, "requests in flight to the server at most")
 	writeBack := fs.Duration("write-back", cache.DefaultWriteBack, "wait this long after the last close before uploading a file")
 	transfers := fs.Int("transfers", cache.DefaultTransfers, "uploads running at the same time at most")
@@ -194,6 +195,7 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 	srv, err := fusefs.Mount(mnt, c, fusefs.Options{
 		UID: uid.v, GID: gid.v, Umask: umask.v, UmaskSet: true, AllowOther: *allowOther,
 		ReadOnly: *readOnly, PrefixChars: prefix, Logger: log, Debug: *debugFUSE,
+		NoPassthrough: !*passthrough,
 	})
 	if err != nil {
 		return fail(exitcodes.Mount, "mount %s: %v", mnt, err)

@@ -947,6 +947,31 @@ func (h *Handle) Size() int64 { return h.cf.rec.Size }
 // Path returns the server path this handle reads.
 func (h *Handle) Path() string { return h.cf.rec.Path }
 
+// Version returns the version (VersionOf) this handle reads.
+func (h *Handle) Version() string { return h.cf.rec.ETag }
+
+// Complete returns the cached file when every block of this handle's
+// version is present, so that the whole content can be read from it
+// without the server (fusefs hands it to the kernel: FUSE passthrough);
+// nil while any block is missing (a sparse file) or while reads go past
+// a full cache disk. The file stays open until the handle's last
+// release; the caller must not close it or write to it.
+func (h *Handle) Complete() *os.File {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cf := h.cf
+	s := cf.store
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h.closed || cf.direct || cf.gone || cf.f == nil {
+		return nil
+	}
+	if cf.rec.Size > 0 && cf.missingLocked(0, nblocks(cf.rec.Size)-1) {
+		return nil
+	}
+	return cf.f
+}
+
 // ReadAt reads len(p) bytes at off (fewer at end of file, with io.EOF).
 func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	size := h.cf.rec.Size
