@@ -41,13 +41,19 @@ func (f *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	if st := f.root.opts.Stats; st != nil {
 		st.Reads.Add(1)
 	}
-	var n int
-	var err error
-	if f.wh != nil {
-		n, err = f.wh.ReadAt(ctx, dest, off)
-	} else {
-		n, err = f.h.ReadAt(ctx, dest, off)
+	if f.wh == nil {
+		// Cached content goes from the cached file to the kernel's
+		// reply (splice where the kernel has it) without a copy here.
+		file, n, err := f.h.ReadSpliced(ctx, dest, off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, f.root.fail(ctx, "read", f.path, err)
+		}
+		if file != nil {
+			return fuse.ReadResultFd(file.Fd(), off, n), 0
+		}
+		return fuse.ReadResultData(dest[:n]), 0
 	}
+	n, err := f.wh.ReadAt(ctx, dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, f.root.fail(ctx, "read", f.path, err)
 	}

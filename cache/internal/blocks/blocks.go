@@ -1043,17 +1043,52 @@ func (h *Handle) Complete() *os.File {
 
 // ReadAt reads len(p) bytes at off (fewer at end of file, with io.EOF).
 func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	n, _, err := h.read(ctx, p, off, false)
+	return n, err
+}
+
+// ReadSpliced is ReadAt for a caller that can copy from the cached
+// file itself (fusefs splices it into the kernel's reply, one copy
+// fewer): once every block of the range is cached it returns that file
+// and the byte count, p untouched; a read past a full cache disk fills
+// p and returns a nil file. The file stays open until the handle is
+// closed; the caller must not close it.
+func (h *Handle) ReadSpliced(ctx context.Context, p []byte, off int64) (*os.File, int, error) {
+	n, spliced, err := h.read(ctx, p, off, true)
+	if spliced {
+		return h.cf.f, n, err
+	}
+	return nil, n, err
+}
+
+// read is ReadAt; with splice, data that is cached is not copied into
+// p (spliced true: it is in h.cf.f at off).
+func (h *Handle) read(ctx context.Context, p []byte, off int64, splice bool) (n int, spliced bool, err error) {
 	size := h.cf.rec.Size
 	if off >= size {
-		return 0, io.EOF
+		return 0, false, io.EOF
 	}
 	end := min(off+int64(len(p)), size)
 	first, last := off/BlockSize, (end-1)/BlockSize
+	cached := func() (int, bool, error) {
+		if !splice {
+			n, err := h.cachedAt(p, off, end)
+			return n, false, err
+		}
+		if end < off+int64(len(p)) {
+			return int(end - off), true, io.EOF
+		}
+		return int(end - off), true, nil
+	}
+	direct := func() (int, bool, error) {
+		n, err := h.directAt(ctx, p, off, end)
+		return n, false, err
+	}
 
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
-		return 0, os.ErrClosed
+		return 0, false, os.ErrClosed
 	}
 	// Sequential: the read starts near where the previous one ended (the
 	// kernel may deliver read-ahead requests slightly out of order).
@@ -1071,25 +1106,25 @@ func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		s.mu.Unlock()
 		h.mu.Unlock()
 		if missing {
-			return h.directAt(ctx, p, off, end)
+			return direct()
 		}
-		return h.cachedAt(p, off, end)
+		return cached()
 	}
-	err := h.fetchLocked(first, last, seq)
+	err = h.fetchLocked(first, last, seq)
 	s.mu.Unlock()
 	h.mu.Unlock()
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	for b := first; b <= last; b++ {
 		if err := h.cf.wait(ctx, b); err != nil {
 			if cacheFull(err) {
-				return h.directAt(ctx, p, off, end)
+				return direct()
 			}
-			return 0, err
+			return 0, false, err
 		}
 	}
-	return h.cachedAt(p, off, end)
+	return cached()
 }
 
 // missingLocked reports whether a block of first…last is not cached.

@@ -173,3 +173,38 @@ func TestParallelWindowSharedWithRandomReader(t *testing.T) {
 		t.Errorf("%d bytes fetched for a %d byte file: a block was asked for twice or never (%v)", total, size, g.ranges)
 	}
 }
+
+// TestReadSplicedPointsAtCachedBytes: ReadSpliced hands back the cached
+// file holding exactly the bytes asked for (fusefs splices from it),
+// with a short count and io.EOF at the end of the file, and p untouched.
+func TestReadSplicedPointsAtCachedBytes(t *testing.T) {
+	const size = 3*BlockSize + 1000
+	data := make([]byte, size)
+	rand.New(rand.NewSource(9)).Read(data)
+	f := remotetest.New()
+	f.AddFile("/s.bin", data, time.Unix(1710000000, 0))
+	s, ctx := testStore(t, f, 0)
+	e, _ := f.Stat(ctx, "/s.bin")
+	h, err := s.OpenEntry(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	for _, c := range []struct {
+		off, n, want int64
+		eof          bool
+	}{{0, 4096, 4096, false}, {BlockSize - 10, 20000, 20000, false}, {size - 500, 4096, 500, true}} {
+		p := make([]byte, c.n)
+		file, n, err := h.ReadSpliced(ctx, p, c.off)
+		if file == nil || int64(n) != c.want || errors.Is(err, io.EOF) != c.eof || (err != nil && !errors.Is(err, io.EOF)) {
+			t.Fatalf("ReadSpliced(%d, %d): file %v, n %d, err %v", c.off, c.n, file != nil, n, err)
+		}
+		got := make([]byte, n)
+		if _, err := file.ReadAt(got, c.off); err != nil || !bytes.Equal(got, data[c.off:c.off+int64(n)]) {
+			t.Fatalf("cached file at %d: %v, equal %v", c.off, err, bytes.Equal(got, data[c.off:c.off+int64(n)]))
+		}
+		if !bytes.Equal(p, make([]byte, c.n)) {
+			t.Fatal("ReadSpliced wrote into p")
+		}
+	}
+}
