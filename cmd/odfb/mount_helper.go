@@ -66,7 +66,7 @@ var helperValueFlags = map[string]bool{
 }
 
 var helperBoolFlags = map[string]bool{
-	"allow-other": true, "sync-upload": true, "bearer-on-dav": true, "debug-fuse": true,
+	"allow-other": true, "sync-upload": true, "bearer-on-dav": true, "debug-fuse": true, "passthrough": true,
 	"read-only": true, // handled with ro and rw in helperFlags
 }
 
