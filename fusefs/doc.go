@@ -28,7 +28,9 @@
 // (probed at mount), the page cache kept across opens (keep_cache)
 // otherwise — never for a sparse, pending or writable file. Root.kio
 // tracks each inode's kernel io mode so no open asks for a mode the
-// kernel would refuse.
+// kernel would refuse. A READ of cached content that does reach odfb is
+// answered from the cached file with fuse.ReadResultFd (spliced into
+// the reply where the kernel allows), not copied through a buffer.
 //
 // Writes go to the cache's staging files; Flush and Fsync are where
 // upload errors reach the application (go-fuse ignores Release's result).

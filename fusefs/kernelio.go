@@ -26,9 +26,11 @@ package fusefs
 // file is open for reading through passthrough, an open for writing
 // (or an open of a newer version from the server) cannot share the
 // inode: it fails with ETXTBSY and a log line saying why, instead of a
-// write that would bypass staging or a read of the old version. Mount
-// with --passthrough=false to trade passthrough for keep_cache, which
-// has no such limit.
+// write that would bypass staging or a read of the old version. That
+// breaks programs that read and append one file at once, so
+// passthrough is used by default only on a read-only mount, where no
+// open for writing exists; a writable mount uses keep_cache, which has
+// no such limit, unless --passthrough=on asks for passthrough.
 //
 // go-fuse reuses an inode's backing id while any passthrough open of it
 // is alive, and releases it after our Release returns; releasing counts
@@ -188,7 +190,7 @@ func (r *Root) refusedBusy(ctx context.Context, op, p string) syscall.Errno {
 		r.opts.Stats.Refused.Add(1)
 	}
 	r.log.Warn(op+" refused: the file is open for reading through FUSE passthrough, and the kernel lets no other kind of open share it; "+
-		"close the readers, or mount with --passthrough=false", "path", p, "errno", syscall.ETXTBSY.Error())
+		"close the readers, or mount without --passthrough=on", "path", p, "errno", syscall.ETXTBSY.Error())
 	return syscall.ETXTBSY
 }
 
@@ -229,14 +231,45 @@ func probePassthrough(srv *fuse.Server, dir string) (bool, string) {
 	return true, ""
 }
 
+// The values of Options.Passthrough.
+const (
+	PassthroughAuto = "auto"
+	PassthroughOn   = "on"
+	PassthroughOff  = "off"
+)
+
+// ValidPassthrough reports whether v is a value of Options.Passthrough.
+func ValidPassthrough(v string) bool {
+	switch v {
+	case "", PassthroughAuto, PassthroughOn, PassthroughOff:
+		return true
+	}
+	return false
+}
+
+// wantPassthrough says whether this mount asks for passthrough: on a
+// read-only mount by default (nothing can open a file for writing
+// there), on a writable one only when asked (--passthrough=on).
+func (r *Root) wantPassthrough() bool {
+	switch r.opts.Passthrough {
+	case PassthroughOn:
+		return true
+	case PassthroughOff:
+		return false
+	}
+	return r.opts.ReadOnly
+}
+
 // logReadPath says once, at mount, which path warm reads take.
 func (r *Root) logReadPath(dir, reason string) {
 	switch {
 	case r.passthrough.Load():
 		r.log.Info("warm reads: FUSE passthrough (the kernel reads fully cached files from the cache directory)", "cache_dir", filepath.Clean(dir))
-	case !r.opts.NoPassthrough:
+	case r.wantPassthrough():
 		r.log.Info("warm reads: page cache kept across opens (keep_cache); FUSE passthrough is not available", "reason", reason)
+	case r.opts.Passthrough == PassthroughOff:
+		r.log.Info("warm reads: page cache kept across opens (keep_cache); FUSE passthrough is off (--passthrough=off)")
 	default:
-		r.log.Info("warm reads: page cache kept across opens (keep_cache); FUSE passthrough is off (--passthrough=false)")
+		r.log.Info("warm reads: page cache kept across opens (keep_cache); FUSE passthrough is used on read-only mounts (--passthrough=on for this one)")
 	}
 }

@@ -42,8 +42,15 @@ func passthroughExpected(t *testing.T) bool {
 	return major > 6 || major == 6 && minor >= 9
 }
 
-// kernelModes runs f once with passthrough allowed (which must be used
-// where the kernel has it) and once with keep_cache only.
+func ptMode(noPT bool) string {
+	if noPT {
+		return fusefs.PassthroughOff
+	}
+	return fusefs.PassthroughOn
+}
+
+// kernelModes runs f once with passthrough on (which must be used where
+// the kernel has it) and once with keep_cache only.
 func kernelModes(t *testing.T, f func(t *testing.T, noPT bool)) {
 	for _, noPT := range []bool{false, true} {
 		name := "passthrough"
@@ -57,7 +64,7 @@ func kernelModes(t *testing.T, f func(t *testing.T, noPT bool)) {
 func kernelMount(t *testing.T, root string, noPT bool) (*fstest.Mounted, *spemu.Server, *fusefs.Stats) {
 	st := &fusefs.Stats{}
 	m, srv := fstest.MountSpemu(t, spemu.Config{Root: root}, fstest.Config{DirCacheTime: time.Hour,
-		FS:    fusefs.Options{NoPassthrough: noPT, Stats: st, AttrTimeout: -1},
+		FS:    fusefs.Options{Passthrough: ptMode(noPT), Stats: st, AttrTimeout: -1},
 		Write: cache.WriteOptions{WriteBack: time.Hour}})
 	return m, srv, st
 }
@@ -294,4 +301,65 @@ func TestWritePassthroughFileGoesThroughStaging(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestWritableMountDefaultsToKeepCache: a writable mount with the
+// default setting serves warm reads with keep_cache, not passthrough, so
+// a program may append to a file another holds open for reading (the
+// kernel would refuse that open next to a passthrough reader); the
+// append reaches the server. A read-only mount uses passthrough where
+// the kernel has it.
+func TestWritableMountDefaultsToKeepCache(t *testing.T) {
+	root := t.TempDir()
+	data := seeded(1<<20, 146)
+	if err := os.WriteFile(filepath.Join(root, "log.bin"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := &fusefs.Stats{}
+	m, srv := fstest.MountSpemu(t, spemu.Config{Root: root}, fstest.Config{DirCacheTime: time.Hour,
+		FS: fusefs.Options{Stats: st}, Write: cache.WriteOptions{WriteBack: time.Hour}})
+	p := filepath.Join(m.Dir, "log.bin")
+	mustRead(t, p)
+	reader, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	if st.PassthroughOpens.Load() != 0 || st.KeepCacheOpens.Load() != 1 {
+		t.Fatalf("warm open on a writable mount: %d passthrough, %d keep_cache; want 0 and 1",
+			st.PassthroughOpens.Load(), st.KeepCacheOpens.Load())
+	}
+	w, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatalf("append next to a reader: %v", err)
+	}
+	if _, err := w.Write([]byte("appended")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := trySync(m); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(root, "log.bin"))
+	if err != nil || !bytes.Equal(got, append(append([]byte(nil), data...), "appended"...)) {
+		t.Fatalf("server content after the append: %v (%d bytes)", err, len(got))
+	}
+	if countMethod(srv, "PUT") != 1 {
+		t.Errorf("PUTs: %d, want 1", countMethod(srv, "PUT"))
+	}
+
+	if !passthroughExpected(t) {
+		return
+	}
+	ro := &fusefs.Stats{}
+	m2, _ := fstest.MountSpemu(t, spemu.Config{Root: root}, fstest.Config{DirCacheTime: time.Hour,
+		FS: fusefs.Options{ReadOnly: true, Stats: ro}})
+	p2 := filepath.Join(m2.Dir, "log.bin")
+	mustRead(t, p2)
+	mustRead(t, p2)
+	if ro.PassthroughOpens.Load() != 1 {
+		t.Errorf("warm open on a read-only mount: %d passthrough opens, want 1", ro.PassthroughOpens.Load())
+	}
 }

@@ -44,10 +44,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Debug logs every FUSE request (very verbose).
 	Debug bool
-	// NoPassthrough keeps warm reads off FUSE passthrough: the page
-	// cache kept across opens (keep_cache) serves them instead
-	// (kernelio.go).
-	NoPassthrough bool
+	// Passthrough says when warm reads use FUSE passthrough
+	// (kernelio.go): PassthroughAuto ("" or "auto", the default) on a
+	// read-only mount only, PassthroughOn on any mount (an open for
+	// writing next to a passthrough reader then fails with ETXTBSY),
+	// PassthroughOff never. Without it the page cache is kept across
+	// opens (keep_cache).
+	Passthrough string
 	// Stats, if set, counts how opens and reads were served.
 	Stats *Stats
 }
@@ -257,7 +260,7 @@ func Mount(mountpoint string, c *cache.Cache, opts Options) (*fuse.Server, error
 		return nil, err // as fs.Mount: the serve loop ends by itself
 	}
 	reason := ""
-	if !opts.NoPassthrough {
+	if r.wantPassthrough() {
 		var ok bool
 		ok, reason = probePassthrough(srv, c.Dir())
 		r.passthrough.Store(ok)

@@ -62,11 +62,11 @@ var helperValueFlags = map[string]bool{
 	"credentials": true, "bearer-command": true, "cache-dir": true, "dir-cache-time": true,
 	"cache-size": true, "uid": true, "gid": true, "umask": true, "log-level": true,
 	"max-concurrent": true, "write-back": true, "transfers": true, "put-limit": true,
-	"chunk-size": true, "drain-timeout": true, "log-file": true,
+	"chunk-size": true, "drain-timeout": true, "log-file": true, "passthrough": true,
 }
 
 var helperBoolFlags = map[string]bool{
-	"allow-other": true, "sync-upload": true, "bearer-on-dav": true, "debug-fuse": true, "passthrough": true,
+	"allow-other": true, "sync-upload": true, "bearer-on-dav": true, "debug-fuse": true,
 	"read-only": true, // handled with ro and rw in helperFlags
 }
 
