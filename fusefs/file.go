@@ -99,6 +99,9 @@ func (f *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 // Release closes the handle; the upload is queued after --write-back.
 func (f *fileHandle) Release(ctx context.Context) syscall.Errno {
 	defer f.root.closed(f.ino, f.passthrough)
+	if st := f.root.opts.Stats; st != nil {
+		defer st.Releases.Add(1)
+	}
 	if f.wh != nil {
 		f.wh.Close()
 		return 0

@@ -65,6 +65,11 @@ type Stats struct {
 	// Refused: opens refused with ETXTBSY because the file is open
 	// through passthrough (see the package comment of kernelio.go).
 	Refused atomic.Int64
+	// Opens and Releases count file handles given out and released.
+	// The kernel sends RELEASE after close() returns, so an open right
+	// after a close may still see the earlier handle (and then is not
+	// passed through: the inode is still in cached mode).
+	Opens, Releases atomic.Int64
 }
 
 // kernelIO is how the kernel holds one inode open.

@@ -69,6 +69,35 @@ func kernelMount(t *testing.T, root string, noPT bool) (*fstest.Mounted, *spemu.
 	return m, srv, st
 }
 
+// settled waits until every handle given out was released: the kernel
+// sends RELEASE after close() returns, and an open that comes before it
+// finds the inode still in cached mode (not passed through).
+func settled(t *testing.T, st *fusefs.Stats) { t.Helper(); settledBut(t, st, 0) }
+
+// settledBut is settled while held handles stay open on purpose.
+func settledBut(t *testing.T, st *fusefs.Stats, held int64) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); st.Opens.Load()-held != st.Releases.Load(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d opens, %d releases after 10 s", st.Opens.Load(), st.Releases.Load())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// readSettled reads p after every earlier handle was released.
+func readSettled(t *testing.T, st *fusefs.Stats, p string) []byte {
+	t.Helper()
+	return readSettledBut(t, st, 0, p)
+}
+
+// readSettledBut is readSettled while held handles stay open.
+func readSettledBut(t *testing.T, st *fusefs.Stats, held int64, p string) []byte {
+	t.Helper()
+	settledBut(t, st, held)
+	return mustRead(t, p)
+}
+
 // warmOpened checks how the last open of a fully cached file was served.
 func warmOpened(t *testing.T, st *fusefs.Stats, noPT bool, wantPT, wantKeep int64) {
 	t.Helper()
@@ -99,7 +128,7 @@ func TestWarmReadServedByKernel(t *testing.T) {
 		}
 		m, srv, st := kernelMount(t, root, noPT)
 		p := filepath.Join(m.Dir, "warm.bin")
-		if got := mustRead(t, p); !bytes.Equal(got, data) {
+		if got := readSettled(t, st, p); !bytes.Equal(got, data) {
 			t.Fatal("cold read: wrong bytes")
 		}
 		if st.PassthroughOpens.Load()+st.KeepCacheOpens.Load() != 0 {
@@ -110,7 +139,7 @@ func TestWarmReadServedByKernel(t *testing.T) {
 			t.Fatal("the cold read sent no READ to odfb")
 		}
 		srv.ResetRequests()
-		if got := mustRead(t, p); !bytes.Equal(got, data) {
+		if got := readSettled(t, st, p); !bytes.Equal(got, data) {
 			t.Fatal("warm read: wrong bytes")
 		}
 		warmOpened(t, st, noPT, 1, 1)
@@ -135,6 +164,7 @@ func TestSparseFileNotHandedToKernel(t *testing.T) {
 		}
 		m, srv, st := kernelMount(t, root, noPT)
 		p := filepath.Join(m.Dir, "sparse.bin")
+		settled(t, st)
 		fd, err := os.Open(p)
 		if err != nil {
 			t.Fatal(err)
@@ -147,7 +177,7 @@ func TestSparseFileNotHandedToKernel(t *testing.T) {
 		fd.Close()
 		reads := st.Reads.Load()
 		srv.ResetRequests()
-		if got := mustRead(t, p); !bytes.Equal(got, data) {
+		if got := readSettled(t, st, p); !bytes.Equal(got, data) {
 			t.Fatal("read of the partly cached file: wrong bytes")
 		}
 		if n := st.PassthroughOpens.Load() + st.KeepCacheOpens.Load(); n != 0 {
@@ -180,8 +210,8 @@ func TestWarmReadSeesServerChange(t *testing.T) {
 		}
 		m, srv, st := kernelMount(t, root, noPT)
 		p := filepath.Join(m.Dir, "change.bin")
-		mustRead(t, p)
-		if got := mustRead(t, p); !bytes.Equal(got, v1) {
+		readSettled(t, st, p)
+		if got := readSettled(t, st, p); !bytes.Equal(got, v1) {
 			t.Fatal("warm read of v1: wrong bytes")
 		}
 		warmOpened(t, st, noPT, 1, 1)
@@ -189,6 +219,7 @@ func TestWarmReadSeesServerChange(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		settled(t, st)
 		held, err := os.Open(p) // a reader of v1 that stays open
 		if err != nil {
 			t.Fatal(err)
@@ -214,20 +245,21 @@ func TestWarmReadSeesServerChange(t *testing.T) {
 		}
 		// v2 fully cached through another inode (the name spelt in
 		// capitals) before this inode opens it again.
-		if got := mustRead(t, filepath.Join(m.Dir, "CHANGE.BIN")); !bytes.Equal(got, v2) {
+		if got := readSettledBut(t, st, 1, filepath.Join(m.Dir, "CHANGE.BIN")); !bytes.Equal(got, v2) {
 			t.Error("read of v2 under another spelling: wrong bytes")
 		}
 		if !noPT && passthroughExpected(t) {
+			settledBut(t, st, 1)
 			if got, err := os.ReadFile(p); !errors.Is(err, syscall.ETXTBSY) {
 				t.Errorf("open of v2 while a passthrough reader holds v1: %v (v1 bytes: %v), want ETXTBSY", err, bytes.Equal(got, v1))
 			}
-		} else if got := mustRead(t, p); !bytes.Equal(got, v2) {
+		} else if got := readSettledBut(t, st, 1, p); !bytes.Equal(got, v2) {
 			t.Errorf("read after the server's change, v1 still open: old bytes (v1: %v)", bytes.Equal(got, v1))
 		}
 		held.Close()
 		// The new version now, twice: the second one kernel-served.
 		for i := 0; i < 2; i++ {
-			if got := mustRead(t, p); !bytes.Equal(got, v2) {
+			if got := readSettled(t, st, p); !bytes.Equal(got, v2) {
 				t.Fatalf("read %d after the server's change: old bytes", i+1)
 			}
 		}
@@ -250,7 +282,8 @@ func TestWritePassthroughFileGoesThroughStaging(t *testing.T) {
 		}
 		m, srv, st := kernelMount(t, root, noPT)
 		p := filepath.Join(m.Dir, "w.bin")
-		mustRead(t, p)
+		readSettled(t, st, p)
+		settled(t, st)
 		reader, err := os.Open(p)
 		if err != nil {
 			t.Fatal(err)
@@ -258,7 +291,10 @@ func TestWritePassthroughFileGoesThroughStaging(t *testing.T) {
 		defer reader.Close()
 		warmOpened(t, st, noPT, 1, 1)
 		pt := !noPT && passthroughExpected(t)
+		heldN := int64(1) // the reader, open on a keep_cache mount
 		if pt {
+			heldN = 0
+			settledBut(t, st, 1)
 			if w, err := os.OpenFile(p, os.O_WRONLY, 0); !errors.Is(err, syscall.ETXTBSY) {
 				t.Errorf("open for writing next to a passthrough reader: %v, want ETXTBSY", err)
 				if err == nil {
@@ -267,6 +303,7 @@ func TestWritePassthroughFileGoesThroughStaging(t *testing.T) {
 			}
 			reader.Close()
 		}
+		settledBut(t, st, heldN)
 		w, err := os.OpenFile(p, os.O_RDWR, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -289,7 +326,7 @@ func TestWritePassthroughFileGoesThroughStaging(t *testing.T) {
 		if err != nil || !bytes.Equal(onServer, want) {
 			t.Fatalf("server content after the write: %v, equal %v", err, bytes.Equal(onServer, want))
 		}
-		if got := mustRead(t, p); !bytes.Equal(got, want) {
+		if got := readSettledBut(t, st, heldN, p); !bytes.Equal(got, want) {
 			t.Error("the mount shows other bytes than written")
 		}
 		if !pt {
@@ -319,7 +356,8 @@ func TestWritableMountDefaultsToKeepCache(t *testing.T) {
 	m, srv := fstest.MountSpemu(t, spemu.Config{Root: root}, fstest.Config{DirCacheTime: time.Hour,
 		FS: fusefs.Options{Stats: st}, Write: cache.WriteOptions{WriteBack: time.Hour}})
 	p := filepath.Join(m.Dir, "log.bin")
-	mustRead(t, p)
+	readSettled(t, st, p)
+	settled(t, st)
 	reader, err := os.Open(p)
 	if err != nil {
 		t.Fatal(err)
@@ -329,6 +367,7 @@ func TestWritableMountDefaultsToKeepCache(t *testing.T) {
 		t.Fatalf("warm open on a writable mount: %d passthrough, %d keep_cache; want 0 and 1",
 			st.PassthroughOpens.Load(), st.KeepCacheOpens.Load())
 	}
+	settledBut(t, st, 1)
 	w, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatalf("append next to a reader: %v", err)
@@ -357,8 +396,8 @@ func TestWritableMountDefaultsToKeepCache(t *testing.T) {
 	m2, _ := fstest.MountSpemu(t, spemu.Config{Root: root}, fstest.Config{DirCacheTime: time.Hour,
 		FS: fusefs.Options{ReadOnly: true, Stats: ro}})
 	p2 := filepath.Join(m2.Dir, "log.bin")
-	mustRead(t, p2)
-	mustRead(t, p2)
+	readSettled(t, ro, p2)
+	readSettled(t, ro, p2)
 	if ro.PassthroughOpens.Load() != 1 {
 		t.Errorf("warm open on a read-only mount: %d passthrough opens, want 1", ro.PassthroughOpens.Load())
 	}

@@ -30,6 +30,9 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 			r.closed(ino, false)
 			return nil, 0, r.fail(ctx, "open", p, err)
 		}
+		if st := r.opts.Stats; st != nil {
+			st.Opens.Add(1)
+		}
 		return &fileHandle{wh: wh, writable: write, path: p, root: r, ino: ino}, 0, 0
 	}
 	h, err := r.cache.Open(ctx, p)
@@ -43,6 +46,9 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	}
 	fh := &fileHandle{h: h, path: p, root: r, ino: ino}
 	st := r.opts.Stats
+	if st != nil {
+		st.Opens.Add(1)
+	}
 	switch {
 	case f != nil:
 		if st != nil {

@@ -113,6 +113,9 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	out.SetEntryTimeout(r.ttl)
 	out.SetAttrTimeout(r.ttl)
 	ch := n.NewInode(ctx, &node{}, fs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino})
+	if st := r.opts.Stats; st != nil {
+		st.Opens.Add(1)
+	}
 	return ch, &fileHandle{wh: wh, writable: true, path: p, root: r, ino: ino}, 0, 0
 }
 
