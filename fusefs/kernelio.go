@@ -96,13 +96,18 @@ type kernelIOs struct {
 	m  map[uint64]*kernelIO
 }
 
-func (k *kernelIOs) getLocked(ino uint64) *kernelIO {
+// getLocked returns ino's record, creating it. Past maxIdleIO records,
+// idle ones are forgotten, but only while no Release is running
+// (releasing): an inode that had passthrough opens may be forgotten
+// only once go-fuse has dropped its backing id, since a record without
+// ptVersion means "no backing id" to readMode.
+func (k *kernelIOs) getLocked(ino uint64, releasing int64) *kernelIO {
 	if k.m == nil {
 		k.m = make(map[uint64]*kernelIO)
 	}
 	io := k.m[ino]
 	if io == nil {
-		if len(k.m) >= maxIdleIO {
+		if len(k.m) >= maxIdleIO && releasing == 0 {
 			for i, v := range k.m {
 				if v.idle() {
 					delete(k.m, i)
@@ -127,13 +132,14 @@ func (r *Root) readMode(ino uint64, h *cache.Handle) (f *os.File, flags uint32, 
 	ver := h.Version()
 	r.kio.mu.Lock()
 	defer r.kio.mu.Unlock()
-	k := r.kio.getLocked(ino)
+	k := r.kio.getLocked(ino, r.releasing.Load())
 	// A new backing file may be registered only when go-fuse holds none
-	// for this inode: no passthrough open is alive and no Release is
-	// running (go-fuse drops the old id after our Release returns).
-	// Reusing one of the same version is fine.
+	// for this inode: it never had a passthrough open (ptVersion ""),
+	// or none is alive and no Release is running (go-fuse drops the old
+	// id after our Release returns). Reusing one of the same version is
+	// fine.
 	if r.passthrough.Load() && full != nil && k.cached == 0 &&
-		(k.ptVersion == ver || (k.pt == 0 && r.releasing.Load() == 0)) {
+		(k.ptVersion == ver || (k.pt == 0 && (k.ptVersion == "" || r.releasing.Load() == 0))) {
 		k.pt++
 		k.ptVersion = ver
 		return full, fuse.FOPEN_PASSTHROUGH, 0
@@ -161,7 +167,7 @@ func (r *Root) readMode(ino uint64, h *cache.Handle) (f *os.File, flags uint32, 
 func (r *Root) cachedMode(ino uint64) syscall.Errno {
 	r.kio.mu.Lock()
 	defer r.kio.mu.Unlock()
-	k := r.kio.getLocked(ino)
+	k := r.kio.getLocked(ino, r.releasing.Load())
 	if k.pt > 0 {
 		return syscall.ETXTBSY
 	}
