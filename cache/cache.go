@@ -50,6 +50,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// MaxConcurrent bounds the GETs of content in flight
+	// (--max-concurrent): a sequential reader's read-ahead window is
+	// fetched as that many ranged GETs at once. 0 means
+	// blocks.DefaultFetches.
+	MaxConcurrent int
 }
 
 // Cache is a library's local state. Its methods are safe for concurrent
@@ -123,7 +128,8 @@ func Open(opts Options) (*Cache, error) {
 	c.bg, c.cancel = context.WithCancel(context.Background())
 	c.content, err = blocks.New(blocks.Options{Dir: filepath.Join(opts.Dir, "content"), CacheDir: opts.Dir,
 		Limit: opts.CacheSize, DB: db, Log: opts.Logger, Now: opts.Now, Remote: opts.Remote, Reach: c.reach,
-		Ctx: c.bg, WG: &c.wg, Invalidate: c.Invalidate, NotCached: c.notCached,
+		MaxFetches: opts.MaxConcurrent,
+		Ctx:        c.bg, WG: &c.wg, Invalidate: c.Invalidate, NotCached: c.notCached,
 		Changed: func(p string) error {
 			return &Error{Kind: ErrChanged, Op: "read", Path: p, Detail: "reopen it to read the new version"}
 		}})

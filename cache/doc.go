@@ -36,11 +36,17 @@
 // block that is not cached starts a ranged GET: one block (BlockSize, 256
 // KiB) for a random read, and on sequential reads a window that starts at
 // FirstReadAhead (1 MiB) and doubles on each fetch up to MaxReadAhead (32
-// MiB); the next window is requested when the reader passes the middle of
-// the previous one. Concurrent readers of a block share one GET. Data
+// MiB). A window goes out as up to Options.MaxConcurrent ranged GETs
+// (pieces of at least 1 MiB) sent at once, each streamed into its place
+// in the cached file; the next window is requested as soon as the reader
+// is inside the previous one, so one is always on its way. Pieces that
+// end together share one fsync before their bitmap is committed.
+// Concurrent readers of a block share one GET. Data
 // streams from the response to the sparse file in small buffers, so memory
 // does not grow with file size (a bitmap of one bit per 256 KiB block is
-// all that is held per open file: 4 KiB per GiB). When a listing shows a
+// all that is held per open file: 4 KiB per GiB). Handle.Complete hands the
+// cached file of a version with every block present to fusefs, which
+// lets the kernel read it (FUSE passthrough). When a listing shows a
 // new ETag for a file, its cached content is dropped (at last close if it
 // is open).
 //

@@ -23,7 +23,11 @@
 // a call return at once with Kind ErrUnavailable wrapping ctx.Err().
 //
 // Servers differ; the client absorbs it:
-//   - PROPFIND is parsed by namespace with etree: SharePoint's Microsoft
+//   - PROPFIND answers are read as a token stream (multistatus.go:
+//     encoding/xml raw tokens, one response in memory at a time, 1,024
+//     levels at most, hrefs outside the library dropped as before);
+//     etree builds request bodies and reads the small PROPPATCH answers.
+//     The reader matches by namespace and takes SharePoint's Microsoft
 //     properties and upper-case reason phrases, propstats without a status
 //     (taken as 200), iscollection/isFolder 1/0/t/f/true/false when
 //     resourcetype says nothing, RFC 1123 and its variants or RFC 3339

@@ -22,6 +22,16 @@
 // ENOTSUP). The errno a node returns without an error (EISDIR for an open
 // of a folder, EPERM for mknod, …) is a decision of that node.
 //
+// Warm reads (kernelio.go): a read-only open of a fully cached file at
+// its current version is handed to the kernel — FUSE passthrough with
+// the cached content file as backing file where the kernel takes one
+// (probed at mount), the page cache kept across opens (keep_cache)
+// otherwise — never for a sparse, pending or writable file. Root.kio
+// tracks each inode's kernel io mode so no open asks for a mode the
+// kernel would refuse. A READ of cached content that does reach odfb is
+// answered from the cached file with fuse.ReadResultFd (spliced into
+// the reply where the kernel allows), not copied through a buffer.
+//
 // Writes go to the cache's staging files; Flush and Fsync are where
 // upload errors reach the application (go-fuse ignores Release's result).
 // Hard links, symbolic links, device nodes and extended attributes do not

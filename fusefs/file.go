@@ -21,6 +21,10 @@ type fileHandle struct {
 	writable bool // opened for writing (a read-only open of a pending file is not)
 	path     string
 	root     *Root
+	// ino and passthrough: how the open was recorded in Root.kio
+	// (kernelio.go); Release undoes it.
+	ino         uint64
+	passthrough bool
 }
 
 var (
@@ -34,13 +38,22 @@ var (
 // Read reads from the content cache (downloading what is missing) or
 // from staging.
 func (f *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	var n int
-	var err error
-	if f.wh != nil {
-		n, err = f.wh.ReadAt(ctx, dest, off)
-	} else {
-		n, err = f.h.ReadAt(ctx, dest, off)
+	if st := f.root.opts.Stats; st != nil {
+		st.Reads.Add(1)
 	}
+	if f.wh == nil {
+		// Cached content goes from the cached file to the kernel's
+		// reply (splice where the kernel has it) without a copy here.
+		file, n, err := f.h.ReadSpliced(ctx, dest, off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, f.root.fail(ctx, "read", f.path, err)
+		}
+		if file != nil {
+			return fuse.ReadResultFd(file.Fd(), off, n), 0
+		}
+		return fuse.ReadResultData(dest[:n]), 0
+	}
+	n, err := f.wh.ReadAt(ctx, dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, f.root.fail(ctx, "read", f.path, err)
 	}
@@ -85,6 +98,10 @@ func (f *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 
 // Release closes the handle; the upload is queued after --write-back.
 func (f *fileHandle) Release(ctx context.Context) syscall.Errno {
+	defer f.root.closed(f.ino, f.passthrough)
+	if st := f.root.opts.Stats; st != nil {
+		defer st.Releases.Add(1)
+	}
 	if f.wh != nil {
 		f.wh.Close()
 		return 0

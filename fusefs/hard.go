@@ -15,7 +15,12 @@ import "github.com/hanwen/go-fuse/v2/fuse"
 // signal (Ctrl-C, kill) still ends the caller at once: the kernel stops
 // waiting for the answer; odfb finishes the request, bounded by the
 // client's retries, and the answer is dropped.
-type hardFS struct{ fuse.RawFileSystem }
+//
+// Release also counts the releases in flight for kernelio.go.
+type hardFS struct {
+	fuse.RawFileSystem
+	root *Root
+}
 
 func (h hardFS) Lookup(_ <-chan struct{}, in *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
 	return h.RawFileSystem.Lookup(nil, in, name, out)
@@ -71,6 +76,8 @@ func (h hardFS) Fsync(_ <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
 }
 
 func (h hardFS) Release(_ <-chan struct{}, in *fuse.ReleaseIn) {
+	h.root.releasing.Add(1)
+	defer h.root.releasing.Add(-1)
 	h.RawFileSystem.Release(nil, in)
 }
 

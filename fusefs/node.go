@@ -85,6 +85,16 @@ func (n *node) childInode(ctx context.Context, name string, mode uint32, a *fuse
 	return n.NewInode(ctx, &node{root: r}, fs.StableAttr{Mode: mode, Ino: a.Ino})
 }
 
+// childIno is the inode number the file name of n has or would get now
+// (childInode): the one of the inode go-fuse holds under the name, else
+// the first free number from hash, the hash of its path.
+func (n *node) childIno(name string, hash uint64) uint64 {
+	if ch := n.GetChild(name); ch != nil {
+		return ch.StableAttr().Ino
+	}
+	return rootOf(&n.Inode).inos.peek(hash)
+}
+
 // OnForget gives the node's number back once the kernel forgot it.
 func (n *node) OnForget() {
 	if n.root != nil {
@@ -110,6 +120,16 @@ func (s *inoSet) take(ino uint64) uint64 {
 		ino++
 	}
 	s.m[ino] = true
+	return ino
+}
+
+// peek returns what take would, without marking it held.
+func (s *inoSet) peek(ino uint64) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.m[ino] || ino <= 1 {
+		ino++
+	}
 	return ino
 }
 

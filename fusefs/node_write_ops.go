@@ -96,8 +96,13 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if err != nil {
 		return nil, nil, 0, r.fail(ctx, "create", name, err)
 	}
+	ino := n.childIno(name, inoOf(p))
+	if errno := r.cachedMode(ino); errno != 0 {
+		return nil, nil, 0, r.refusedBusy(ctx, "create", p)
+	}
 	wh, err := r.cache.OpenWrite(ctx, p, true, flags&syscall.O_EXCL != 0, flags&syscall.O_TRUNC != 0)
 	if err != nil {
+		r.closed(ino, false)
 		return nil, nil, 0, r.fail(ctx, "create", p, err)
 	}
 	// A new file starts with its create mode and no chown from an
@@ -108,7 +113,17 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	out.SetEntryTimeout(r.ttl)
 	out.SetAttrTimeout(r.ttl)
 	ch := n.childInode(ctx, name, syscall.S_IFREG, &out.Attr)
-	return ch, &fileHandle{wh: wh, writable: true, path: p, root: r}, 0, 0
+	if out.Attr.Ino != ino {
+		// Another create took the number meanwhile: the kernel-I/O record
+		// follows the inode's number.
+		r.closed(ino, false)
+		ino = out.Attr.Ino
+		r.cachedMode(ino)
+	}
+	if st := r.opts.Stats; st != nil {
+		st.Opens.Add(1)
+	}
+	return ch, &fileHandle{wh: wh, writable: true, path: p, root: r, ino: ino}, 0, 0
 }
 
 // Mkdir creates a folder on the server (one MKCOL).

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,6 +44,15 @@ type Options struct {
 	Logger *slog.Logger
 	// Debug logs every FUSE request (very verbose).
 	Debug bool
+	// Passthrough says when warm reads use FUSE passthrough
+	// (kernelio.go): PassthroughAuto ("" or "auto", the default) on a
+	// read-only mount only, PassthroughOn on any mount (an open for
+	// writing next to a passthrough reader then fails with ETXTBSY),
+	// PassthroughOff never. Without it the page cache is kept across
+	// opens (keep_cache).
+	Passthrough string
+	// Stats, if set, counts how opens and reads were served.
+	Stats *Stats
 }
 
 // Root is the filesystem's root directory and holds all filesystem-wide
@@ -61,6 +71,12 @@ type Root struct {
 	local localAttrs
 	// inos are the inode numbers of live nodes (childInode).
 	inos inoSet
+	// kio: how the kernel holds each inode open (kernelio.go);
+	// passthrough: the kernel takes backing files (probed at mount);
+	// releasing: Release calls in flight (hardFS.Release).
+	kio         kernelIOs
+	passthrough atomic.Bool
+	releasing   atomic.Int64
 }
 
 // localAttr is what chmod and chown set on one file or folder, and when
@@ -237,7 +253,7 @@ func Mount(mountpoint string, c *cache.Cache, opts Options) (*fuse.Server, error
 		// chown to root into --uid/--gid.
 		NullPermissions: true,
 	})
-	srv, err := fuse.NewServer(hardFS{raw}, mountpoint, &mo)
+	srv, err := fuse.NewServer(hardFS{raw, r}, mountpoint, &mo)
 	if err != nil {
 		return nil, err
 	}
@@ -245,6 +261,13 @@ func Mount(mountpoint string, c *cache.Cache, opts Options) (*fuse.Server, error
 	if err := srv.WaitMount(); err != nil {
 		return nil, err // as fs.Mount: the serve loop ends by itself
 	}
+	reason := ""
+	if r.wantPassthrough() {
+		var ok bool
+		ok, reason = probePassthrough(srv, c.Dir())
+		r.passthrough.Store(ok)
+	}
+	r.logReadPath(c.Dir(), reason)
 	return srv, nil
 }
 

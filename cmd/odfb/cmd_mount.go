@@ -75,6 +75,7 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&umask, "umask", "permission bits to clear: files 0666&^umask, folders 0777&^umask")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	debugFUSE := fs.Bool("debug-fuse", false, "log every FUSE request (very verbose)")
+	passthrough := fs.String("passthrough", fusefs.PassthroughAuto, "when the kernel reads fully cached files straight from the cache (FUSE passthrough, Linux 6.9+, root): auto (read-only mounts), on (any mount; an open for writing next to such a reader fails with ETXTBSY) or off; otherwise the page cache is kept across opens")
 	maxConc := fs.Int("max-concurrent", 8, "requests in flight to the server at most")
 	writeBack := fs.Duration("write-back", cache.DefaultWriteBack, "wait this long after the last close before uploading a file")
 	transfers := fs.Int("transfers", cache.DefaultTransfers, "uploads running at the same time at most")
@@ -98,6 +99,10 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 		return exitcodes.Usage
 	}
 	rawURL, mnt := pos[0], pos[1]
+	if !fusefs.ValidPassthrough(*passthrough) {
+		fmt.Fprintf(stderr, "odfb mount: --passthrough %q: want auto, on or off\n", *passthrough)
+		return exitcodes.Usage
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		fmt.Fprintf(stderr, "odfb mount: --log-level %q: want debug, info, warn or error\n", *logLevel)
@@ -156,7 +161,7 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 		dir = cache.DefaultDir(rawURL)
 	}
 	c, err := cache.Open(cache.Options{Dir: dir, Library: strings.TrimRight(rawURL, "/"), Remote: client,
-		DirCacheTime: *dirCacheTime, CacheSize: int64(cacheSize), Logger: log})
+		DirCacheTime: *dirCacheTime, CacheSize: int64(cacheSize), Logger: log, MaxConcurrent: *maxConc})
 	if err != nil {
 		return fail(exitcodes.CacheDir, "cache %s: %v", dir, err)
 	}
@@ -194,6 +199,7 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 	srv, err := fusefs.Mount(mnt, c, fusefs.Options{
 		UID: uid.v, GID: gid.v, Umask: umask.v, UmaskSet: true, AllowOther: *allowOther,
 		ReadOnly: *readOnly, PrefixChars: prefix, Logger: log, Debug: *debugFUSE,
+		Passthrough: *passthrough,
 	})
 	if err != nil {
 		return fail(exitcodes.Mount, "mount %s: %v", mnt, err)

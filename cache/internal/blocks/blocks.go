@@ -20,6 +20,7 @@ package blocks
 // called with Store.mu held.
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -66,9 +67,14 @@ const (
 	// start and still count as sequential (the kernel may deliver
 	// read-ahead requests slightly out of order).
 	seqSlack = 2 << 20
-	// maxFetches bounds concurrent GETs per cache (and so memory: each
-	// streams through a 32 KiB copy buffer).
-	maxFetches = 4
+	// DefaultFetches bounds concurrent GETs per cache when
+	// Options.MaxFetches is 0 (each streams through a 32 KiB copy
+	// buffer, so it bounds memory too).
+	DefaultFetches = 4
+	// minPiece is the smallest part of a read-ahead window sent as a
+	// GET of its own (in blocks: 1 MiB): below it the request's round
+	// trip costs more than the parallelism wins.
+	minPiece = (1 << 20) / BlockSize
 	// touchFlushInterval is how often the last-use times of closed
 	// files are written to meta.db, in one transaction, outside the
 	// store's lock. A last close used to commit (with fsync) under
@@ -109,6 +115,10 @@ type Options struct {
 	Now      func() time.Time
 	Remote   remote.Remote
 	Reach    Reach
+	// MaxFetches bounds the GETs in flight (--max-concurrent); a
+	// sequential read-ahead window is split into up to this many ranged
+	// GETs sent at once. 0 means DefaultFetches.
+	MaxFetches int
 	// Ctx lives until the cache closes; fetches run on it and are
 	// counted in WG.
 	Ctx context.Context
@@ -163,6 +173,9 @@ type cfile struct {
 	present  []uint64
 	inflight map[int64]*fetchWait
 	dirty    bool
+	// syncing: a fetch is making the stored blocks durable
+	// (syncStored); syncWanted: another one asked for a round after it.
+	syncing, syncWanted bool
 	// direct: the cache disk was full even after eviction; reads of
 	// blocks not cached go straight to the caller (readDirect) for as
 	// long as this version stays open.
@@ -182,7 +195,10 @@ func New(o Options) (*Store, error) {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("content cache: %w", err)
 	}
-	s := &Store{o: o, dir: dir, limit: o.Limit, files: map[string]*cfile{}, sem: make(chan struct{}, maxFetches), fullWarned: map[string]bool{},
+	if o.MaxFetches <= 0 {
+		o.MaxFetches = DefaultFetches
+	}
+	s := &Store{o: o, dir: dir, limit: o.Limit, files: map[string]*cfile{}, sem: make(chan struct{}, o.MaxFetches), fullWarned: map[string]bool{},
 		touched: map[string]time.Time{}}
 	known := map[string]bool{}
 	var stale [][]byte
@@ -671,6 +687,31 @@ func (cf *cfile) startFetchLocked(b, n int64) int64 {
 	return cnt
 }
 
+// startWindowLocked requests the read-ahead window of n blocks from b
+// as several ranged GETs sent at once — up to MaxFetches pieces of at
+// least minPiece blocks, each written to the cached file as it arrives
+// — skipping blocks present or already coming. It returns the length
+// of the window from b up to the end of its last piece (0 when nothing
+// was missing).
+func (cf *cfile) startWindowLocked(b, n int64) int64 {
+	end := min(b+n, nblocks(cf.rec.Size))
+	piece := max(minPiece, (n+int64(cf.store.o.MaxFetches)-1)/int64(cf.store.o.MaxFetches))
+	var reach int64
+	for at := b; at < end; {
+		got := cf.startFetchLocked(at, min(piece, end-at))
+		if got == 0 {
+			at++ // present or coming: the run starts after it
+			continue
+		}
+		at += got
+		reach = at
+	}
+	if reach == 0 {
+		return 0
+	}
+	return reach - b
+}
+
 // fetch runs one ranged GET for blocks b… and writes them to the file.
 func (cf *cfile) fetch(first int64, waits []*fetchWait) {
 	s := cf.store
@@ -723,14 +764,40 @@ func (cf *cfile) fetch(first int64, waits []*fetchWait) {
 		}
 		s.o.Log.Info("resuming an interrupted download", "path", cf.rec.Path, "offset", (first+int64(i))*BlockSize)
 	}
-	// Data first, then the bitmap that claims it.
-	if err := cf.f.Sync(); err == nil {
-		cf.persistFetched()
-		s.mu.Lock()
-		s.evictLocked()
-		clear(s.fullWarned) // there was room again
-		s.mu.Unlock()
+	cf.syncStored()
+}
+
+// syncStored makes the blocks stored so far durable, then commits the
+// bitmap that claims them (data first). Fetches of one file that end
+// while a sync of it runs leave one more round to that sync instead of
+// an fsync each: the parallel pieces of a read-ahead window cost one or
+// two fsyncs, not one per GET. The bitmap committed is the one taken
+// before the fsync, so no record claims a block whose data was not
+// synced. The caller holds a reference on cf.
+func (cf *cfile) syncStored() {
+	s := cf.store
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cf.syncWanted = true
+	if cf.syncing {
+		return
 	}
+	cf.syncing = true
+	for cf.syncWanted && !cf.gone {
+		cf.syncWanted = false
+		snap := encodeBlocks(cf.present)
+		s.mu.Unlock()
+		err := cf.f.Sync()
+		if err == nil {
+			cf.persistFetched(snap)
+		}
+		s.mu.Lock()
+		if err == nil {
+			s.evictLocked()
+			clear(s.fullWarned) // there was room again
+		}
+	}
+	cf.syncing = false
 }
 
 // maxResumes bounds how often one fetch asks again for the rest of its
@@ -773,12 +840,13 @@ func (cf *cfile) fetchFrom(first int64, i int, waits []*fetchWait, buf []byte, f
 	return i, nil
 }
 
-// persistFetched stores cf's bitmap after a fetch synced its blocks,
-// committing outside s.mu (reads of every file wait on it). persistMu
-// keeps the commits of one file in the order of their snapshots, so a
-// bitmap only grows; the record is written only while it is still
-// there, so a file retired or evicted meanwhile stays without one.
-func (cf *cfile) persistFetched() {
+// persistFetched stores cf's bitmap snap (taken before the fsync that
+// made its blocks durable), committing outside s.mu (reads of every
+// file wait on it). persistMu keeps the commits of one file in the
+// order of their snapshots, so a bitmap only grows; the record is
+// written only while it is still there, so a file retired or evicted
+// meanwhile stays without one.
+func (cf *cfile) persistFetched(snap []byte) {
 	s := cf.store
 	cf.persistMu.Lock()
 	defer cf.persistMu.Unlock()
@@ -787,9 +855,10 @@ func (cf *cfile) persistFetched() {
 		s.mu.Unlock()
 		return
 	}
-	cf.rec.Blocks = encodeBlocks(cf.present)
+	cf.rec.Blocks = snap
 	rec := cf.rec
-	cf.dirty = false
+	// Blocks stored after the snapshot still need a commit.
+	cf.dirty = !bytes.Equal(encodeBlocks(cf.present), snap)
 	s.mu.Unlock()
 	data, err := json.Marshal(rec)
 	if err == nil {
@@ -947,19 +1016,79 @@ func (h *Handle) Size() int64 { return h.cf.rec.Size }
 // Path returns the server path this handle reads.
 func (h *Handle) Path() string { return h.cf.rec.Path }
 
+// Version returns the version (VersionOf) this handle reads.
+func (h *Handle) Version() string { return h.cf.rec.ETag }
+
+// Complete returns the cached file when every block of this handle's
+// version is present, so that the whole content can be read from it
+// without the server (fusefs hands it to the kernel: FUSE passthrough);
+// nil while any block is missing (a sparse file) or while reads go past
+// a full cache disk. The file stays open until the handle's last
+// release; the caller must not close it or write to it.
+func (h *Handle) Complete() *os.File {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cf := h.cf
+	s := cf.store
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h.closed || cf.direct || cf.gone || cf.f == nil {
+		return nil
+	}
+	if cf.rec.Size > 0 && cf.missingLocked(0, nblocks(cf.rec.Size)-1) {
+		return nil
+	}
+	return cf.f
+}
+
 // ReadAt reads len(p) bytes at off (fewer at end of file, with io.EOF).
 func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	n, _, err := h.read(ctx, p, off, false)
+	return n, err
+}
+
+// ReadSpliced is ReadAt for a caller that can copy from the cached
+// file itself (fusefs splices it into the kernel's reply, one copy
+// fewer): once every block of the range is cached it returns that file
+// and the byte count, p untouched; a read past a full cache disk fills
+// p and returns a nil file. The file stays open until the handle is
+// closed; the caller must not close it.
+func (h *Handle) ReadSpliced(ctx context.Context, p []byte, off int64) (*os.File, int, error) {
+	n, spliced, err := h.read(ctx, p, off, true)
+	if spliced {
+		return h.cf.f, n, err
+	}
+	return nil, n, err
+}
+
+// read is ReadAt; with splice, data that is cached is not copied into
+// p (spliced true: it is in h.cf.f at off).
+func (h *Handle) read(ctx context.Context, p []byte, off int64, splice bool) (n int, spliced bool, err error) {
 	size := h.cf.rec.Size
 	if off >= size {
-		return 0, io.EOF
+		return 0, false, io.EOF
 	}
 	end := min(off+int64(len(p)), size)
 	first, last := off/BlockSize, (end-1)/BlockSize
+	cached := func() (int, bool, error) {
+		if !splice {
+			n, err := h.cachedAt(p, off, end)
+			return n, false, err
+		}
+		if end < off+int64(len(p)) {
+			return int(end - off), true, io.EOF
+		}
+		return int(end - off), true, nil
+	}
+	direct := func() (int, bool, error) {
+		n, err := h.directAt(ctx, p, off, end)
+		return n, false, err
+	}
 
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
-		return 0, os.ErrClosed
+		return 0, false, os.ErrClosed
 	}
 	// Sequential: the read starts near where the previous one ended (the
 	// kernel may deliver read-ahead requests slightly out of order).
@@ -977,25 +1106,25 @@ func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		s.mu.Unlock()
 		h.mu.Unlock()
 		if missing {
-			return h.directAt(ctx, p, off, end)
+			return direct()
 		}
-		return h.cachedAt(p, off, end)
+		return cached()
 	}
-	err := h.fetchLocked(first, last, seq)
+	err = h.fetchLocked(first, last, seq)
 	s.mu.Unlock()
 	h.mu.Unlock()
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	for b := first; b <= last; b++ {
 		if err := h.cf.wait(ctx, b); err != nil {
 			if cacheFull(err) {
-				return h.directAt(ctx, p, off, end)
+				return direct()
 			}
-			return 0, err
+			return 0, false, err
 		}
 	}
-	return h.cachedAt(p, off, end)
+	return cached()
 }
 
 // missingLocked reports whether a block of first…last is not cached.
@@ -1031,17 +1160,17 @@ func (h *Handle) fetchLocked(first, last int64, seq bool) error {
 		if h.cf.has(b) || h.cf.inflight[b] != nil {
 			continue
 		}
-		n := int64(1)
-		if seq {
-			n = h.win
+		if !seq {
+			h.cf.startFetchLocked(b, 1)
+			continue
 		}
-		if got := h.cf.startFetchLocked(b, n); got > 0 && seq {
+		if got := h.cf.startWindowLocked(b, h.win); got > 0 {
 			h.advance(b, got)
 		}
 	}
 	// Fetch ahead once the reader is past the middle of the last window.
 	if seq && !away && h.ahead > 0 && last >= h.half && h.ahead < nblocks(h.cf.rec.Size) {
-		if got := h.cf.startFetchLocked(h.ahead, h.win); got > 0 {
+		if got := h.cf.startWindowLocked(h.ahead, h.win); got > 0 {
 			h.advance(h.ahead, got)
 		} else {
 			// Already there: look again after this block.
@@ -1074,9 +1203,12 @@ func (h *Handle) directAt(ctx context.Context, p []byte, off, end int64) (int, e
 }
 
 // advance records a sequential window [b, b+got) and grows the next one.
+// The next window is asked for as soon as the reader is inside this one
+// (half = b): with the window's pieces in flight in parallel, waiting
+// for its middle left the connection idle for a round trip per window.
 func (h *Handle) advance(b, got int64) {
 	h.ahead = b + got
-	h.half = b + got/2
+	h.half = b
 	h.win = min(h.win*2, MaxReadAhead/BlockSize)
 }
 
