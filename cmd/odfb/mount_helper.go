@@ -25,9 +25,11 @@ import (
 // the mount is ready, or fails with odfb mount's exit code and error.
 
 const mountHelperUsage = `usage: mount.odfb URL DIR [-sfnv] [-o OPTIONS] [-t odfb]
+       odfb URL DIR [-sfnv] [-o OPTIONS]
 
 The mount(8) helper for filesystem type odfb (mount -t odfb URL DIR -o …,
-or an /etc/fstab line of type odfb). It mounts as "odfb mount --daemon"
+or an /etc/fstab line of type odfb). For type fuse.odfb, mount.fuse3 runs
+"odfb URL DIR -o OPTIONS", which does the same. It mounts as "odfb mount --daemon"
 would: it returns once the mount is ready; the background mount logs to
 log_file (default <cache_dir>/odfb.log). Options (comma-separated):
 
@@ -181,6 +183,9 @@ func mountHelper(args []string, stdout, stderr io.Writer) int {
 	}
 
 	flags, err := helperFlags(opts, sloppy, stderr)
+	if err == nil {
+		setHomeFromPasswd()
+	}
 	if err != nil {
 		return usage("%v", err)
 	}
@@ -192,6 +197,19 @@ func mountHelper(args []string, stdout, stderr io.Writer) int {
 		return exitcodes.OK
 	}
 	return cmdMount(mountArgs, stdout, stderr)
+}
+
+// setHomeFromPasswd sets HOME from the password database when it is
+// unset: mount(8), set-user-ID for a "user" fstab line, clears HOME from
+// the helper's environment, and the default cache directory, the stored
+// login and the log file all live under it.
+func setHomeFromPasswd() {
+	if os.Getenv("HOME") != "" {
+		return
+	}
+	if u, err := user.Current(); err == nil && u.HomeDir != "" {
+		os.Setenv("HOME", u.HomeDir)
+	}
 }
 
 // helperFlags turns options into odfb mount flags.
