@@ -58,9 +58,7 @@ options (flags may come before or after URL and MOUNTPOINT):
 
 // cmdMount implements `odfb mount`.
 func cmdMount(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("mount", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, mountUsage); fs.PrintDefaults() }
+	fs := newFlagSet("mount", mountUsage, stderr)
 	af := addAuthFlags(fs)
 	cacheDir := fs.String("cache-dir", "", "cache directory (default $XDG_CACHE_HOME/odfb/<hash of URL>, ~/.cache/odfb/…, or /var/cache/odfb/… for root without a home)")
 	dirCacheTime := fs.Duration("dir-cache-time", cache.DefaultDirCacheTime, "how long a folder listing is trusted before the server is asked again")

@@ -29,25 +29,9 @@ const mountHelperUsage = `usage: mount.odfb URL DIR [-sfnv] [-o OPTIONS] [-t odf
 
 The mount(8) helper for filesystem type odfb (mount -t odfb URL DIR -o …,
 or an /etc/fstab line of type odfb). For type fuse.odfb, mount.fuse3 runs
-"odfb URL DIR -o OPTIONS", which does the same. It mounts as "odfb mount --daemon"
-would: it returns once the mount is ready; the background mount logs to
-log_file (default <cache_dir>/odfb.log). Options (comma-separated):
-
-  ro, rw                 read-only / read-write mount
-  allow_other            let other users in
-  uid=, gid=             owner shown (number or name); umask= (octal)
-  config=FILE            more options, one name=value a line; FILE must be
-                         owned by you (or root) and writable by no one else
-  odfb's mount flags, "-" written "_": cookie_file=, cookie_command=,
-  cookies_from_browser=,
-  credentials=, auth=, username=, password_file=, bearer_command=,
-  bearer_on_dav, sts_url=, authority=, client_id=, tenant=, ca_file=,
-  cache_dir=, dir_cache_time=, cache_size=, write_back=, transfers=,
-  put_limit=, chunk_size=, sync_upload, drain_timeout=, max_concurrent=,
-  log_level=, log_file=, debug_fuse
-  ignored: defaults, auto, noauto, user, users, nouser, owner, group,
-  _netdev, nofail, nosuid, nodev, suid, dev, exec, noexec, async, the
-  atime options, comment=, x-* (x-systemd.…)
+"odfb URL DIR -o OPTIONS", which does the same. It mounts as "odfb mount
+--daemon" would: it returns once the mount is ready; the background mount
+logs to log_file (default <cache_dir>/odfb.log).
 
 Secrets are refused as options (password=, cookie=, token=, …): they
 would show in ps and /proc. Use password_file=, cookie_file= or odfb login.
@@ -110,7 +94,7 @@ func mountHelper(args []string, stdout, stderr io.Writer) int {
 		a := args[i]
 		switch {
 		case a == "-h" || a == "--help":
-			fmt.Fprint(stdout, mountHelperUsage)
+			fmt.Fprint(stdout, helperUsage())
 			return exitcodes.OK
 		case a == "-o" || a == "-t" || a == "-N":
 			if i+1 >= len(args) {
@@ -140,7 +124,7 @@ func mountHelper(args []string, stdout, stderr io.Writer) int {
 					verbose = true
 				case 'n':
 				default:
-					return usage("unknown option -%c\n%s", c, mountHelperUsage)
+					return usage("unknown option -%c (mount.odfb --help)", c)
 				}
 			}
 		default:
@@ -148,7 +132,7 @@ func mountHelper(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if len(pos) != 2 {
-		return usage("want URL and DIR\n%s", mountHelperUsage)
+		return usage("want URL and DIR (mount.odfb --help)")
 	}
 	// fuse-style sources ("odfb#URL") are accepted as well.
 	src := strings.TrimPrefix(pos[0], "odfb#")
