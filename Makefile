@@ -81,5 +81,18 @@ install: build man
 	# mount(8) looks for mount.<type> helpers in /sbin only.
 	ln -sf $(PREFIX)/bin/odfb $(DESTDIR)/sbin/mount.odfb
 
+# Debian package bin/odfb_VERSION_ARCH.deb (packaging/deb/build.sh):
+# the binary, /sbin/mount.odfb, the systemd unit, man pages, completions
+# and docs; Depends: fuse3. DEB_VERSION is the version dpkg sees: a tag
+# v1.2.3 gives 1.2.3, an untagged commit 0.0~gitYYYYMMDD.HASH.
+DEB_VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null) && echo $${v\#v} | tr - '~' || \
+	echo 0.0~git$$(git log -1 --format=%cd --date=format:%Y%m%d).$$(git rev-parse --short HEAD))
+# The packaged binary is static (CGO_ENABLED=0): it depends on no shared
+# library, so on nothing but fuse3.
+deb: man
+	@mkdir -p bin/deb
+	CGO_ENABLED=0 $(GO) build -trimpath -buildmode=pie -ldflags '$(LDFLAGS)' -o bin/deb/odfb ./cmd/odfb
+	./packaging/deb/build.sh '$(DEB_VERSION)'
+
 clean:
 	rm -rf bin
