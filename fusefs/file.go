@@ -39,7 +39,12 @@ func (f *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	if f.wh != nil {
 		n, err = f.wh.ReadAt(ctx, dest, off)
 	} else {
+		onRead := f.root.opts.OnRead
+		hit := onRead == nil || f.h.Cached(off, len(dest))
 		n, err = f.h.ReadAt(ctx, dest, off)
+		if onRead != nil && n > 0 {
+			onRead(hit, n)
+		}
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, f.root.fail(ctx, "read", f.path, err)

@@ -43,6 +43,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Debug logs every FUSE request (very verbose).
 	Debug bool
+	// OnRead, when set, is told of every read of a file's content from
+	// the content cache: whether it was all cached before (a hit; else
+	// the read waited for a download) and the bytes read.
+	OnRead func(hit bool, n int)
 }
 
 // Root is the filesystem's root directory and holds all filesystem-wide

@@ -21,6 +21,7 @@ import (
 	"github.com/odfb/odfb/fusefs"
 	"github.com/odfb/odfb/internal/control"
 	"github.com/odfb/odfb/internal/exitcodes"
+	"github.com/odfb/odfb/internal/metrics"
 	"github.com/odfb/odfb/internal/version"
 	"github.com/odfb/odfb/remote"
 )
@@ -82,6 +83,7 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&chunkSize, "chunk-size", "piece size of chunked uploads (like 10M)")
 	syncUpload := fs.Bool("sync-upload", false, "close() and fsync() wait for the upload and return its error")
 	drainTimeout := fs.Duration("drain-timeout", cache.DefaultDrainTimeout, "at unmount, how long to keep uploading what is queued before exiting")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics: PORT or :PORT listens on loopback only, HOST:PORT as given (off unless set)")
 	df := addDaemonFlags(fs) // --daemon, --log-file: daemon.go
 
 	pos, err := parseInterspersed(fs, args)
@@ -126,6 +128,11 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 		}
 		return fail(exitcodes.Mount, "mountpoint %s is not a directory", mnt)
 	}
+	if *metricsAddr != "" {
+		if _, err := metrics.ListenAddr(*metricsAddr); err != nil {
+			return fail(exitcodes.Usage, "--metrics-addr %q: %v", *metricsAddr, err)
+		}
+	}
 	if code, exit := df.start(fs, args, *cacheDir, rawURL, stderr); exit {
 		return code
 	}
@@ -144,8 +151,16 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 		return fail(exitcodes.Auth, "authentication: %v", err)
 	}
 	log.Debug("authentication", "strategy", a.String())
-	client, err := davclient.New(davclient.Options{URL: rawURL, Auth: a, CAFile: *af.caFile, MaxConcurrent: *maxConc,
-		Logger: log, UserAgent: version.UserAgent()})
+	dopts := davclient.Options{URL: rawURL, Auth: a, CAFile: *af.caFile, MaxConcurrent: *maxConc,
+		Logger: log, UserAgent: version.UserAgent()}
+	var met *metrics.Library
+	var reg *metrics.Registry
+	if *metricsAddr != "" {
+		reg = metrics.New()
+		met = reg.Library(showURL)
+		dopts.Auth, dopts.WrapTransport, dopts.OnThrottle = met.Authenticator(a), met.Transport, met.Throttled
+	}
+	client, err := davclient.New(dopts)
 	if err != nil {
 		return fail(exitcodes.Usage, "%v", err)
 	}
@@ -159,6 +174,17 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 		return fail(exitcodes.CacheDir, "cache %s: %v", dir, err)
 	}
 	defer c.Close()
+	var onRead func(bool, int)
+	if met != nil {
+		met.SetSnapshot(func() metrics.Snapshot { return snapshotOf(c.Status()) })
+		onRead = met.Read
+		addr, stopMetrics, err := reg.Serve(*metricsAddr, log)
+		if err != nil {
+			return fail(exitcodes.Other, "--metrics-addr %s: %v", *metricsAddr, err)
+		}
+		defer stopMetrics()
+		log.Info("metrics at http://" + addr + "/metrics")
+	}
 	if !*readOnly {
 		if err := c.StartWrites(cache.WriteOptions{WriteBack: *writeBack, Transfers: *transfers,
 			PutLimit: int64(putLimit), ChunkSize: int64(chunkSize), SyncUpload: *syncUpload,
@@ -191,7 +217,7 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 	}
 	srv, err := fusefs.Mount(mnt, c, fusefs.Options{
 		UID: uid.v, GID: gid.v, Umask: umask.v, UmaskSet: true, AllowOther: *allowOther,
-		ReadOnly: *readOnly, PrefixChars: prefix, Logger: log, Debug: *debugFUSE,
+		ReadOnly: *readOnly, PrefixChars: prefix, Logger: log, Debug: *debugFUSE, OnRead: onRead,
 	})
 	if err != nil {
 		return fail(exitcodes.Mount, "mount %s: %v", mnt, err)

@@ -48,7 +48,7 @@ var helperValueFlags = map[string]bool{
 	"credentials": true, "bearer-command": true, "cache-dir": true, "dir-cache-time": true,
 	"cache-size": true, "uid": true, "gid": true, "umask": true, "log-level": true,
 	"max-concurrent": true, "write-back": true, "transfers": true, "put-limit": true,
-	"chunk-size": true, "drain-timeout": true, "log-file": true,
+	"chunk-size": true, "drain-timeout": true, "log-file": true, "metrics-addr": true,
 }
 
 var helperBoolFlags = map[string]bool{
