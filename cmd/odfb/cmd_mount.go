@@ -21,6 +21,7 @@ import (
 	"github.com/odfb/odfb/fusefs"
 	"github.com/odfb/odfb/internal/control"
 	"github.com/odfb/odfb/internal/exitcodes"
+	"github.com/odfb/odfb/internal/liburl"
 	"github.com/odfb/odfb/internal/metrics"
 	"github.com/odfb/odfb/internal/version"
 	"github.com/odfb/odfb/remote"
@@ -117,6 +118,19 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 	}
 	if u.User != nil {
 		return fail(exitcodes.Usage, "the URL carries credentials; use --username and --password-file instead (argv is visible to every user)")
+	}
+	// An address copied from the browser (a library view, the web app,
+	// a sharing link) becomes the library's URL.
+	norm, err := liburl.Normalize(rawURL)
+	switch {
+	case err != nil:
+		return fail(exitcodes.Usage, "%v", err)
+	case norm.Kind == liburl.Site:
+		return fail(exitcodes.Usage, "%s is a SharePoint site, not a document library: mount one of its libraries, such as %s/Shared%%20Documents (the site's \"Site contents\" page lists them)", norm.URL, norm.URL)
+	case norm.Changed:
+		log.Info("mounting the library the address given points into", "library", norm.URL)
+		rawURL = norm.URL
+		u, _ = neturl.Parse(rawURL)
 	}
 	showURL := u.Redacted()
 	if mnt, err = filepath.Abs(mnt); err != nil {
