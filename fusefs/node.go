@@ -12,6 +12,7 @@ import (
 // it has no path any more (see detach).
 type node struct {
 	fs.Inode
+	lib *Root // the library this node is in (nil for the Root itself)
 
 	mu   sync.Mutex
 	gone *fuse.Attr // attributes when unlinked or replaced, for fstat on open descriptors

@@ -107,7 +107,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	r.fillAttr(wh.Entry(), &out.Attr)
 	out.SetEntryTimeout(r.ttl)
 	out.SetAttrTimeout(r.ttl)
-	ch := n.NewInode(ctx, &node{}, fs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino})
+	ch := n.NewInode(ctx, &node{lib: r}, fs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino})
 	return ch, &fileHandle{wh: wh, writable: true, path: p, root: r}, 0, 0
 }
 
@@ -129,7 +129,7 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	r.fillAttr(e, &out.Attr)
 	out.SetEntryTimeout(r.ttl)
 	out.SetAttrTimeout(r.ttl)
-	return n.NewInode(ctx, &node{}, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: out.Attr.Ino}), 0
+	return n.NewInode(ctx, &node{lib: r}, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: out.Attr.Ino}), 0
 }
 
 // Mknod: devices, fifos and sockets cannot be stored in a library.
@@ -180,6 +180,9 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	r := rootOf(&n.Inode)
 	if flags&^uint32(unixRenameNoReplace) != 0 {
 		return syscall.EINVAL
+	}
+	if rootOf(newParent.EmbeddedInode()) != r {
+		return syscall.EXDEV // into another library of the mount: mv copies
 	}
 	srcName, ok := r.checkLookupName(serverPath(&n.Inode), name)
 	if !ok {

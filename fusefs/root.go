@@ -43,6 +43,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Debug logs every FUSE request (very verbose).
 	Debug bool
+	// InoSalt makes the inode numbers of this library differ from other
+	// libraries' in the same mount (MountLibraries sets it).
+	InoSalt string
 	// OnRead, when set, is told of every read of a file's content from
 	// the content cache: whether it was all cached before (a hit; else
 	// the read waited for a download) and the bytes read.
@@ -213,6 +216,13 @@ func NewRoot(c *cache.Cache, opts Options) *Root {
 // As root it calls mount(2) itself; otherwise go-fuse runs fusermount3.
 func Mount(mountpoint string, c *cache.Cache, opts Options) (*fuse.Server, error) {
 	r := NewRoot(c, opts)
+	return mountNode(mountpoint, r, r.ttl, opts)
+}
+
+func slogDefault() *slog.Logger { return slog.Default() }
+
+// mountNode mounts the tree under top.
+func mountNode(mountpoint string, top fs.InodeEmbedder, ttl time.Duration, opts Options) (*fuse.Server, error) {
 	mo := fuse.MountOptions{
 		FsName:      "odfb",
 		Name:        "odfb",
@@ -228,8 +238,7 @@ func Mount(mountpoint string, c *cache.Cache, opts Options) (*fuse.Server, error
 	if opts.ReadOnly {
 		mo.Options = append(mo.Options, "ro")
 	}
-	ttl := r.ttl
-	raw := fs.NewNodeFS(r, &fs.Options{
+	raw := fs.NewNodeFS(top, &fs.Options{
 		MountOptions:    mo,
 		EntryTimeout:    &ttl,
 		AttrTimeout:     &ttl,
@@ -264,12 +273,21 @@ func (r *Root) gid() uint32 {
 	return uint32(os.Getgid())
 }
 
-// rootOf returns the filesystem state from any node.
-func rootOf(n *fs.Inode) *Root { return n.Root().Operations().(*Root) }
+// rootOf returns the library's state from any node of it. In a mount
+// of several libraries (MountLibraries) each has its own Root.
+func rootOf(n *fs.Inode) *Root {
+	switch o := n.Operations().(type) {
+	case *Root:
+		return o
+	case *node:
+		return o.lib
+	}
+	return nil
+}
 
 // serverPath returns the library-relative server path of a node.
 func serverPath(n *fs.Inode) string {
-	p := n.Path(nil)
+	p := n.Path(&rootOf(n).Inode)
 	if p == "" {
 		return "/"
 	}
@@ -278,9 +296,9 @@ func serverPath(n *fs.Inode) string {
 
 // aliasIno is the inode number of a spelling of p that differs from the
 // server's (see Lookup): p exactly as asked, case kept.
-func aliasIno(p string) uint64 {
+func (r *Root) aliasIno(p string) uint64 {
 	h := fnv.New64a()
-	h.Write([]byte("alias\x00" + p))
+	h.Write([]byte(r.opts.InoSalt + "alias\x00" + p))
 	ino := h.Sum64()
 	if ino <= 1 {
 		ino += 2
@@ -290,12 +308,12 @@ func aliasIno(p string) uint64 {
 
 // inoOf gives a stable inode number for a server path (case-folded, as
 // the server compares names).
-func inoOf(p string) uint64 {
-	if p == "/" {
+func (r *Root) inoOf(p string) uint64 {
+	if p == "/" && r.opts.InoSalt == "" {
 		return 1
 	}
 	h := fnv.New64a()
-	h.Write([]byte(strings.ToLower(p)))
+	h.Write([]byte(r.opts.InoSalt + strings.ToLower(p)))
 	ino := h.Sum64()
 	if ino <= 1 {
 		ino += 2
@@ -323,7 +341,7 @@ func (r *Root) fillAttr(e remote.Entry, out *fuse.Attr) {
 		ct = mt
 	}
 	out.SetTimes(&mt, &mt, &ct)
-	out.Ino = inoOf(e.Path)
+	out.Ino = r.inoOf(e.Path)
 	out.Uid, out.Gid = r.uid(), r.gid()
 	out.Blksize = 4096
 	r.local.apply(e.Path, out)
