@@ -28,6 +28,13 @@ func TestFuseTypeArgs(t *testing.T) {
 		t.Errorf("exit %d\n got %q\nwant %q", code, errb.String(), want)
 	}
 	errb.Reset()
+	// Several libraries from a file: the fstab source is only a label.
+	code = run([]string{"odfb", "/mnt", "-o", "libraries=/etc/odfb/work.libraries,noauto", "-fv"}, &out, &errb)
+	want = "mount.odfb: odfb mount --daemon --libraries=/etc/odfb/work.libraries -- /mnt\n"
+	if code != 0 || errb.String() != want {
+		t.Errorf("libraries=: exit %d\n got %q\nwant %q", code, errb.String(), want)
+	}
+	errb.Reset()
 	if code := run([]string{"mout", "https://h/x", "/mnt"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), `unknown command "mout"`) {
 		t.Errorf("mistyped command: exit %d %q", code, errb.String())
 	}

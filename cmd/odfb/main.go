@@ -49,9 +49,10 @@ func main() {
 }
 
 // isMountSource reports whether a first argument is a library URL (or
-// the FUSE-style "odfb#URL") rather than a command.
+// the FUSE-style "odfb#URL", or the label "odfb" of an fstab line whose
+// libraries come from libraries=FILE) rather than a command.
 func isMountSource(a string) bool {
-	return strings.HasPrefix(a, "odfb#") || strings.HasPrefix(a, "https://") || strings.HasPrefix(a, "http://")
+	return a == "odfb" || strings.HasPrefix(a, "odfb#") || strings.HasPrefix(a, "https://") || strings.HasPrefix(a, "http://")
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

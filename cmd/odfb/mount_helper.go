@@ -49,6 +49,7 @@ var helperValueFlags = map[string]bool{
 	"cache-size": true, "uid": true, "gid": true, "umask": true, "log-level": true,
 	"max-concurrent": true, "write-back": true, "transfers": true, "put-limit": true,
 	"chunk-size": true, "drain-timeout": true, "log-file": true, "metrics-addr": true,
+	"libraries": true,
 }
 
 var helperBoolFlags = map[string]bool{
@@ -174,6 +175,13 @@ func mountHelper(args []string, stdout, stderr io.Writer) int {
 		return usage("%v", err)
 	}
 	mountArgs := append(append([]string{"--daemon"}, flags...), "--", src, pos[1])
+	for _, f := range flags {
+		if strings.HasPrefix(f, "--libraries=") {
+			// The libraries come from the file; the source field of
+			// the fstab line is only a label ("odfb").
+			mountArgs = append(append([]string{"--daemon"}, flags...), "--", pos[1])
+		}
+	}
 	if verbose {
 		fmt.Fprintf(stderr, "mount.odfb: odfb mount %s\n", strings.Join(mountArgs, " "))
 	}
