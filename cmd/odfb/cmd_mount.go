@@ -135,6 +135,7 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 		if err := specs[i].normalize(log); err != nil {
 			return fail(exitcodes.Usage, "%v", err)
 		}
+		multi = multi || specs[i].site // a site: its libraries as folders
 	}
 	if multi {
 		if err := nameLibraries(specs); err != nil {
@@ -174,6 +175,9 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 			ChunkSize: int64(chunkSize), SyncUpload: *syncUpload, DrainTimeout: *drainTimeout}}
 	if *metricsAddr != "" {
 		o.reg = metrics.New()
+	}
+	if specs = o.expandSites(ctx, specs); nameLibraries(specs) != nil {
+		return fail(exitcodes.Usage, "%v", nameLibraries(specs))
 	}
 	var libs []*openedLib
 	defer func() {

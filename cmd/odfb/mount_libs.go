@@ -28,6 +28,14 @@ import (
 type libSpec struct {
 	name, url string
 	from      string // where it was given, for errors ("--libraries F line 3")
+	// site: url is a SharePoint site, to be replaced by its document
+	// libraries (expandSites); title: the library's title from there.
+	site  bool
+	title string
+	// failCode and failErr: a site whose libraries could not be listed,
+	// shown as a failed folder.
+	failCode int
+	failErr  error
 }
 
 // normalize checks the URL and turns a browser address into the
@@ -49,7 +57,8 @@ func (sp *libSpec) normalize(log *slog.Logger) error {
 	case err != nil:
 		return fmt.Errorf("%s%v", where, err)
 	case norm.Kind == liburl.Site:
-		return fmt.Errorf("%s%s is a SharePoint site, not a document library: mount one of its libraries, such as %s/Shared%%20Documents (the site's \"Site contents\" page lists them)", where, norm.URL, norm.URL)
+		log.Info("a site: mounting its document libraries", "site", norm.URL)
+		sp.url, sp.site = norm.URL, true
 	case norm.Changed:
 		log.Info("mounting the library the address given points into", "library", norm.URL)
 		sp.url = norm.URL
@@ -71,18 +80,24 @@ func nameLibraries(specs []libSpec) error {
 		return parts[len(parts)-fromEnd]
 	}
 	count := map[string]int{}
+	base := func(sp libSpec) string {
+		if sp.title != "" {
+			return sp.title
+		}
+		return seg(sp.url, 1)
+	}
 	for _, sp := range specs {
 		if sp.name == "" {
-			count[strings.ToLower(seg(sp.url, 1))]++
+			count[strings.ToLower(base(sp))]++
 		}
 	}
 	for i, sp := range specs {
 		if sp.name != "" {
 			continue
 		}
-		specs[i].name = seg(sp.url, 1)
+		specs[i].name = base(sp)
 		if count[strings.ToLower(specs[i].name)] > 1 {
-			specs[i].name = seg(sp.url, 2) + " " + seg(sp.url, 1)
+			specs[i].name = seg(sp.url, 2) + " " + base(sp)
 		}
 	}
 	seen := map[string]string{}
@@ -156,10 +171,83 @@ func (l *openedLib) onRead() func(bool, int) {
 	return l.met.Read
 }
 
+// authFor returns the authenticator of url's host, made at its first use:
+// one sign-in per host.
+func (o *libOpener) authFor(ctx context.Context, rawURL string) (auth.Authenticator, error) {
+	u, err := neturl.Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	host := u.Scheme + "://" + strings.ToLower(u.Host)
+	if o.auths == nil {
+		o.auths = map[string]auth.Authenticator{}
+	}
+	if a := o.auths[host]; a != nil {
+		return a, nil
+	}
+	a, err := o.af.authenticator(ctx, rawURL, o.log)
+	if err != nil {
+		return nil, err
+	}
+	o.auths[host] = a
+	o.log.Debug("authentication", "host", host, "strategy", a.String())
+	return a, nil
+}
+
+// expandSites replaces each site by its document libraries (SharePoint
+// REST: the site's lists of the document library template). A site
+// whose lists cannot be read stays as a failed folder.
+func (o *libOpener) expandSites(ctx context.Context, specs []libSpec) []libSpec {
+	var out []libSpec
+	for _, sp := range specs {
+		if !sp.site {
+			out = append(out, sp)
+			continue
+		}
+		libs, code, err := o.siteLibraries(ctx, sp.url)
+		if err != nil {
+			sp.failCode, sp.failErr = code, err
+			out = append(out, sp)
+			continue
+		}
+		for _, l := range libs {
+			out = append(out, libSpec{url: l.URL, title: l.Title, from: sp.url})
+			o.log.Info("library of the site", "site", sp.url, "library", l.Title, "url", l.URL)
+		}
+	}
+	return out
+}
+
+func (o *libOpener) siteLibraries(ctx context.Context, site string) ([]davclient.DocumentLibrary, int, error) {
+	a, err := o.authFor(ctx, site)
+	if err != nil {
+		return nil, exitcodes.Auth, fmt.Errorf("authentication: %v", err)
+	}
+	c, err := davclient.New(davclient.Options{URL: site, WebURL: site, Auth: a, CAFile: *o.af.caFile,
+		MaxConcurrent: o.maxConc, Logger: o.log, UserAgent: version.UserAgent()})
+	if err != nil {
+		return nil, exitcodes.Usage, err
+	}
+	libs, err := c.DocumentLibraries(ctx)
+	switch {
+	case errors.Is(err, remote.ErrAuth), errors.Is(err, remote.ErrForbidden):
+		return nil, exitcodes.Auth, fmt.Errorf("%s refused to list its libraries (%s): %v", site, a.String(), err)
+	case err != nil:
+		return nil, exitcodes.Server, fmt.Errorf("cannot list the document libraries of the site %s: %v", site, err)
+	case len(libs) == 0:
+		return nil, exitcodes.Server, fmt.Errorf("the site %s has no document library you can see", site)
+	}
+	return libs, 0, nil
+}
+
 // open opens one library; failures come back in the result.
 func (o *libOpener) open(ctx context.Context, sp libSpec) *openedLib {
 	u, _ := neturl.Parse(sp.url)
 	l := &openedLib{spec: sp, showURL: u.Redacted()}
+	if sp.failErr != nil {
+		l.code, l.err = sp.failCode, sp.failErr
+		return l
+	}
 	failed := func(code int, format string, a ...any) *openedLib {
 		if l.c != nil {
 			l.c.Close()
@@ -168,18 +256,9 @@ func (o *libOpener) open(ctx context.Context, sp libSpec) *openedLib {
 		l.code, l.err = code, fmt.Errorf(format, a...)
 		return l
 	}
-	host := u.Scheme + "://" + strings.ToLower(u.Host)
-	if o.auths == nil {
-		o.auths = map[string]auth.Authenticator{}
-	}
-	a := o.auths[host]
-	if a == nil {
-		var err error
-		if a, err = o.af.authenticator(ctx, sp.url, o.log); err != nil {
-			return failed(exitcodes.Auth, "authentication: %v", err)
-		}
-		o.auths[host] = a
-		o.log.Debug("authentication", "host", host, "strategy", a.String())
+	a, err := o.authFor(ctx, sp.url)
+	if err != nil {
+		return failed(exitcodes.Auth, "authentication: %v", err)
 	}
 	log := o.log
 	if o.multi {

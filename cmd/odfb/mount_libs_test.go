@@ -103,3 +103,45 @@ func TestMountSeveralLibraries(t *testing.T) {
 	}
 	waitGone(t, pid)
 }
+
+// TestMountSite: a site's address mounts the site's document libraries
+// as folders (listed with SharePoint REST; spemu's site also has Site
+// Pages and a hidden library, which are left out); a site whose lists
+// cannot be read shows the error in its folder.
+func TestMountSite(t *testing.T) {
+	testenv.NeedFUSE(t)
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	bin := buildOdfb(t)
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "b.txt"), []byte("B"), 0o644)
+	srv := fstest.StartSpemu(t, spemu.Config{Root: root, Auth: "none", Site: "/sites/team", Library: "Team Files"})
+	dir := t.TempDir()
+	mnt := filepath.Join(dir, "mnt")
+	os.Mkdir(mnt, 0o755)
+	cleanupMount(t, mnt)
+	code, out := runCmd(t, nil, bin, "mount", "--daemon", "--auth", "none", "--cache-dir", filepath.Join(dir, "cache"),
+		srv.URL()+"/sites/team/SitePages/Home.aspx", srv.URL()+"/sites/nosite/SitePages/Home.aspx", mnt)
+	if code != 0 {
+		t.Fatalf("odfb mount: exit %d\n%s", code, out)
+	}
+	pid := daemonPID(t, mnt)
+	ents, _ := os.ReadDir(mnt)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	if strings.Join(names, "|") != "Team Files|nosite" {
+		t.Errorf("folders %q, want Team Files and nosite", names)
+	}
+	if b, err := os.ReadFile(filepath.Join(mnt, "Team Files", "b.txt")); err != nil || string(b) != "B" {
+		t.Errorf("Team Files/b.txt: %q %v", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(mnt, "nosite", fusefs.ErrorFile)); err != nil || !strings.Contains(string(b), "cannot list the document libraries of the site") {
+		t.Errorf("nosite's folder: %q %v", b, err)
+	}
+	if code, _, errs := runOdfb(t, bin, "unmount", mnt); code != 0 {
+		t.Fatalf("unmount: %d %s", code, errs)
+	}
+	waitGone(t, pid)
+}
