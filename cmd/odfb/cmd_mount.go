@@ -35,8 +35,9 @@ Several URLs (or --libraries FILE) mount several libraries, each as a
 folder of MOUNTPOINT named after it (or as FILE names it); one sign-in
 per host serves them all, each keeps its own cache, and a library that
 cannot be opened shows its error in its folder while the others work.
-A URL may be copied from the browser (a library view, onedrive.aspx?id=,
-a /:f:/r/ sharing link): odfb mounts the library it points into.
+A site's URL mounts the site's document libraries, each a folder. A URL
+may be copied from the browser (a library view, onedrive.aspx?id=, a
+/:f:/r/ sharing link): odfb mounts the library it points into.
 
 Listings are cached for --dir-cache-time and kept across mounts in
 --cache-dir (meta.db); file content is cached there too (content/), up to

@@ -13,7 +13,10 @@ import (
 func gendocs(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	t.Setenv("HOME", os.Getenv("HOME")) // gendocs changes it
+	// gendocs changes these; restored after the test.
+	for _, v := range []string{"HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"} {
+		t.Setenv(v, os.Getenv(v))
+	}
 	var out, errb strings.Builder
 	if code := run([]string{"gendocs", dir}, &out, &errb); code != 0 {
 		t.Fatalf("odfb gendocs: exit %d %s", code, errb.String())
