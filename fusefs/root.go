@@ -287,11 +287,30 @@ func rootOf(n *fs.Inode) *Root {
 
 // serverPath returns the library-relative server path of a node.
 func serverPath(n *fs.Inode) string {
-	p := n.Path(&rootOf(n).Inode)
+	p := libPath(n, &rootOf(n).Inode)
 	if p == "" {
 		return "/"
 	}
 	return remote.Clean(names.PathToServer(p))
+}
+
+// libPath is n's path below top (its library's root), as Inode.Path(nil)
+// gives it below the filesystem's root: a node that lost its parents
+// (unlinked while open) gives what is left, with no placeholder.
+func libPath(n, top *fs.Inode) string {
+	var segs []string
+	for p := n; p != top; {
+		name, parent := p.Parent()
+		if parent == nil {
+			break
+		}
+		segs = append(segs, name)
+		p = parent
+	}
+	for i, j := 0, len(segs)-1; i < j; i, j = i+1, j-1 {
+		segs[i], segs[j] = segs[j], segs[i]
+	}
+	return strings.Join(segs, "/")
 }
 
 // aliasIno is the inode number of a spelling of p that differs from the

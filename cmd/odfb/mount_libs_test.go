@@ -13,10 +13,11 @@ import (
 	"github.com/odfb/odfb/spemu"
 )
 
-// TestMountSeveralLibraries: odfb mount URL URL URL URL MNT shows each
-// library as a folder named after it; the three on one host share one
-// sign-in (the cookie command runs once per host); a library that is
-// gone shows the error in its folder while the others read and write;
+// TestMountSeveralLibraries: odfb mount URL… MNT shows each library as
+// a folder named after it; the three on one host share one sign-in (the
+// cookie command runs once per host); a library that is gone and one
+// that refuses the credentials show their error in their folders while
+// the others read and write;
 // odfb sync covers them all; the same through --libraries FILE with the
 // names it gives.
 func TestMountSeveralLibraries(t *testing.T) {
@@ -30,6 +31,8 @@ func TestMountSeveralLibraries(t *testing.T) {
 	os.WriteFile(filepath.Join(rootB, "b.txt"), []byte("B"), 0o644)
 	srvA := fstest.StartSpemu(t, spemu.Config{Root: rootA, Auth: "cookie"})
 	srvB := fstest.StartSpemu(t, spemu.Config{Root: rootB, Auth: "none", Site: "/sites/team", Library: "Team Files"})
+	// A library that refuses us: its server does not know srvA's cookie.
+	srvC := fstest.StartSpemu(t, spemu.Config{Auth: "cookie", Site: "/sites/secret", Library: "Secret"})
 	dir := t.TempDir()
 	cookie := cookieFileFor(t, srvA)
 	runs := filepath.Join(dir, "runs")
@@ -40,7 +43,7 @@ func TestMountSeveralLibraries(t *testing.T) {
 	gone := srvA.URL() + "/sites/gone/Shared%20Documents"
 
 	code, out := runCmd(t, nil, bin, "mount", "--daemon", "--cookie-command", cmdline, "--cache-dir", filepath.Join(dir, "cache"),
-		srvA.LibraryURL(), srvA.LibraryURL()+"/Sub", srvB.LibraryURL(), gone, mnt)
+		srvA.LibraryURL(), srvA.LibraryURL()+"/Sub", srvB.LibraryURL(), gone, srvC.LibraryURL(), mnt)
 	if code != 0 {
 		t.Fatalf("odfb mount: exit %d\n%s", code, out)
 	}
@@ -51,7 +54,7 @@ func TestMountSeveralLibraries(t *testing.T) {
 		names = append(names, e.Name())
 	}
 	sort.Strings(names)
-	if strings.Join(names, "|") != "Documents|Shared Documents|Sub|Team Files" {
+	if strings.Join(names, "|") != "Documents|Secret|Shared Documents|Sub|Team Files" {
 		t.Errorf("folders %q", names)
 	}
 	for p, want := range map[string]string{"Documents/a.txt": "A", "Documents/Sub/s.txt": "S", "Sub/s.txt": "S", "Team Files/b.txt": "B"} {
@@ -62,9 +65,14 @@ func TestMountSeveralLibraries(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(mnt, "Shared Documents", fusefs.ErrorFile)); err != nil || !strings.Contains(string(b), "is not a library or folder") {
 		t.Errorf("the gone library's folder: %q %v", b, err)
 	}
-	// Three libraries on srvA's host, one on srvB's: one sign-in each.
-	if b, _ := os.ReadFile(runs); strings.Count(string(b), "run") != 2 {
-		t.Errorf("the cookie command ran %d times for four libraries on two hosts; want twice", strings.Count(string(b), "run"))
+	if b, err := os.ReadFile(filepath.Join(mnt, "Secret", fusefs.ErrorFile)); err != nil || !strings.Contains(string(b), "refused the credentials") {
+		t.Errorf("the refusing library's folder: %q %v", b, err)
+	}
+	// Three libraries on srvA's host and one each on srvB's and srvC's:
+	// one sign-in per host (three runs), plus srvC's one renewal after
+	// it refused the cookie. One per library would be seven.
+	if b, _ := os.ReadFile(runs); strings.Count(string(b), "run") != 4 {
+		t.Errorf("the cookie command ran %d times for five libraries on three hosts; want 4 (3 sign-ins, 1 renewal)", strings.Count(string(b), "run"))
 	}
 	os.WriteFile(filepath.Join(mnt, "Team Files", "new.txt"), []byte("to B"), 0o644)
 	os.WriteFile(filepath.Join(mnt, "Sub", "new.txt"), []byte("to A/Sub"), 0o644)
