@@ -29,7 +29,7 @@ man: build
 	@mkdir -p bin/man
 	bin/odfb gendocs bin/man
 
-lint: fmt-check vet staticcheck
+lint: fmt-check vet staticcheck complexity
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -20,6 +20,7 @@ import (
 	"github.com/odfb/odfb/cache/internal/listing"
 	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/cache/internal/reach"
+	"github.com/odfb/odfb/cache/internal/writes"
 	"github.com/odfb/odfb/remote"
 )
 
@@ -82,7 +83,7 @@ type Cache struct {
 	content *blocks.Store
 	// writes is the write side (staging, journal, uploads): nil until
 	// StartWrites, and again after CloseWrites.
-	writes atomic.Pointer[writer]
+	writes atomic.Pointer[writes.Writer]
 }
 
 // Open opens (creating if needed) the cache in opts.Dir.
@@ -116,7 +117,7 @@ func Open(opts Options) (*Cache, error) {
 	c.reach = reach.New(reach.Options{Now: opts.Now, Interval: min(opts.DirCacheTime, 30*time.Second), Logger: opts.Logger,
 		OnBack: func() {
 			if w := c.wr(); w != nil {
-				w.retryFailedNow()
+				w.RetryFailedNow()
 			}
 		}})
 	c.bg, c.cancel = context.WithCancel(context.Background())

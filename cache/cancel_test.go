@@ -416,11 +416,7 @@ func waitWriter(t *testing.T, c *Cache, p string, wrote chan error) {
 			return
 		default:
 		}
-		w.mu.Lock()
-		pd := w.byPath[fold(p)]
-		waiting := pd != nil && pd.mutating > 0 && pd.isUploading()
-		w.mu.Unlock()
-		if waiting {
+		if pi, ok := w.Inspect(p); ok && pi.Mutating > 0 && pi.Uploading {
 			return
 		}
 	}

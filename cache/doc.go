@@ -54,40 +54,42 @@
 // remote.ErrServer.
 //
 // Writes (StartWrites enables them; see docs/writes.md). Every write goes
-// to a staging file (staging.go); Flush/Fsync fsync it and commit a
-// JournalRecord before returning. The uploader (upload.go) sends a file
+// to a staging file (cache/internal/writes/staging.go); Flush/Fsync fsync it and commit a
+// JournalRecord before returning. The uploader (writes/upload.go) sends a file
 // WriteBack after its last close: one PUT with If-Match/If-None-Match up
 // to PutLimit, the REST upload session above it with the session id and
 // confirmed offset saved after every chunk. A 412 keeps both versions
-// (conflict.go); a permanent refusal moves the staged file to lost+found
-// (lostfound.go; a file still open is copied, and its later writes follow
+// (writes/conflict.go); a permanent refusal moves the staged file to lost+found
+// (writes/lostfound.go; a file still open is copied, and its later writes follow
 // the copy until the last close, whose flush reports the refusal); every
 // other failure is retried with backoff, never
 // dropped. Renames and removals of pending files adjust the journal
-// (staging_ops.go); listings show pending files with their staged size.
+// (writes/staging_ops.go); listings show pending files with their staged size.
 // A staging file whose upload is confirmed with a known ETag, and that
 // did not change meanwhile, becomes that version's fully cached content
 // (blocks.Store.Adopt) instead of being deleted: reading back what was
 // just written costs no GET.
-// Sync, Status and CloseWrites (drain at exit) are in upload_control.go.
+// Sync, Status and CloseWrites (drain at exit) are in writes/upload_control.go;
+// the facade (writes.go) hands each call to the part.
 // An upload never runs on a FUSE request's context.
 //
-// Pending files (pending_state.go). A file with local changes is a
+// Pending files (writes/pending_state.go). A file with local changes is a
 // pending with one of six named states — local, queued, uploading,
 // uploaded, removed, lost — changed only by writer.moveLocked, whose
 // table lists every transition; the comment there says what a crash
 // during each one leaves and what the next start makes of it. Whether a
 // version is on the server is decided in one place (uploadedLocked), for
 // Sync and --sync-upload flushes alike; every wait for an upload goes
-// through writer.waitLocked. The write side is a field of Cache (set by
+// through Writer.waitLocked. The write side is a field of Cache (set by
 // StartWrites), not a process-wide map.
 //
-// Locks. The order in which the package's locks may be taken is listed
-// at the top of staging.go, with what is still done under writer.mu;
+// Locks. The order in which the cache's locks may be taken is listed
+// at the top of cache/internal/writes/staging.go, with what is still done under writer.mu;
 // every other file that takes more than one lock says which at its top.
 // Methods named ...Locked are called with their receiver's lock held.
 //
-// Errors (errors.go). The cache's own answers — a name absent from a
+// Errors (errors.go, kinds defined in cache/internal/kinds so that
+// every part answers with them). The cache's own answers — a name absent from a
 // fresh listing, a name taken by a pending file, content not cached
 // while the server is away, a version replaced while open, a read-only
 // cache — are *Error with a kind of this package (ErrNotFound,
@@ -112,22 +114,28 @@
 //     (Handle.ReadAt, advance), LRU, full-disk fallback, adopting an
 //     uploaded file; what it needs of the cache comes through its
 //     Options.
+//   - writes: staging, the journal commit, the upload scheduler, PUT and
+//     chunked sessions (resume: upload.go resumeOffset), conflicts
+//     (conflict.go), lost+found (lostfound.go), the pending state
+//     machine (pending_state.go). It reaches listings and content only
+//     through its Host interface (host.go), which the facade implements
+//     (writes.go).
+//   - kinds: the cache's own error kinds and *Error.
+//   - metadb also keeps the mtimes of versions uploaded from here
+//     (metadb/mtime.go), which listings apply and the write side records.
 //
 // Rule: a part imports remote, internal/names, internal/diskio (shared
-// disk helpers) and metadb at most; never cache, never another part. The facade (this package) composes them and
-// is the one place where pending files are overlaid onto listings
-// (withPending, pendingEntry, pendingIn). TestPartsDependencyRule
-// (deps_test.go) fails on an import that breaks the rule.
+// disk helpers), metadb and kinds at most; never cache, never another
+// part. The facade (this package) composes them and is the one place
+// where pending files are overlaid onto listings (overlay.go: withPending,
+// pendingEntry, pendingIn read what writes.Writer reports).
+// TestPartsDependencyRule (deps_test.go) fails on an import that breaks
+// the rule.
 //
-// Still in this package, to be split out next: writes (staging.go,
-// staging_ops.go, upload.go, upload_control.go, pending_state.go,
-// conflict.go, lostfound.go) and the mtime records (mtime.go, which the
-// listings reach through Options). What ties the write side to the
-// facade today and has to become an interface first: it calls the
-// listings (SetEntry, RemoveEntry, ForgetTree, SetEmpty, Invalidate),
-// the content store (Adopt, Drop, OpenEntry for a lazy fetch), Stat and
-// Lookup of the facade, and reach's callback calls its retryFailedNow;
-// the facade reads its pending files for the overlay (overlay.go).
+// Where to look: chunk resume — writes/upload.go (session, resumeOffset);
+// conflict copy — writes/conflict.go; listing revalidation —
+// listing/listing.go; block read-ahead — blocks/blocks.go (advance);
+// lost+found — writes/lostfound.go.
 //
 // The cache only ever sees server names and library-relative paths;
 // mapping names for the user is fusefs's job. It must not know about FUSE

@@ -95,59 +95,27 @@ func (c *Cache) Invalidate(dir string) { c.listings.Invalidate(dir) }
 
 // pendingEntry returns the entry of a pending file at p.
 func (c *Cache) pendingEntry(p string) (remote.Entry, bool) {
-	w := c.wr()
-	if w == nil {
-		return remote.Entry{}, false
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if pd := w.byPath[fold(p)]; pd != nil && !pd.isGone() {
-		return pd.entry(), true
+	if w := c.wr(); w != nil {
+		return w.PendingEntry(p)
 	}
 	return remote.Entry{}, false
 }
 
 // pendingIn returns the pending files directly in dir.
 func (c *Cache) pendingIn(dir string) []remote.Entry {
-	w := c.wr()
-	if w == nil {
-		return nil
+	if w := c.wr(); w != nil {
+		return w.PendingIn(dir)
 	}
-	key := fold(dir)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var out []remote.Entry
-	seen := map[string]bool{}
-	for k, pd := range w.byPath {
-		if !pd.isGone() && fold(remote.Dir(k)) == key {
-			out = append(out, pd.entry())
-			seen[k] = true
-		}
-	}
-	for k, r := range w.recent {
-		if !seen[k] && fold(remote.Dir(k)) == key && c.now().Sub(r.at) <= c.ttl {
-			e := r.e
-			e.Hidden = true // marker: only added when the listing lacks it
-			out = append(out, e)
-		}
-	}
-	return out
+	return nil
 }
 
 // recentEntry returns a file this run uploaded to p less than
 // DirCacheTime ago.
 func (c *Cache) recentEntry(p string) (remote.Entry, bool) {
-	w := c.wr()
-	if w == nil {
-		return remote.Entry{}, false
+	if w := c.wr(); w != nil {
+		return w.RecentEntry(p)
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	r, ok := w.recent[fold(p)]
-	if !ok || c.now().Sub(r.at) > c.ttl {
-		return remote.Entry{}, false
-	}
-	return r.e, true
+	return remote.Entry{}, false
 }
 
 // withPending returns a copy of a folder's listed children with the

@@ -27,11 +27,7 @@ func waitForced(t *testing.T, c *Cache, p string) {
 	t.Helper()
 	w := c.wr()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		w.mu.Lock()
-		pd := w.byPath[fold(p)]
-		forced := pd != nil && pd.forced > 0
-		w.mu.Unlock()
-		if forced {
+		if pi, ok := w.Inspect(p); ok && pi.Forced > 0 {
 			return
 		}
 	}
@@ -59,7 +55,7 @@ func TestSyncSurvivesLateRelease(t *testing.T) {
 	}
 	// Keep the upload from starting until the release has happened (as a
 	// busy transfer slot would), so that the order is the racy one.
-	release, err := c.wr().hold(ctx, "/late.txt")
+	release, err := c.wr().Hold(ctx, "/late.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +93,7 @@ func TestSyncIgnoresLaterWrites(t *testing.T) {
 	if err := h.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	release, err := c.wr().hold(ctx, "/log.txt")
+	release, err := c.wr().Hold(ctx, "/log.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,29 +197,5 @@ func TestSyncUploadTruncateThenWrite(t *testing.T) {
 	defer rc.Close()
 	if data, _ := io.ReadAll(rc); string(data) != "server copy" {
 		t.Errorf("server copy after a refused rewrite: %q", data)
-	}
-}
-
-// TestUploadedLocked: the one decision of "is this version on the
-// server" that Sync and a --sync-upload flush share.
-func TestUploadedLocked(t *testing.T) {
-	for _, c := range []struct {
-		name          string
-		p             *pending
-		gen           uint64
-		content, done bool
-	}{
-		{"never uploaded", &pending{}, 1, false, false},
-		{"this version up", &pending{uploadedGen: 1}, 1, true, true},
-		{"a later version up", &pending{uploadedGen: 2}, 1, true, true},
-		{"an older version up", &pending{uploadedGen: 1}, 2, false, false},
-		{"uploading again", &pending{uploadedGen: 1, state: stateUploading}, 1, false, false},
-		{"content up, mtime still to set", &pending{uploadedGen: 1, rec: JournalRecord{ContentDone: true, ModTimeSet: true}}, 1, true, false},
-		{"content up, mtime set with it", &pending{uploadedGen: 1, rec: JournalRecord{ModTimeSet: true}}, 1, true, true},
-	} {
-		content, done := c.p.uploadedLocked(c.gen)
-		if content != c.content || done != c.done {
-			t.Errorf("%s: content %v done %v, want %v %v", c.name, content, done, c.content, c.done)
-		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -20,6 +19,7 @@ import (
 	// stays one static binary (mount.odfb, fstab, cross-builds) for a
 	// feature that reads two small tables; mattn/go-sqlite3 would need a
 	// C toolchain and a libc-linked build.
+	"github.com/odfb/odfb/internal/diskio"
 	_ "modernc.org/sqlite"
 )
 
@@ -357,21 +357,14 @@ func withCopy(db string, fn func(copy string) error) error {
 	return fn(dst)
 }
 
+// copyFile copies src to a new file dst (a snapshot: no fsync).
 func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return diskio.CopyFile(in, dst, false)
 }
 
 // querySQLite opens the copy of db and runs fn on it.

@@ -2,6 +2,7 @@ package diskio
 
 import (
 	"errors"
+	"io"
 	"os"
 	"syscall"
 )
@@ -20,4 +21,24 @@ func SyncDir(dir string) error {
 		return nil
 	}
 	return err
+}
+
+// CopyFile copies everything in to a new file dst (made 0600, refused
+// if dst exists), fsynced when durable is set. The caller closes in.
+func CopyFile(in io.Reader, dst string, durable bool) error {
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if durable {
+		if err := out.Sync(); err != nil {
+			out.Close()
+			return err
+		}
+	}
+	return out.Close()
 }

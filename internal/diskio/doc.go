@@ -1,4 +1,4 @@
 // Package diskio holds the small local-disk helpers that the cache's
 // parts share (they may not import each other): making a directory's
-// entries durable.
+// entries durable (SyncDir), copying a file to a new one (CopyFile).
 package diskio

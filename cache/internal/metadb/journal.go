@@ -132,3 +132,34 @@ func DeleteRecords(db *bolt.DB, ids ...string) error {
 		return nil
 	})
 }
+
+// JournalOp is one change of the journal: Put writes a record, Delete
+// (an id) removes one.
+type JournalOp struct {
+	Put    *JournalRecord
+	Delete string
+}
+
+// ApplyJournal makes the changes ops, in their order, in one transaction
+// (one fsync).
+func ApplyJournal(db *bolt.DB, ops []JournalOp) error {
+	return db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(BucketJournal)
+		for _, op := range ops {
+			if op.Put == nil {
+				if err := b.Delete([]byte(op.Delete)); err != nil {
+					return err
+				}
+				continue
+			}
+			data, err := json.Marshal(op.Put)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(op.Put.ID), data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

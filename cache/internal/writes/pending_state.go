@@ -1,4 +1,4 @@
-package cache
+package writes
 
 import "fmt"
 
@@ -6,7 +6,7 @@ import "fmt"
 // in pending (opens, holds, mutating, forced) say who is using the file
 // and keep uploads from starting; the state says what is true of its
 // journal record and its upload. It changes only through moveLocked,
-// with writer.mu held.
+// with Writer.mu held.
 //
 //	from        to          when (by)
 //	local       queued      a flush or close journals it (commit)
@@ -102,7 +102,7 @@ func canMove(from, to pstate) bool {
 // does not have is a bug: it is logged (with both states and the path)
 // and made anyway, as the code before this machine would have; it
 // reports whether the move was allowed.
-func (w *writer) moveLocked(p *pending, to pstate) bool {
+func (w *Writer) moveLocked(p *pending, to pstate) bool {
 	ok := canMove(p.state, to)
 	if !ok {
 		w.log.Error("internal error: pending file moved between states the machine does not have",
@@ -114,7 +114,7 @@ func (w *writer) moveLocked(p *pending, to pstate) bool {
 
 // journaledLocked records that p's journal record was written: local
 // becomes queued; queued and uploading stay (a newer version journaled).
-func (w *writer) journaledLocked(p *pending) {
+func (w *Writer) journaledLocked(p *pending) {
 	if p.state == stateLocal {
 		w.moveLocked(p, stateQueued)
 	}
@@ -122,7 +122,7 @@ func (w *writer) journaledLocked(p *pending) {
 
 // attemptEndedLocked ends an upload attempt: unless it moved p on
 // (uploaded, local, lost), the record stays and p is queued again.
-func (w *writer) attemptEndedLocked(p *pending) {
+func (w *Writer) attemptEndedLocked(p *pending) {
 	if p.state == stateUploading {
 		w.moveLocked(p, stateQueued)
 	}

@@ -1,4 +1,4 @@
-package cache
+package writes
 
 import (
 	"context"
@@ -38,13 +38,10 @@ type Status struct {
 	Now          time.Time      `json:"now"`
 }
 
-// Status returns the upload queue, failures, lost+found and cache use.
-func (c *Cache) Status() Status {
-	st := Status{Offline: c.Offline(), ContentBytes: c.ContentUsed(), CacheDir: c.opts.Dir, Now: c.now()}
-	w := c.wr()
-	if w == nil {
-		return st
-	}
+// Status returns the upload queue, failures and lost+found; the facade
+// adds Offline and ContentBytes.
+func (w *Writer) Status() Status {
+	st := Status{CacheDir: w.cacheDir, Now: w.now()}
 	w.mu.Lock()
 	for _, pd := range w.byPath {
 		if !pd.isCommitted() && pd.opens == 0 {
@@ -58,7 +55,7 @@ func (c *Cache) Status() Status {
 	st.Conflicts = append(st.Conflicts, w.conflicts...)
 	st.AuthError = w.authErr
 	w.mu.Unlock()
-	st.LostFound = c.LostFound()
+	st.LostFound = w.LostFound()
 	sort.Slice(st.Queue, func(i, j int) bool { return st.Queue[i].Path < st.Queue[j].Path })
 	return st
 }
@@ -85,11 +82,7 @@ func (e *SyncError) Error() string {
 // an attempt made after Sync began, or went to lost+found. It waits for
 // the version journaled (flushed or closed) when it began: changes not
 // yet flushed, and a file's later versions, are not waited for.
-func (c *Cache) Sync(ctx context.Context) error {
-	w := c.wr()
-	if w == nil {
-		return nil
-	}
+func (w *Writer) Sync(ctx context.Context) error {
 	type want struct {
 		pd    *pending
 		tries int
@@ -149,15 +142,10 @@ func (c *Cache) Sync(ctx context.Context) error {
 	return nil
 }
 
-// CloseWrites drains the queue (up to DrainTimeout), then stops the
-// uploader, and returns how many uploads are left: they stay in the
-// journal and resume at the next run. Close calls it; calling it again
-// does nothing.
-func (c *Cache) CloseWrites() int {
-	w := c.wr()
-	if w == nil {
-		return 0
-	}
+// Close drains the queue (up to DrainTimeout), then stops the uploader,
+// and returns how many uploads are left: they stay in the journal and
+// resume at the next run.
+func (w *Writer) Close() int {
 	left := 0
 	// Handles still open are dead once the filesystem is gone (the
 	// kernel may not deliver their release): journal what they wrote and
@@ -204,12 +192,13 @@ func (c *Cache) CloseWrites() int {
 		})
 		w.mu.Unlock()
 		if err != nil {
-			w.log.Warn("uploads still pending at exit; they stay in the journal and resume at the next mount", "files", left, "cache", c.opts.Dir)
+			w.log.Warn("uploads still pending at exit; they stay in the journal and resume at the next mount", "files", left, "cache", w.cacheDir)
 		}
 		cancel()
 	}
 	w.cancel()
 	w.wg.Wait()
+	w.jrn.close()
 	w.mu.Lock()
 	for _, pd := range w.byPath {
 		if pd.f != nil {
@@ -218,16 +207,11 @@ func (c *Cache) CloseWrites() int {
 		}
 	}
 	w.mu.Unlock()
-	c.writes.Store(nil)
 	return left
 }
 
 // PendingUploads counts journaled files not yet on the server.
-func (c *Cache) PendingUploads() int {
-	w := c.wr()
-	if w == nil {
-		return 0
-	}
+func (w *Writer) PendingUploads() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n := 0

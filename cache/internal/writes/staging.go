@@ -1,39 +1,43 @@
-package cache
+package writes
 
-// Locks of the cache package, in the order they may be taken (one on
+// Locks of the cache and all its parts, in the order they may be taken (one on
 // the left may be held while taking one on its right, never the other
 // way round):
 //
 //	WriteHandle.mu                      alone (closed flag)
-//	pending.fetchMu → writer.mu         ensureFetched
-//	pending.commitMu → writer.mu        commit, keepLost
+//	pending.fetchMu → Writer.mu         ensureFetched
+//	pending.commitMu → Writer.mu        commit, keepLost
 //	Handle.mu → blocks.Store.mu         Handle.ReadAt
 //	cfile.persistMu → blocks.Store.mu   persistFetched
 //	blocks.Store.mu → reach.State.mu    ReadAt asks MayAsk/Offline
-//	listing.Store.editMu → writer.mu    a fetch's answer → reach OnBack → retryFailedNow
+//	listing.Store.editMu → Writer.mu    a fetch's answer → reach OnBack → retryFailedNow
 //	listing.Store.editMu → blocks.Store.mu   a new listing drops changed content
 //	listing.Store.editMu → listing.Store.mu
-//	listing.Store.mu, Cache.mu          leaves (nothing taken while held)
+//	Writer.mu → journal.mu              a change of the journal is queued in state order
+//	listing.Store.mu, Cache.mu,
+//	journal.mu                          leaves (nothing taken while held)
+//	journal.applyMu                     alone (the journal's commit and fsync)
 //	upCtl.readMu                        alone (reads of a staging file)
 //
-// writer.mu is taken by every lookup, stat and readdir (pendingEntry,
+// Writer.mu is taken by every lookup, stat and readdir (pendingEntry,
 // pendingIn), listing.Store.mu by every listing, blocks.Store.mu by every read of
 // cached content. Long work lets go of them: a lost+found copy
-// (toLostFoundLocked unlocks writer.mu around keepInLostFound), a GET,
+// (toLostFoundLocked unlocks Writer.mu around keepInLostFound), a GET,
 // a PUT and every wait for an upload (waitLocked) run unlocked; the
 // content cache's per-close commit is batched (touchFlushInterval).
 // An uploaded file's staging file is adopted as cached content (a rename
-// and a directory fsync) after writer.mu is let go (retireStagingLocked
-// decides, the upload goroutine does it). Still done under writer.mu:
-// journal commits (a bbolt commit with fsync, one record), which keep
-// the journal's order the same as the pending files' states. Methods
-// named ...Locked are called with the lock of their receiver held.
+// and a directory fsync) after Writer.mu is let go (retireStagingLocked
+// decides, the upload goroutine does it). Journal commits (a bbolt
+// commit with fsync) are queued under Writer.mu, which keeps the
+// journal's order the same as the pending files' states, and committed
+// without it (journal.go). No fsync, file copy or request runs with
+// Writer.mu held. Methods named ...Locked are called with the lock of
+// their receiver held.
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/odfb/odfb/internal/diskio"
 	"io"
 	"log/slog"
 	"os"
@@ -43,6 +47,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/odfb/odfb/internal/diskio"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/odfb/odfb/cache/internal/kinds"
 	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/remote"
 )
@@ -117,13 +125,19 @@ func (o *WriteOptions) defaults() {
 	}
 }
 
-// writer is the write side of a Cache.
-type writer struct {
-	c       *Cache
-	opts    WriteOptions
-	dir     string // staging/
-	lostDir string // lost+found/
-	log     *slog.Logger
+// Writer is the write side of a Cache.
+type Writer struct {
+	h        Host
+	jrn      *journal // the upload journal's commits (journal.go)
+	cacheDir string
+	db       *bolt.DB
+	remote   remote.Remote
+	now      func() time.Time
+	ttl      time.Duration
+	opts     WriteOptions
+	dir      string // staging/
+	lostDir  string // lost+found/
+	log      *slog.Logger
 
 	ctx    context.Context // uploads; cancelled at the end of Close
 	cancel context.CancelFunc
@@ -168,7 +182,7 @@ type pending struct {
 	commitMu sync.Mutex
 
 	// state: local, queued, uploading, uploaded, removed or lost
-	// (pending_state.go); changed only by writer.moveLocked.
+	// (pending_state.go); changed only by Writer.moveLocked.
 	state       pstate
 	gen         uint64 // bumped by every change of content
 	savedGen    uint64 // gen in the journal
@@ -201,31 +215,40 @@ type pending struct {
 	lostGen uint64
 }
 
-// wr returns the write side, or nil when StartWrites was not called.
-func (c *Cache) wr() *writer {
-	return c.writes.Load()
-}
-
-// StartWrites enables the write side: it prepares staging/ and
-// lost+found/, loads the journal left by an earlier run (its uploads
-// resume at once) and starts the uploader. Call it once, after Open.
-func (c *Cache) StartWrites(opts WriteOptions) error {
+// New starts the write side: it prepares staging/ and lost+found/ in
+// the cache directory, loads the journal left by an earlier run (its
+// uploads resume at once) and starts the uploader. Close stops it.
+func New(o Options) (*Writer, error) {
+	opts := o.WriteOptions
 	opts.defaults()
-	w := &writer{c: c, opts: opts, log: c.log,
-		dir: filepath.Join(c.opts.Dir, "staging"), lostDir: filepath.Join(c.opts.Dir, "lost+found"),
+	w := &Writer{h: o.Host, cacheDir: o.CacheDir, db: o.DB, remote: o.Remote, now: o.Now, ttl: o.TTL, opts: opts, log: o.Log,
+		dir: filepath.Join(o.CacheDir, "staging"), lostDir: filepath.Join(o.CacheDir, "lost+found"),
 		wake: make(chan struct{}, 1), byPath: map[string]*pending{}, recent: map[string]recentEntry{}, changed: make(chan struct{}), lostOpen: map[*pending]bool{}}
 	for _, d := range []string{w.dir, w.lostDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			return fmt.Errorf("cache: %w", err)
+			return nil, fmt.Errorf("cache: %w", err)
 		}
 		if err := os.Chmod(d, 0o700); err != nil {
-			return fmt.Errorf("cache: %w", err)
+			return nil, fmt.Errorf("cache: %w", err)
 		}
 	}
-	if err := syncDir(c.opts.Dir); err != nil { // staging/ and lost+found/ themselves
-		return fmt.Errorf("cache: %w", err)
+	if err := syncDir(o.CacheDir); err != nil { // staging/ and lost+found/ themselves
+		return nil, fmt.Errorf("cache: %w", err)
 	}
-	recs, err := metadb.LoadJournal(c.db)
+	if err := w.loadJournal(); err != nil {
+		return nil, err
+	}
+	w.jrn = newJournal(w.db, w.log)
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	w.wg.Add(1)
+	go w.run()
+	return w, nil
+}
+
+// loadJournal makes a queued pending file of each journal record whose
+// staging file is there, and deletes staging files no record names.
+func (w *Writer) loadJournal() error {
+	recs, err := metadb.LoadJournal(w.db)
 	if err != nil {
 		return fmt.Errorf("upload journal: %w", err)
 	}
@@ -234,7 +257,7 @@ func (c *Cache) StartWrites(opts WriteOptions) error {
 		st, err := os.Stat(filepath.Join(w.dir, r.ID))
 		if err != nil {
 			w.log.Error("journaled upload has lost its staging file; it cannot be sent", "path", r.Path, "staging", r.ID, "err", err)
-			metadb.DeleteRecords(c.db, r.ID)
+			metadb.DeleteRecords(w.db, r.ID)
 			continue
 		}
 		known[r.ID] = true
@@ -263,18 +286,18 @@ func (c *Cache) StartWrites(opts WriteOptions) error {
 			}
 		}
 	}
-	w.ctx, w.cancel = context.WithCancel(context.Background())
-	c.writes.Store(w)
-	w.wg.Add(1)
-	go w.run()
 	return nil
 }
+
+// fetchBuffer is the size of the reads that copy a file's server content
+// into staging (the content store's block size).
+const fetchBuffer = 256 << 10
 
 // syncDir: diskio.SyncDir.
 var syncDir = diskio.SyncDir
 
 // broadcastLocked wakes everyone waiting for a state change.
-func (w *writer) broadcastLocked() {
+func (w *Writer) broadcastLocked() {
 	close(w.changed)
 	w.changed = make(chan struct{})
 }
@@ -286,7 +309,7 @@ func (w *writer) broadcastLocked() {
 // ctx ends first it returns ctx's error. Every wait of the write side
 // for an upload or a hold goes through it, so that none sleeps holding
 // the lock lookups take.
-func (w *writer) waitLocked(ctx context.Context, done func() bool) error {
+func (w *Writer) waitLocked(ctx context.Context, done func() bool) error {
 	for !done() {
 		ch := w.changed
 		w.mu.Unlock()
@@ -301,7 +324,7 @@ func (w *writer) waitLocked(ctx context.Context, done func() bool) error {
 	return nil
 }
 
-func (w *writer) kick() {
+func (w *Writer) kick() {
 	select {
 	case w.wake <- struct{}{}:
 	default:
@@ -318,12 +341,12 @@ func (p *pending) entry() remote.Entry {
 }
 
 // setRecent records (or with a nil entry forgets) a file just uploaded.
-func (w *writer) setRecent(p string, e *remote.Entry) {
+func (w *Writer) setRecent(p string, e *remote.Entry) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	now := w.c.now()
+	now := w.now()
 	for k, r := range w.recent {
-		if now.Sub(r.at) > w.c.ttl {
+		if now.Sub(r.at) > w.ttl {
 			delete(w.recent, k)
 		}
 	}
@@ -335,7 +358,7 @@ func (w *writer) setRecent(p string, e *remote.Entry) {
 }
 
 // forgetRecentTree forgets recent uploads at or under p.
-func (w *writer) forgetRecentTree(p string) {
+func (w *Writer) forgetRecentTree(p string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	f := fold(p)
@@ -348,8 +371,8 @@ func (w *writer) forgetRecentTree(p string) {
 
 // Pending reports whether the file at p has local changes (open for
 // writing or waiting for its upload).
-func (c *Cache) Pending(p string) bool {
-	_, ok := c.pendingEntry(p)
+func (w *Writer) Pending(p string) bool {
+	_, ok := w.PendingEntry(p)
 	return ok
 }
 
@@ -357,24 +380,20 @@ func (c *Cache) Pending(p string) bool {
 // for reading a file whose upload is pending. Its methods may be called
 // concurrently.
 type WriteHandle struct {
-	w      *writer
+	w      *Writer
 	p      *pending
 	mu     sync.Mutex
 	closed bool
 }
 
 // OpenWrite opens the file at p through staging. create makes a new file
-// (ErrExists when excl and something is there); trunc empties it (no
+// (kinds.ErrExists when excl and something is there); trunc empties it (no
 // download); otherwise the server's content is fetched into staging the
 // first time it is needed (a read, a write, a truncate to a non-zero
 // size).
-func (c *Cache) OpenWrite(ctx context.Context, p string, create, excl, trunc bool) (*WriteHandle, error) {
-	w := c.wr()
-	if w == nil {
-		return nil, ErrNoWrites
-	}
+func (w *Writer) OpenWrite(ctx context.Context, p string, create, excl, trunc bool) (*WriteHandle, error) {
 	p = remote.Clean(p)
-	pd, base, exists, err := c.openTarget(ctx, w, p, create, excl)
+	pd, base, exists, err := w.openTarget(ctx, p, create, excl)
 	if err != nil {
 		return nil, err
 	}
@@ -407,7 +426,7 @@ func (c *Cache) OpenWrite(ctx context.Context, p string, create, excl, trunc boo
 // openTarget finds what OpenWrite of p opens: the pending file (pd), or
 // the server's file (base, exists), or nothing (a new file, when
 // create). It refuses a folder, and an existing name with excl.
-func (c *Cache) openTarget(ctx context.Context, w *writer, p string, create, excl bool) (pd *pending, base remote.Entry, exists bool, err error) {
+func (w *Writer) openTarget(ctx context.Context, p string, create, excl bool) (pd *pending, base remote.Entry, exists bool, err error) {
 	w.mu.Lock()
 	pd = w.byPath[fold(p)]
 	if pd != nil && pd.isGone() {
@@ -416,18 +435,18 @@ func (c *Cache) openTarget(ctx context.Context, w *writer, p string, create, exc
 	w.mu.Unlock()
 	if pd != nil {
 		if create && excl {
-			return nil, base, false, &Error{Kind: ErrExists, Op: "create", Path: p}
+			return nil, base, false, &kinds.Error{Kind: kinds.ErrExists, Op: "create", Path: p}
 		}
 		return pd, base, true, nil
 	}
-	e, err := c.Stat(ctx, p)
+	e, err := w.h.Stat(ctx, p)
 	switch {
 	case err == nil:
 		if e.IsDir {
-			return nil, base, false, &Error{Kind: ErrIsDir, Op: "open", Path: p}
+			return nil, base, false, &kinds.Error{Kind: kinds.ErrIsDir, Op: "open", Path: p}
 		}
 		if create && excl {
-			return nil, base, false, &Error{Kind: ErrExists, Op: "create", Path: p}
+			return nil, base, false, &kinds.Error{Kind: kinds.ErrExists, Op: "create", Path: p}
 		}
 		return nil, e, true, nil
 	case errors.Is(err, remote.ErrNotFound) && create:
@@ -440,14 +459,14 @@ func (c *Cache) openTarget(ctx context.Context, w *writer, p string, create, exc
 // pendingForLocked returns the pending file OpenWrite of p uses: one
 // opened meanwhile, pd, or a new one — of the server's file base when
 // exists, else of a new file.
-func (w *writer) pendingForLocked(p string, pd *pending, base remote.Entry, exists bool) *pending {
+func (w *Writer) pendingForLocked(p string, pd *pending, base remote.Entry, exists bool) *pending {
 	if cur := w.byPath[fold(p)]; cur != nil && !cur.isGone() {
 		return cur // opened meanwhile
 	}
 	if pd != nil && !pd.isGone() {
 		return pd
 	}
-	pd = &pending{rec: JournalRecord{ID: metadb.NewID(), Path: p}, mtime: w.c.now()}
+	pd = &pending{rec: JournalRecord{ID: metadb.NewID(), Path: p}, mtime: w.now()}
 	if exists {
 		pd.base = base
 		pd.rec.Path = base.Path
@@ -468,7 +487,7 @@ func (w *writer) pendingForLocked(p string, pd *pending, base remote.Entry, exis
 // O_TRUNC. The staging file changes: an upload of it that is running is
 // cancelled first (stopUpload), without w.mu, which it lets go of and
 // takes again. On failure the open is undone.
-func (w *writer) truncateOnOpenLocked(ctx context.Context, pd *pending) error {
+func (w *Writer) truncateOnOpenLocked(ctx context.Context, pd *pending) error {
 	w.mu.Unlock()
 	err := w.stopUpload(ctx, pd)
 	if err == nil {
@@ -484,7 +503,7 @@ func (w *writer) truncateOnOpenLocked(ctx context.Context, pd *pending) error {
 	}
 	pd.size, pd.fetched = 0, true
 	pd.gen++
-	pd.mtime = w.c.now()
+	pd.mtime = w.now()
 	w.kick() // an upload may wait for this truncate (mutating)
 	return nil
 }
@@ -508,7 +527,7 @@ func (w *writer) truncateOnOpenLocked(ctx context.Context, pd *pending) error {
 //   - a REST session left by an earlier attempt (failed, or from an
 //     earlier run) is cancelled: resuming it would finish the new content
 //     onto the old version's chunks.
-func (w *writer) stopUpload(ctx context.Context, p *pending) error {
+func (w *Writer) stopUpload(ctx context.Context, p *pending) error {
 	w.mu.Lock()
 	p.mutating++
 	err := w.waitLocked(ctx, func() bool {
@@ -536,15 +555,18 @@ func (w *writer) stopUpload(ctx context.Context, p *pending) error {
 
 // dropSession cancels p's REST upload session, if any, and forgets it in
 // the journal, so that no later attempt resumes it with other content.
-func (w *writer) dropSession(p *pending) {
+func (w *Writer) dropSession(p *pending) {
 	w.abandonSession(w.ctx, p) // what fails stays in the record for the next attempt
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if p.isCommitted() && !p.isGone() {
-		if err := metadb.PutRecords(w.c.db, p.rec); err != nil {
-			w.log.Warn("cannot update the upload journal", "path", p.rec.Path, "err", err)
-		}
+	if !p.isCommitted() || p.isGone() {
+		w.mu.Unlock()
+		return
 	}
+	res := w.jrn.put(p.rec)
+	w.mu.Unlock()
+	// Durable before the staging file changes: after a crash, the old
+	// session must not be resumed with the new content.
+	w.jrn.wait(res)
 }
 
 // ensureFetched copies the server's content into staging, once.
@@ -558,13 +580,12 @@ func (h *WriteHandle) ensureFetched(ctx context.Context) error {
 	if done {
 		return nil
 	}
-	c := h.w.c
-	src, err := c.content.OpenEntry(base)
+	src, err := h.w.h.OpenContent(base)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	buf := make([]byte, BlockSize)
+	buf := make([]byte, fetchBuffer)
 	for off := int64(0); off < base.Size; {
 		n, err := src.ReadAt(ctx, buf, off)
 		if n > 0 {
@@ -674,7 +695,7 @@ func (h *WriteHandle) WriteAt(ctx context.Context, b []byte, off int64) (int, er
 	}
 	if n > 0 {
 		h.p.gen++
-		h.p.mtime = w.c.now()
+		h.p.mtime = w.now()
 	}
 	held := h.p.forced > 0 || w.closing // an upload may wait for this write
 	w.mu.Unlock()
@@ -716,7 +737,7 @@ func (h *WriteHandle) Truncate(ctx context.Context, size int64) error {
 		h.p.fetched = true
 	}
 	h.p.gen++
-	h.p.mtime = w.c.now()
+	h.p.mtime = w.now()
 	w.broadcastLocked()
 	w.mu.Unlock()
 	w.kick() // an upload may wait for this truncate (mutating)
@@ -765,7 +786,7 @@ func (h *WriteHandle) Close() error {
 	delete(w.lostOpen, p)
 	// A Sync or --sync-upload flush waiting for this file keeps forcing
 	// it (forced): the write-back delay applies only when nobody waits.
-	p.readyAt = w.c.now().Add(w.opts.WriteBack)
+	p.readyAt = w.now().Add(w.opts.WriteBack)
 	switch {
 	case p.isGone() && p.lostErr != nil && p.gen != p.lostGen:
 		// Written after the refusal and the copy to lost+found failed
@@ -796,7 +817,7 @@ func (h *WriteHandle) Close() error {
 
 // commit fsyncs staging and writes the journal record when there is
 // something new; with wait it then waits for the upload of that version.
-func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
+func (w *Writer) commit(ctx context.Context, p *pending, wait bool) error {
 	p.commitMu.Lock()
 	w.mu.Lock()
 	if p.isGone() {
@@ -838,13 +859,14 @@ func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 		rec.Size = p.size
 		rec.Written = p.mtime
 		if rec.Queued.IsZero() {
-			rec.Queued = w.c.now()
+			rec.Queued = w.now()
 		}
 		if gen != p.uploadedGen {
 			rec.ContentDone = false
 		}
+		res := w.jrn.put(rec)
 		w.mu.Unlock()
-		if err := metadb.PutRecords(w.c.db, rec); err != nil {
+		if err := w.jrn.wait(res); err != nil {
 			p.commitMu.Unlock()
 			return fmt.Errorf("upload journal: %w", err)
 		}
@@ -852,8 +874,8 @@ func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 		if p.isGone() {
 			// Unlinked or refused while we wrote: take the record back
 			// out.
+			w.jrn.del(rec.ID, rec.Path, nil)
 			w.mu.Unlock()
-			metadb.DeleteRecords(w.c.db, rec.ID)
 			err := w.keepLost(p)
 			p.commitMu.Unlock()
 			return err
@@ -863,7 +885,7 @@ func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 		p.metaDirty = false
 		w.journaledLocked(p)
 		if p.opens == 0 && p.readyAt.IsZero() {
-			p.readyAt = w.c.now().Add(w.opts.WriteBack)
+			p.readyAt = w.now().Add(w.opts.WriteBack)
 		}
 		w.broadcastLocked()
 		w.mu.Unlock()
@@ -878,7 +900,7 @@ func (w *writer) commit(ctx context.Context, p *pending, wait bool) error {
 
 // waitUploaded forces p's upload and waits until generation gen is on
 // the server or an attempt failed.
-func (w *writer) waitUploaded(ctx context.Context, p *pending, gen uint64) error {
+func (w *Writer) waitUploaded(ctx context.Context, p *pending, gen uint64) error {
 	w.mu.Lock()
 	p.forced++
 	p.rec.NextTry = time.Time{}
@@ -935,11 +957,7 @@ func (h *WriteHandle) Fsync(ctx context.Context) error { return h.Flush(ctx) }
 // SetModTime records an explicit mtime for p. A pending file carries it
 // in its journal record (written after the content, one PROPPATCH); a
 // file with no local changes gets it on the server at once.
-func (c *Cache) SetModTime(ctx context.Context, p string, t time.Time) error {
-	w := c.wr()
-	if w == nil {
-		return ErrNoWrites
-	}
+func (w *Writer) SetModTime(ctx context.Context, p string, t time.Time) error {
 	p = remote.Clean(p)
 	w.mu.Lock()
 	pd := w.byPath[fold(p)]
@@ -961,15 +979,15 @@ func (c *Cache) SetModTime(ctx context.Context, p string, t time.Time) error {
 		return nil
 	}
 	w.mu.Unlock()
-	e, err := c.Stat(ctx, p)
+	e, err := w.h.Stat(ctx, p)
 	if err != nil {
 		return err
 	}
-	if err := c.remote.SetModTime(ctx, e.Path, t); err != nil {
+	if err := w.remote.SetModTime(ctx, e.Path, t); err != nil {
 		return err
 	}
 	e.ModTime = t
-	c.listings.SetEntry(e)
+	w.h.SetEntry(e)
 	return nil
 }
 
@@ -979,8 +997,8 @@ func (c *Cache) SetModTime(ctx context.Context, p string, t time.Time) error {
 // by the open, and uploading the empty file at once would empty the
 // server's copy before the new content is written (and keep it empty if
 // that content is then refused).
-func (c *Cache) Truncate(ctx context.Context, p string, size int64) error {
-	h, err := c.OpenWrite(ctx, p, false, false, size == 0)
+func (w *Writer) Truncate(ctx context.Context, p string, size int64) error {
+	h, err := w.OpenWrite(ctx, p, false, false, size == 0)
 	if err != nil {
 		return err
 	}

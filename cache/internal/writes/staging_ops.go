@@ -1,8 +1,8 @@
-package cache
+package writes
 
-// Locks here (order: top of staging.go): writer.mu, and the listings'
+// Locks here (order: top of staging.go): Writer.mu, and the listings'
 // and content store's own locks through their methods, never while
-// writer.mu is held; remote calls (MKCOL, DELETE, MOVE) run with none.
+// Writer.mu is held; remote calls (MKCOL, DELETE, MOVE) run with none.
 
 import (
 	"context"
@@ -11,45 +11,42 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/odfb/odfb/cache/internal/metadb"
+	"github.com/odfb/odfb/cache/internal/kinds"
 	"github.com/odfb/odfb/remote"
 )
 
 // Mkdir creates a folder on the server (one MKCOL) and records it, with
 // an empty listing, so that files created in it cost no PROPFIND.
-func (c *Cache) Mkdir(ctx context.Context, p string) (remote.Entry, error) {
-	if c.wr() == nil {
-		return remote.Entry{}, ErrNoWrites
-	}
+func (w *Writer) Mkdir(ctx context.Context, p string) (remote.Entry, error) {
 	p = remote.Clean(p)
-	if _, ok := c.pendingEntry(p); ok {
-		return remote.Entry{}, &Error{Kind: ErrExists, Op: "mkdir", Path: p}
+	if _, ok := w.PendingEntry(p); ok {
+		return remote.Entry{}, &kinds.Error{Kind: kinds.ErrExists, Op: "mkdir", Path: p}
 	}
-	if _, err := c.Stat(ctx, p); err == nil {
-		return remote.Entry{}, &Error{Kind: ErrExists, Op: "mkdir", Path: p}
+	if _, err := w.h.Stat(ctx, p); err == nil {
+		return remote.Entry{}, &kinds.Error{Kind: kinds.ErrExists, Op: "mkdir", Path: p}
 	} else if !errors.Is(err, remote.ErrNotFound) {
 		return remote.Entry{}, err
 	}
-	if err := c.remote.Mkdir(ctx, p); err != nil {
+	if err := w.remote.Mkdir(ctx, p); err != nil {
 		if errors.Is(err, remote.ErrExists) {
 			// Someone made it meanwhile (another client, or our own
 			// attempt whose answer was lost): the listing that said it
 			// was absent is wrong, so the next lookup must ask again.
-			c.Invalidate(remote.Dir(p))
+			w.h.Invalidate(remote.Dir(p))
 		}
 		return remote.Entry{}, err
 	}
-	now := c.now()
+	now := w.now()
 	e := remote.Entry{Path: p, IsDir: true, ModTime: now, ServerModTime: now, Created: now}
-	c.listings.SetEntry(e)
-	c.listings.SetEmpty(e, now)
+	w.h.SetEntry(e)
+	w.h.SetEmpty(e, now)
 	return e, nil
 }
 
-// hold stops uploads from starting for the pending files at p (and under
+// Hold stops uploads from starting for the pending files at p (and under
 // it, for a folder) and waits for running ones to finish. The returned
 // function releases them.
-func (w *writer) hold(ctx context.Context, paths ...string) (func(), error) {
+func (w *Writer) Hold(ctx context.Context, paths ...string) (func(), error) {
 	match := func(k string) bool {
 		for _, p := range paths {
 			f := fold(p)
@@ -94,32 +91,32 @@ func (w *writer) hold(ctx context.Context, paths ...string) (func(), error) {
 
 // dropLocked forgets a pending file: its record, and its staging file
 // once no handle has it open.
-func (w *writer) dropLocked(pd *pending) {
+func (w *Writer) dropLocked(pd *pending) {
 	committed := pd.isCommitted()
 	w.moveLocked(pd, stateRemoved)
 	if w.byPath[fold(pd.rec.Path)] == pd {
 		delete(w.byPath, fold(pd.rec.Path))
 	}
-	if committed {
-		if err := metadb.DeleteRecords(w.c.db, pd.rec.ID); err != nil {
-			w.log.Warn("cannot remove an upload record", "path", pd.rec.Path, "err", err)
-		}
-	}
+	var remove func()
 	if pd.opens == 0 {
-		os.Remove(filepath.Join(w.dir, pd.rec.ID))
+		staging := filepath.Join(w.dir, pd.rec.ID)
+		remove = func() { os.Remove(staging) }
+	}
+	if committed {
+		// The staging file goes once the record is gone: a record must
+		// never name a missing file.
+		w.jrn.del(pd.rec.ID, pd.rec.Path, remove)
+	} else if remove != nil {
+		remove()
 	}
 	w.broadcastLocked()
 }
 
 // Remove deletes the file at p: a file that exists only in staging costs
 // no request; a pending upload of it is cancelled.
-func (c *Cache) Remove(ctx context.Context, p string) error {
-	w := c.wr()
-	if w == nil {
-		return ErrNoWrites
-	}
+func (w *Writer) Remove(ctx context.Context, p string) error {
 	p = remote.Clean(p)
-	release, err := w.hold(ctx, p)
+	release, err := w.Hold(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -130,12 +127,12 @@ func (c *Cache) Remove(ctx context.Context, p string) error {
 	onServer := pd == nil || !pd.rec.New
 	srvPath := p
 	if pd == nil {
-		e, err := c.Stat(ctx, p)
+		e, err := w.h.Stat(ctx, p)
 		if err != nil {
 			return err
 		}
 		if e.IsDir {
-			return &Error{Kind: ErrIsDir, Op: "unlink", Path: p}
+			return &kinds.Error{Kind: kinds.ErrIsDir, Op: "unlink", Path: p}
 		}
 		srvPath = e.Path
 	} else {
@@ -147,7 +144,7 @@ func (c *Cache) Remove(ctx context.Context, p string) error {
 		}
 	}
 	if onServer {
-		if err := c.remote.Delete(ctx, srvPath); err != nil && !errors.Is(err, remote.ErrNotFound) {
+		if err := w.remote.Delete(ctx, srvPath); err != nil && !errors.Is(err, remote.ErrNotFound) {
 			return err
 		}
 	}
@@ -157,46 +154,43 @@ func (c *Cache) Remove(ctx context.Context, p string) error {
 		w.mu.Unlock()
 	}
 	w.setRecent(srvPath, nil)
-	c.listings.RemoveEntry(srvPath)
-	c.content.Drop(srvPath, "")
+	w.h.RemoveEntry(srvPath)
+	w.h.DropContent(srvPath)
 	return nil
 }
 
 // Rmdir deletes an empty folder.
-func (c *Cache) Rmdir(ctx context.Context, p string) error {
-	if c.wr() == nil {
-		return ErrNoWrites
-	}
+func (w *Writer) Rmdir(ctx context.Context, p string) error {
 	p = remote.Clean(p)
-	e, err := c.Stat(ctx, p)
+	e, err := w.h.Stat(ctx, p)
 	if err != nil {
 		return err
 	}
 	if !e.IsDir {
-		return &Error{Kind: ErrNotDir, Op: "rmdir", Path: p}
+		return &kinds.Error{Kind: kinds.ErrNotDir, Op: "rmdir", Path: p}
 	}
-	kids, err := c.ReadDir(ctx, p)
+	kids, err := w.h.ReadDir(ctx, p)
 	if err != nil {
 		return err
 	}
-	if len(kids) > 0 || len(c.pendingIn(p)) > 0 {
-		return &Error{Kind: ErrNotEmpty, Op: "rmdir", Path: p}
+	if len(kids) > 0 || len(w.PendingIn(p)) > 0 {
+		return &kinds.Error{Kind: kinds.ErrNotEmpty, Op: "rmdir", Path: p}
 	}
-	if err := c.remote.Delete(ctx, e.Path); err != nil && !errors.Is(err, remote.ErrNotFound) {
+	if err := w.remote.Delete(ctx, e.Path); err != nil && !errors.Is(err, remote.ErrNotFound) {
 		return err
 	}
-	c.wr().forgetRecentTree(e.Path)
-	c.listings.RemoveEntry(e.Path)
-	c.listings.ForgetTree(e.Path)
+	w.forgetRecentTree(e.Path)
+	w.h.RemoveEntry(e.Path)
+	w.h.ForgetTree(e.Path)
 	return nil
 }
 
 // statAny returns the entry of p, pending or listed.
-func (c *Cache) statAny(ctx context.Context, p string) (remote.Entry, bool, error) {
-	if e, ok := c.pendingEntry(p); ok {
+func (w *Writer) statAny(ctx context.Context, p string) (remote.Entry, bool, error) {
+	if e, ok := w.PendingEntry(p); ok {
 		return e, true, nil
 	}
-	e, err := c.Stat(ctx, p)
+	e, err := w.h.Stat(ctx, p)
 	return e, false, err
 }
 
@@ -204,20 +198,16 @@ func (c *Cache) statAny(ctx context.Context, p string) (remote.Entry, bool, erro
 // upload is pending and that the server does not have yet is renamed in
 // the journal only (it is uploaded once, under its final name); anything
 // the server has is moved there (one MOVE), and the journal follows.
-func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) error {
-	w := c.wr()
-	if w == nil {
-		return ErrNoWrites
-	}
+func (w *Writer) Rename(ctx context.Context, src, dst string, noReplace bool) error {
 	src, dst = remote.Clean(src), remote.Clean(dst)
 	if src == dst {
 		return nil
 	}
-	se, de, dstExists, err := c.checkRename(ctx, src, dst, noReplace)
+	se, de, dstExists, err := w.checkRename(ctx, src, dst, noReplace)
 	if err != nil {
 		return err
 	}
-	release, err := w.hold(ctx, src, dst)
+	release, err := w.Hold(ctx, src, dst)
 	if err != nil {
 		return err
 	}
@@ -239,12 +229,12 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 		// case-insensitive server: Overwrite: T would ask it to delete the
 		// destination — the file itself — first. SharePoint (and spemu)
 		// rename the item in place with Overwrite: F.
-		if err := c.remote.Move(ctx, se.Path, dst, dstExists); err != nil {
+		if err := w.remote.Move(ctx, se.Path, dst, dstExists); err != nil {
 			return err
 		}
 	}
 	w.renameJournal(src, dst, se, de, spd, dpd, srcOnServer, dstOnServer)
-	c.renameListings(w, dst, se, spd, srcOnServer)
+	w.renameListings(dst, se, spd, srcOnServer)
 	return nil
 }
 
@@ -252,15 +242,15 @@ func (c *Cache) Rename(ctx context.Context, src, dst string, noReplace bool) err
 // existing name with noReplace, a folder onto a file or a full folder,
 // a file onto a folder) and returns the entries of src and dst (dst's
 // when dstExists).
-func (c *Cache) checkRename(ctx context.Context, src, dst string, noReplace bool) (se, de remote.Entry, dstExists bool, err error) {
+func (w *Writer) checkRename(ctx context.Context, src, dst string, noReplace bool) (se, de remote.Entry, dstExists bool, err error) {
 	if fold(dst) != fold(src) && strings.HasPrefix(fold(dst), fold(src)+"/") {
-		return se, de, false, &Error{Kind: ErrInvalid, Op: "rename", Path: dst, Detail: "a folder into itself"}
+		return se, de, false, &kinds.Error{Kind: kinds.ErrInvalid, Op: "rename", Path: dst, Detail: "a folder into itself"}
 	}
-	se, _, err = c.statAny(ctx, src)
+	se, _, err = w.statAny(ctx, src)
 	if err != nil {
 		return se, de, false, err
 	}
-	de, _, derr := c.statAny(ctx, dst)
+	de, _, derr := w.statAny(ctx, dst)
 	dstExists = derr == nil && fold(dst) != fold(src)
 	if derr != nil && !errors.Is(derr, remote.ErrNotFound) {
 		return se, de, false, derr
@@ -269,20 +259,20 @@ func (c *Cache) checkRename(ctx context.Context, src, dst string, noReplace bool
 		return se, de, false, nil
 	}
 	if noReplace {
-		return se, de, true, &Error{Kind: ErrExists, Op: "rename", Path: dst}
+		return se, de, true, &kinds.Error{Kind: kinds.ErrExists, Op: "rename", Path: dst}
 	}
 	switch {
 	case se.IsDir && !de.IsDir:
-		return se, de, true, &Error{Kind: ErrNotDir, Op: "rename", Path: dst}
+		return se, de, true, &kinds.Error{Kind: kinds.ErrNotDir, Op: "rename", Path: dst}
 	case !se.IsDir && de.IsDir:
-		return se, de, true, &Error{Kind: ErrIsDir, Op: "rename", Path: dst}
+		return se, de, true, &kinds.Error{Kind: kinds.ErrIsDir, Op: "rename", Path: dst}
 	case de.IsDir:
-		kids, err := c.ReadDir(ctx, dst)
+		kids, err := w.h.ReadDir(ctx, dst)
 		if err != nil {
 			return se, de, true, err
 		}
-		if len(kids) > 0 || len(c.pendingIn(dst)) > 0 {
-			return se, de, true, &Error{Kind: ErrNotEmpty, Op: "rename", Path: dst}
+		if len(kids) > 0 || len(w.PendingIn(dst)) > 0 {
+			return se, de, true, &kinds.Error{Kind: kinds.ErrNotEmpty, Op: "rename", Path: dst}
 		}
 	}
 	return se, de, true, nil
@@ -292,7 +282,7 @@ func (c *Cache) checkRename(ctx context.Context, src, dst string, noReplace bool
 // src (and under it, for a folder): a session belongs to the old name
 // (and leaves an empty file for a new one); the upload starts over under
 // the new name.
-func (w *writer) abandonSessionsUnder(ctx context.Context, src string, isDir bool) error {
+func (w *Writer) abandonSessionsUnder(ctx context.Context, src string, isDir bool) error {
 	w.mu.Lock()
 	var sessions []*pending
 	for k, pd := range w.byPath {
@@ -313,7 +303,7 @@ func (w *writer) abandonSessionsUnder(ctx context.Context, src string, isDir boo
 // renameJournal moves the pending files at (or under) src to dst, drops
 // the one at dst (dpd), and commits the moved records. spd is the one at
 // src, se and de the entries of src and dst.
-func (w *writer) renameJournal(src, dst string, se, de remote.Entry, spd, dpd *pending, srcOnServer, dstOnServer bool) {
+func (w *Writer) renameJournal(src, dst string, se, de remote.Entry, spd, dpd *pending, srcOnServer, dstOnServer bool) {
 	w.mu.Lock()
 	var moved []*pending
 	prefix := fold(src)
@@ -325,7 +315,7 @@ func (w *writer) renameJournal(src, dst string, se, de remote.Entry, spd, dpd *p
 	if dpd != nil {
 		w.dropLocked(dpd)
 	}
-	var recs []JournalRecord
+	var res []<-chan error
 	for _, pd := range moved {
 		delete(w.byPath, fold(pd.rec.Path))
 		pd.rec.Path = dst + pd.rec.Path[len(src):]
@@ -346,32 +336,33 @@ func (w *writer) renameJournal(src, dst string, se, de remote.Entry, spd, dpd *p
 		}
 		w.byPath[fold(pd.rec.Path)] = pd
 		if pd.isCommitted() {
-			recs = append(recs, pd.rec)
+			res = append(res, w.jrn.put(pd.rec))
 		}
 	}
 	w.broadcastLocked()
 	w.mu.Unlock()
-	if len(recs) > 0 {
-		if err := metadb.PutRecords(w.c.db, recs...); err != nil {
+	for _, r := range res {
+		if err := w.jrn.wait(r); err != nil {
 			w.log.Error("cannot update the upload journal after a rename; the uploads may go to the old name after a crash", "from", src, "to", dst, "err", err)
+			break
 		}
 	}
 }
 
 // renameListings shows a rename from se (the entry of the source) to dst
 // in the listings and drops cached content under both names.
-func (c *Cache) renameListings(w *writer, dst string, se remote.Entry, spd *pending, srcOnServer bool) {
+func (w *Writer) renameListings(dst string, se remote.Entry, spd *pending, srcOnServer bool) {
 	srvSrc := se.Path
 	w.forgetRecentTree(srvSrc)
 	w.setRecent(dst, nil)
 	if !srcOnServer {
 		return
 	}
-	c.listings.RemoveEntry(srvSrc)
-	c.content.Drop(srvSrc, "")
+	w.h.RemoveEntry(srvSrc)
+	w.h.DropContent(srvSrc)
 	if se.IsDir {
-		c.listings.ForgetTree(srvSrc)
-		c.listings.ForgetTree(dst)
+		w.h.ForgetTree(srvSrc)
+		w.h.ForgetTree(dst)
 	}
 	ne := se
 	ne.Path = dst
@@ -379,8 +370,8 @@ func (c *Cache) renameListings(w *writer, dst string, se remote.Entry, spd *pend
 		ne = spd.entry()
 		ne.ETag = ""
 	}
-	c.listings.SetEntry(ne)
-	c.content.Drop(dst, "")
+	w.h.SetEntry(ne)
+	w.h.DropContent(dst)
 }
 
 // abandonSession gives up pd's REST upload session, if it has one: the
@@ -390,7 +381,7 @@ func (c *Cache) renameListings(w *writer, dst string, se remote.Entry, spd *pend
 // next attempt, rename or removal of the file: a session left open keeps
 // the file locked for half an hour, and a placeholder left behind shows
 // an empty file where none should be (both found by internal/matrix).
-func (w *writer) abandonSession(ctx context.Context, pd *pending) error {
+func (w *Writer) abandonSession(ctx context.Context, pd *pending) error {
 	w.mu.Lock()
 	if id := pd.rec.UploadID; id != "" {
 		pd.rec.Abandoned = id
@@ -405,7 +396,7 @@ func (w *writer) abandonSession(ctx context.Context, pd *pending) error {
 // abandoned session and removes the placeholder, forgetting each once
 // the server has confirmed it. It returns the first failure and leaves
 // the rest for the next call.
-func (w *writer) cleanupSession(ctx context.Context, pd *pending) error {
+func (w *Writer) cleanupSession(ctx context.Context, pd *pending) error {
 	w.mu.Lock()
 	rec := pd.rec
 	w.mu.Unlock()
@@ -432,8 +423,8 @@ func (w *writer) cleanupSession(ctx context.Context, pd *pending) error {
 
 // cancelAbandoned cancels rec's abandoned session; a session the server
 // no longer knows counts as cancelled.
-func (w *writer) cancelAbandoned(ctx context.Context, rec JournalRecord) error {
-	cu, ok := w.c.remote.(remote.ChunkedUploader)
+func (w *Writer) cancelAbandoned(ctx context.Context, rec JournalRecord) error {
+	cu, ok := w.remote.(remote.ChunkedUploader)
 	if !ok {
 		return nil
 	}
@@ -447,8 +438,8 @@ func (w *writer) cancelAbandoned(ctx context.Context, rec JournalRecord) error {
 // removePlaceholder deletes the empty file StartUpload created at p; a
 // file someone else put there meanwhile (not empty: the session then went
 // to a conflict name) is not ours to delete.
-func (w *writer) removePlaceholder(ctx context.Context, p string) error {
-	e, err := w.c.remote.Stat(ctx, p)
+func (w *Writer) removePlaceholder(ctx context.Context, p string) error {
+	e, err := w.remote.Stat(ctx, p)
 	switch {
 	case errors.Is(err, remote.ErrNotFound):
 		return nil
@@ -457,7 +448,7 @@ func (w *writer) removePlaceholder(ctx context.Context, p string) error {
 	case e.IsDir || e.Size != 0:
 		return nil
 	}
-	if err := w.c.remote.Delete(ctx, p); err != nil && !errors.Is(err, remote.ErrNotFound) {
+	if err := w.remote.Delete(ctx, p); err != nil && !errors.Is(err, remote.ErrNotFound) {
 		w.log.Warn("cannot remove the empty file an abandoned upload left yet", "path", p, "err", err)
 		return err
 	}

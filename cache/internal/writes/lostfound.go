@@ -1,8 +1,8 @@
-package cache
+package writes
 
-// Locks here (order: top of staging.go): writer.mu, which
+// Locks here (order: top of staging.go): Writer.mu, which
 // toLostFoundLocked is called with and lets go of around the disk work
-// (keepInLostFound takes no lock); pending.commitMu → writer.mu in
+// (keepInLostFound takes no lock); pending.commitMu → Writer.mu in
 // keepLost, which copies with neither held.
 
 import (
@@ -17,7 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/odfb/odfb/cache/internal/metadb"
+	"github.com/odfb/odfb/internal/diskio"
 )
 
 // LostItem is a file the server refused for good; its staged content was
@@ -34,7 +34,7 @@ type LostItem struct {
 // every close() or fsync() of a handle that was open when it was
 // refused: its content is kept in lost+found.
 // It wraps the server's refusal (a *remote.Error), so errors.Is with the
-// remote error kinds gives the errno (ErrTooLarge: EFBIG, ErrInvalidName:
+// remote error kinds gives the errno (kinds.ErrTooLarge: EFBIG, ErrInvalidName:
 // EINVAL, ErrForbidden: EACCES, …).
 type LostError struct {
 	Path string // the server path refused
@@ -150,7 +150,7 @@ func nameMax(dir string) int {
 // pd starts meanwhile); it lets go of w.mu while it works on the disk, so
 // that lookups, reads and other files' uploads go on during the copy of
 // a large file.
-func (w *writer) toLostFoundLocked(pd *pending, cause error) {
+func (w *Writer) toLostFoundLocked(pd *pending, cause error) {
 	path, src, gen := pd.rec.Path, filepath.Join(w.dir, pd.rec.ID), pd.gen
 	w.mu.Unlock()
 	dst, linked, err := w.keepInLostFound(path, src, cause)
@@ -160,10 +160,8 @@ func (w *writer) toLostFoundLocked(pd *pending, cause error) {
 			"path", path, "reason", cause, "err", err)
 		pd.rec.Attempts++
 		pd.rec.LastError = fmt.Sprintf("%v (keeping it in lost+found failed: %v)", cause, err)
-		pd.rec.NextTry = w.c.now().Add(w.opts.RetryMax)
-		if err := metadb.PutRecords(w.c.db, pd.rec); err != nil {
-			w.log.Warn("cannot update the upload journal", "path", path, "err", err)
-		}
+		pd.rec.NextTry = w.now().Add(w.opts.RetryMax)
+		w.jrn.put(pd.rec)
 		return
 	}
 	// lostGen: what lost+found holds. A hard link is the staging file
@@ -185,10 +183,10 @@ func (w *writer) toLostFoundLocked(pd *pending, cause error) {
 			os.Remove(src)
 		}
 	}
-	w.lost = append(w.lost, LostItem{Path: path, File: dst, Reason: cause.Error(), At: w.c.now()})
+	w.lost = append(w.lost, LostItem{Path: path, File: dst, Reason: cause.Error(), At: w.now()})
 	w.log.Error("moved to lost+found", "path", path, "file", dst, "reason", cause)
 	if pd.isCommitted() {
-		metadb.DeleteRecords(w.c.db, pd.rec.ID)
+		w.jrn.del(pd.rec.ID, path, nil)
 	}
 	w.moveLocked(pd, stateLost)
 	pd.lostErr = &LostError{Path: path, File: dst, Err: cause}
@@ -204,7 +202,7 @@ func (w *writer) toLostFoundLocked(pd *pending, cause error) {
 // lost+found under a free name, with a reason file beside it, and makes
 // both durable. It hard-links when it can (no data copied) and copies
 // otherwise; linked says which. It takes no lock.
-func (w *writer) keepInLostFound(p, src string, cause error) (dst string, linked bool, err error) {
+func (w *Writer) keepInLostFound(p, src string, cause error) (dst string, linked bool, err error) {
 	// Two refusals at once may pick the same free name: the link or the
 	// exclusive create of the second fails with EEXIST, and it picks again.
 	for try := 0; ; try++ {
@@ -226,7 +224,7 @@ func (w *writer) keepInLostFound(p, src string, cause error) (dst string, linked
 	if err != nil {
 		return "", false, err
 	}
-	reason := fmt.Sprintf("path: %s\ntime: %s\nreason: %v\n", p, w.c.now().Format(time.RFC3339), cause)
+	reason := fmt.Sprintf("path: %s\ntime: %s\nreason: %v\n", p, w.now().Format(time.RFC3339), cause)
 	if err := writeSynced(dst+reasonExt, []byte(reason)); err != nil {
 		w.log.Warn("cannot write the reason file beside a lost+found file", "file", dst, "err", err)
 	}
@@ -248,7 +246,7 @@ func (w *writer) keepInLostFound(p, src string, cause error) (dst string, linked
 // was open), the refusal — after what was written since the refusal has
 // been copied over its lost+found copy, so that nothing written is lost.
 // Called with p.commitMu held.
-func (w *writer) keepLost(p *pending) error {
+func (w *Writer) keepLost(p *pending) error {
 	w.mu.Lock()
 	le, _ := p.lostErr.(*LostError)
 	gen, copied := p.gen, p.lostGen
@@ -311,33 +309,18 @@ var (
 	openCopySource = func(name string) (io.ReadCloser, error) { return os.Open(name) }
 )
 
+// copyFile copies src to a new file dst, fsynced.
 func copyFile(src, dst string) error {
 	in, err := openCopySource(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return diskio.CopyFile(in, dst, true)
 }
 
 // LostFound lists what lost+found holds (from this run and earlier ones).
-func (c *Cache) LostFound() []LostItem {
-	w := c.wr()
-	if w == nil {
-		return nil
-	}
+func (w *Writer) LostFound() []LostItem {
 	var out []LostItem
 	filepath.WalkDir(w.lostDir, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || strings.HasSuffix(p, reasonExt) {

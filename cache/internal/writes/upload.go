@@ -1,10 +1,10 @@
-package cache
+package writes
 
-// Locks here (order: top of staging.go): writer.mu around every change of
-// a pending file's state, upCtl.readMu (never with writer.mu) around each
+// Locks here (order: top of staging.go): Writer.mu around every change of
+// a pending file's state, upCtl.readMu (never with Writer.mu) around each
 // read of a staging file by a PUT. Sends, and the disposal of an
 // uploaded file's staging file (retireStagingLocked), run without
-// writer.mu.
+// Writer.mu.
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/odfb/odfb/cache/internal/kinds"
 	"github.com/odfb/odfb/cache/internal/metadb"
 	"github.com/odfb/odfb/remote"
 )
@@ -30,14 +31,14 @@ type uploadOffsetter interface {
 
 // run is the scheduler: it starts uploads that are due, up to Transfers
 // at a time, and sleeps until the next one is.
-func (w *writer) run() {
+func (w *Writer) run() {
 	defer w.wg.Done()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		next := w.schedule()
 		if !next.IsZero() {
-			d := max(next.Sub(w.c.now()), 10*time.Millisecond)
+			d := max(next.Sub(w.now()), 10*time.Millisecond)
 			timer.Reset(d)
 		}
 		select {
@@ -51,7 +52,7 @@ func (w *writer) run() {
 
 // dueLocked reports whether pd may start uploading now; when it may later,
 // when is that time.
-func (w *writer) dueLocked(pd *pending, now time.Time) (bool, time.Time) {
+func (w *Writer) dueLocked(pd *pending, now time.Time) (bool, time.Time) {
 	force := pd.forced > 0
 	if pd.isGone() || pd.isUploading() || pd.holds > 0 || pd.mutating > 0 || !pd.isCommitted() || pd.savedGen != pd.gen && !force && !w.closing {
 		return false, time.Time{}
@@ -75,10 +76,10 @@ func (w *writer) dueLocked(pd *pending, now time.Time) (bool, time.Time) {
 	return true, time.Time{}
 }
 
-func (w *writer) schedule() time.Time {
+func (w *Writer) schedule() time.Time {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	now := w.c.now()
+	now := w.now()
 	var next time.Time
 	for _, pd := range w.byPath {
 		if w.active >= w.opts.Transfers {
@@ -133,7 +134,7 @@ type upCtl struct {
 }
 
 // upload runs one attempt and records its outcome.
-func (w *writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) {
+func (w *Writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) {
 	etag, err := w.send(pd, ctl, rec)
 	w.mu.Lock()
 	canceled := ctl.canceled && err != nil
@@ -192,7 +193,7 @@ func (w *writer) upload(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64) 
 // now uploaded and not open, it returns the disposal of its staging file,
 // to be run without w.mu before the caller moves it to uploaded (nil
 // otherwise).
-func (w *writer) uploadedLocked(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64, etag string) func() {
+func (w *Writer) uploadedLocked(pd *pending, ctl *upCtl, rec JournalRecord, gen uint64, etag string) func() {
 	w.authErr = ""
 	pd.lastErr = nil
 	pd.uploadedGen = gen
@@ -204,9 +205,7 @@ func (w *writer) uploadedLocked(pd *pending, ctl *upCtl, rec JournalRecord, gen 
 		if mtimeLeft && gen == pd.gen {
 			pd.rec.ContentDone = true
 		}
-		if err := metadb.PutRecords(w.c.db, pd.rec); err != nil {
-			w.log.Warn("cannot update the upload journal", "path", pd.rec.Path, "err", err)
-		}
+		w.jrn.put(pd.rec)
 		return nil
 	}
 	if pd.rec.ModTimeSet {
@@ -215,22 +214,29 @@ func (w *writer) uploadedLocked(pd *pending, ctl *upCtl, rec JournalRecord, gen 
 		pd.rec.ModTimeSet = false
 	}
 	pd.rec.ContentDone = false
-	if err := metadb.DeleteRecords(w.c.db, pd.rec.ID); err != nil {
-		w.log.Warn("cannot remove a finished upload from the journal; it will be sent again", "path", pd.rec.Path, "err", err)
-	}
+	gone := w.jrn.del(pd.rec.ID, pd.rec.Path, nil)
 	if pd.opens > 0 {
 		w.moveLocked(pd, stateLocal)
 		return nil
 	}
 	delete(w.byPath, fold(pd.rec.Path))
-	return w.retireStagingLocked(pd, ctl, rec, etag)
+	retire := w.retireStagingLocked(pd, ctl, rec, etag)
+	if retire == nil {
+		return nil
+	}
+	return func() {
+		// The staging file becomes content (or goes) only once no record
+		// names it.
+		w.jrn.wait(gone)
+		retire()
+	}
 }
 
 // failedLocked records a failed attempt that is retried: backoff
 // (doubling from RetryBase up to RetryMax; a server's Retry-After wins),
 // the credentials' or the server's state for Status and retryFailedNow,
 // and the journal.
-func (w *writer) failedLocked(pd *pending, rec JournalRecord, err error) {
+func (w *Writer) failedLocked(pd *pending, rec JournalRecord, err error) {
 	pd.rec.Attempts++
 	pd.rec.LastError = err.Error()
 	delay := w.opts.RetryBase << min(pd.rec.Attempts-1, 16)
@@ -245,24 +251,22 @@ func (w *writer) failedLocked(pd *pending, rec JournalRecord, err error) {
 	if errors.Is(err, remote.ErrAuth) || errors.Is(err, remote.ErrUnavailable) {
 		w.stalled.Store(true)
 	}
-	pd.rec.NextTry = w.c.now().Add(delay)
+	pd.rec.NextTry = w.now().Add(delay)
 	w.log.Warn("upload failed; it stays queued and is retried", "path", rec.Path, "attempt", pd.rec.Attempts, "retry_in", delay.Round(time.Second).String(), "err", err)
-	if err := metadb.PutRecords(w.c.db, pd.rec); err != nil {
-		w.log.Warn("cannot update the upload journal", "path", pd.rec.Path, "err", err)
-	}
+	w.jrn.put(pd.rec)
 }
 
-// retryFailedNow sends again at once the uploads that are waiting out a
+// RetryFailedNow sends again at once the uploads that are waiting out a
 // backoff because the credentials were refused or the server could not be
 // reached: the server has just answered a listing, so the login was
 // renewed (`odfb login` again, a new cookie file) or the network is back,
 // and waiting up to RetryMax for nothing would leave data unsent.
-func (w *writer) retryFailedNow() {
+func (w *Writer) RetryFailedNow() {
 	if !w.stalled.Swap(false) {
 		return // called after every answer: nothing waits for one
 	}
 	w.mu.Lock()
-	now := w.c.now()
+	now := w.now()
 	n := 0
 	for _, pd := range w.byPath {
 		if pd.isUploading() || pd.lastErr == nil || !pd.rec.NextTry.After(now) {
@@ -310,7 +314,7 @@ type progressReader struct {
 	size int64 // of the whole file
 	max  *atomic.Int64
 	pd   *pending
-	w    *writer
+	w    *Writer
 	ctl  *upCtl
 }
 
@@ -340,7 +344,7 @@ func (p *progressReader) ReadAt(b []byte, off int64) (int, error) {
 
 // send uploads rec's staged content (and its explicit mtime) and returns
 // the new ETag.
-func (w *writer) send(pd *pending, ctl *upCtl, rec JournalRecord) (string, error) {
+func (w *Writer) send(pd *pending, ctl *upCtl, rec JournalRecord) (string, error) {
 	ctx := ctl.ctx
 	if rec.Abandoned != "" || rec.Placeholder {
 		// An earlier session's lock or placeholder is still on the
@@ -350,9 +354,9 @@ func (w *writer) send(pd *pending, ctl *upCtl, rec JournalRecord) (string, error
 			return "", err
 		}
 		w.mu.Lock()
-		r := pd.rec
+		res := w.jrn.put(pd.rec)
 		w.mu.Unlock()
-		if err := metadb.PutRecords(w.c.db, r); err != nil {
+		if err := w.jrn.wait(res); err != nil {
 			return "", err
 		}
 	}
@@ -407,7 +411,7 @@ func (w *writer) send(pd *pending, ctl *upCtl, rec JournalRecord) (string, error
 		w.mu.Lock()
 		path := pd.rec.Path
 		w.mu.Unlock()
-		if err := w.c.remote.SetModTime(ctx, path, rec.ModTime); err != nil {
+		if err := w.remote.SetModTime(ctx, path, rec.ModTime); err != nil {
 			// The content is there: only the mtime is left.
 			w.mu.Lock()
 			pd.rec.ContentDone, pd.rec.ETag = true, etag
@@ -421,9 +425,9 @@ func (w *writer) send(pd *pending, ctl *upCtl, rec JournalRecord) (string, error
 
 // put sends a file in one PUT, or its conflict copy on a 412. It returns
 // the new ETag and the path the content went to.
-func (w *writer) put(ctx context.Context, rec JournalRecord, body io.ReaderAt, size int64) (string, string, error) {
+func (w *Writer) put(ctx context.Context, rec JournalRecord, body io.ReaderAt, size int64) (string, string, error) {
 	opts := remote.PutOptions{IfMatch: rec.BaseETag, IfNoneMatch: rec.New}
-	etag, err := w.c.remote.Put(ctx, rec.Path, body, size, opts)
+	etag, err := w.remote.Put(ctx, rec.Path, body, size, opts)
 	if err == nil || !(errors.Is(err, remote.ErrPrecondition) || errors.Is(err, remote.ErrExists)) {
 		return etag, rec.Path, err
 	}
@@ -434,8 +438,8 @@ func (w *writer) put(ctx context.Context, rec JournalRecord, body io.ReaderAt, s
 		return etag, rec.Path, nil
 	}
 	for i := 1; i <= 50; i++ {
-		name := conflictName(rec.Path, w.c.now(), w.opts.Hostname, i)
-		etag, err = w.c.remote.Put(ctx, name, body, size, remote.PutOptions{IfNoneMatch: true})
+		name := conflictName(rec.Path, w.now(), w.opts.Hostname, i)
+		etag, err = w.remote.Put(ctx, name, body, size, remote.PutOptions{IfNoneMatch: true})
 		if err == nil {
 			w.conflictLogged(rec.Path, name)
 			return etag, name, nil
@@ -451,12 +455,12 @@ func (w *writer) put(ctx context.Context, rec JournalRecord, body io.ReaderAt, s
 // session id and confirmed offset in the journal after every chunk. On a
 // server without the REST API (a plain WebDAV server: the remote has no
 // ChunkedUploader, or its calls answer ErrNotSupported) the file is too
-// large for that server: ErrTooLarge, which sends it to lost+found (and
+// large for that server: kinds.ErrTooLarge, which sends it to lost+found (and
 // is EFBIG for --sync-upload).
-func (w *writer) chunked(ctx context.Context, pd *pending, ctl *upCtl, rec JournalRecord, body func(int64) io.ReaderAt, size int64) (string, string, error) {
-	noChunks := &Error{Kind: ErrTooLarge, Op: "upload", Path: rec.Path,
+func (w *Writer) chunked(ctx context.Context, pd *pending, ctl *upCtl, rec JournalRecord, body func(int64) io.ReaderAt, size int64) (string, string, error) {
+	noChunks := &kinds.Error{Kind: kinds.ErrTooLarge, Op: "upload", Path: rec.Path,
 		Detail: fmt.Sprintf("%d bytes is over --put-limit (%d) and this server has no chunked upload", size, w.opts.PutLimit)}
-	cu, ok := w.c.remote.(remote.ChunkedUploader)
+	cu, ok := w.remote.(remote.ChunkedUploader)
 	if !ok {
 		return "", "", noChunks
 	}
@@ -472,7 +476,7 @@ func (w *writer) chunked(ctx context.Context, pd *pending, ctl *upCtl, rec Journ
 
 // session runs the REST upload session for chunked. It returns the new
 // ETag (FinishUpload's answer) and the path the content went to.
-func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pending, ctl *upCtl, rec JournalRecord, body func(int64) io.ReaderAt, size int64) (string, string, error) {
+func (w *Writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pending, ctl *upCtl, rec JournalRecord, body func(int64) io.ReaderAt, size int64) (string, string, error) {
 	path, err := w.sessionTarget(ctx, rec)
 	if err != nil {
 		return "", "", err
@@ -480,9 +484,9 @@ func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pen
 	save := func(id string, off int64) error {
 		w.mu.Lock()
 		pd.rec.UploadID, pd.rec.Offset = id, off
-		r := pd.rec
+		res := w.jrn.put(pd.rec)
 		w.mu.Unlock()
-		return metadb.PutRecords(w.c.db, r)
+		return w.jrn.wait(res)
 	}
 	for restart := 0; restart < 3; restart++ {
 		id, off, err := w.resumeOffset(ctx, path, rec.UploadID, rec.Offset)
@@ -522,7 +526,7 @@ func (w *writer) session(ctx context.Context, cu remote.ChunkedUploader, pd *pen
 
 // cancelGiven cancels session id (if any) at path; a session the server
 // no longer knows counts as cancelled.
-func (w *writer) cancelGiven(ctx context.Context, cu remote.ChunkedUploader, path, id string) error {
+func (w *Writer) cancelGiven(ctx context.Context, cu remote.ChunkedUploader, path, id string) error {
 	if id == "" {
 		return nil
 	}
@@ -537,11 +541,11 @@ func (w *writer) cancelGiven(ctx context.Context, cu remote.ChunkedUploader, pat
 // no If-Match: the version is checked first (one PROPFIND, for large
 // files only), and a file changed on the server meanwhile sends ours to a
 // conflict copy. A session being resumed keeps its path.
-func (w *writer) sessionTarget(ctx context.Context, rec JournalRecord) (string, error) {
+func (w *Writer) sessionTarget(ctx context.Context, rec JournalRecord) (string, error) {
 	if rec.UploadID != "" || (rec.BaseETag == "" && !rec.New) {
 		return rec.Path, nil
 	}
-	e, err := w.c.remote.Stat(ctx, rec.Path)
+	e, err := w.remote.Stat(ctx, rec.Path)
 	switch {
 	case err == nil && (rec.New || !sameETag(e.ETag, rec.BaseETag)):
 		path := w.freeConflictName(ctx, rec.Path)
@@ -557,11 +561,11 @@ func (w *writer) sessionTarget(ctx context.Context, rec JournalRecord) (string, 
 // resumeOffset asks the server where session id stands, when the remote
 // can say (a session it no longer knows starts over: id ""); otherwise
 // the journal's offset is taken.
-func (w *writer) resumeOffset(ctx context.Context, path, id string, off int64) (string, int64, error) {
+func (w *Writer) resumeOffset(ctx context.Context, path, id string, off int64) (string, int64, error) {
 	if id == "" {
 		return id, off, nil
 	}
-	uo, ok := w.c.remote.(uploadOffsetter)
+	uo, ok := w.remote.(uploadOffsetter)
 	if !ok {
 		return id, off, nil
 	}
@@ -579,7 +583,7 @@ func (w *writer) resumeOffset(ctx context.Context, path, id string, off int64) (
 // (and saved) unless it resumes id at off, continued chunk by chunk
 // (each confirmed offset saved), finished. It returns the new ETag;
 // ErrUploadGone when the server lost the session.
-func (w *writer) sessionAttempt(ctx context.Context, cu remote.ChunkedUploader, ctl *upCtl, path, id string, off int64,
+func (w *Writer) sessionAttempt(ctx context.Context, cu remote.ChunkedUploader, ctl *upCtl, path, id string, off int64,
 	body func(int64) io.ReaderAt, size int64, save func(string, int64) error) (string, error) {
 	chunk := w.opts.ChunkSize
 	var err error
@@ -627,40 +631,43 @@ func (w *writer) sessionAttempt(ctx context.Context, cu remote.ChunkedUploader, 
 // ETag the server returned, so that the next ls costs no PROPFIND. Office
 // files, which SharePoint rewrites after upload, are listed again from
 // the server instead.
-func (w *writer) recordUploaded(rec JournalRecord, etag, sentTo string, written time.Time) {
-	c := w.c
+func (w *Writer) recordUploaded(rec JournalRecord, etag, sentTo string, written time.Time) {
 	if sentTo != "" && !strings.EqualFold(sentTo, rec.Path) {
 		// A conflict: ours went up as a copy, and the server's version
 		// stays at rec.Path. List the copy; ask again for the original,
 		// whose ETag and size are the server's, not ours.
-		c.Invalidate(remote.Dir(rec.Path))
+		w.h.Invalidate(remote.Dir(rec.Path))
 		rec.Path = sentTo
 	}
 	if officeFile(rec.Path) || etag == "" {
-		c.Invalidate(remote.Dir(rec.Path))
+		w.h.Invalidate(remote.Dir(rec.Path))
 		return
 	}
 	st, err := os.Stat(filepath.Join(w.dir, rec.ID))
 	if err != nil {
 		return
 	}
-	now := c.now()
+	now := w.now()
 	mt := written
 	if rec.ModTimeSet {
 		// The server holds the application's time now; a kept time of
 		// this version (uploaded before the mtime was set) must not hide it.
 		mt = rec.ModTime
-		c.forgetMtimes([]string{etag, rec.BaseETag})
+		if err := metadb.ForgetMtimes(w.db, []string{etag, rec.BaseETag}); err != nil {
+			w.log.Warn("cannot forget the mtimes of replaced versions", "err", err)
+		}
 	} else if sentTo != "" {
-		c.keepMtime(etag, rec.BaseETag, mt)
+		if err := metadb.KeepMtime(w.db, etag, rec.BaseETag, mt); err != nil {
+			w.log.Warn("cannot record the mtime of an uploaded file; it will show the server's time", "path", rec.Path, "err", err)
+		}
 	}
 	e := remote.Entry{Path: rec.Path, Size: st.Size(), ModTime: mt, ServerModTime: now, ETag: etag}
-	c.listings.SetEntry(e)
+	w.h.SetEntry(e)
 	w.setRecent(rec.Path, &e)
 	if rec.ModTimeSet {
 		// A PROPPATCH may make a new version (SharePoint can bump the
 		// ETag): ask the server again before the next edit relies on it.
-		c.Invalidate(remote.Dir(rec.Path))
+		w.h.Invalidate(remote.Dir(rec.Path))
 	}
 }
 
@@ -681,7 +688,7 @@ func (w *writer) recordUploaded(rec JournalRecord, etag, sentTo string, written 
 // unlink of the path in that moment may drop the content before it is
 // adopted; the record left then names a version no listing shows, and
 // goes with the next version of the path or with LRU eviction.
-func (w *writer) retireStagingLocked(pd *pending, ctl *upCtl, rec JournalRecord, etag string) func() {
+func (w *Writer) retireStagingLocked(pd *pending, ctl *upCtl, rec JournalRecord, etag string) func() {
 	src := filepath.Join(w.dir, pd.rec.ID)
 	ok := ctl.sentTo != "" && ctl.sentTo == rec.Path && etag != "" && !officeFile(rec.Path) &&
 		pd.rec.Path == rec.Path && !pd.isGone() && pd.mutating == 0 && pd.fetched && pd.f == nil
@@ -689,7 +696,7 @@ func (w *writer) retireStagingLocked(pd *pending, ctl *upCtl, rec JournalRecord,
 	return func() {
 		if ok {
 			if st, err := os.Stat(src); err == nil && st.Size() == size {
-				if w.c.content.Adopt(rec.Path, etag, st.Size(), src) {
+				if w.h.AdoptContent(rec.Path, etag, st.Size(), src) {
 					return
 				}
 			}
@@ -712,12 +719,12 @@ func officeFile(p string) bool {
 // serverHasOurs reports whether the file at p on the server has exactly
 // size bytes equal to body (one PROPFIND and, when the size matches, one
 // GET; only after a 412).
-func (w *writer) serverHasOurs(ctx context.Context, p string, body io.ReaderAt, size int64) (string, bool) {
-	e, err := w.c.remote.Stat(ctx, p)
+func (w *Writer) serverHasOurs(ctx context.Context, p string, body io.ReaderAt, size int64) (string, bool) {
+	e, err := w.remote.Stat(ctx, p)
 	if err != nil || e.IsDir || e.Size != size {
 		return "", false
 	}
-	rc, info, err := w.c.remote.Get(ctx, p, 0, -1)
+	rc, info, err := w.remote.Get(ctx, p, 0, -1)
 	if err != nil {
 		return "", false
 	}

@@ -1,9 +1,11 @@
-package cache
+package writes
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -28,7 +30,7 @@ func TestPendingMoves(t *testing.T) {
 			}
 		}
 	}
-	w := &writer{log: quietLogger(t)}
+	w := &Writer{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	p := &pending{state: stateUploaded}
 	if w.moveLocked(p, stateQueued) || p.state != stateQueued {
 		t.Errorf("an illegal move must be reported (and made): %v", p.state)
@@ -36,16 +38,14 @@ func TestPendingMoves(t *testing.T) {
 }
 
 // stateOf returns the state of the pending file held for p.
-func stateOf(c *Cache, pd *pending) pstate {
-	w := c.wr()
+func stateOf(w *testWriter, pd *pending) pstate {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return pd.state
 }
 
-func pendingOf(t *testing.T, c *Cache, p string) *pending {
+func pendingOf(t *testing.T, w *testWriter, p string) *pending {
 	t.Helper()
-	w := c.wr()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	pd := w.byPath[fold(p)]
@@ -59,7 +59,7 @@ func pendingOf(t *testing.T, c *Cache, p string) *pending {
 // API and checks the state it leaves, and the server's side.
 func TestPendingTransitions(t *testing.T) {
 	ctx := context.Background()
-	open := func(t *testing.T, c *Cache, p string, data string) *WriteHandle {
+	open := func(t *testing.T, c *testWriter, p string, data string) *WriteHandle {
 		t.Helper()
 		h, err := c.OpenWrite(ctx, p, true, false, true)
 		if err != nil {
@@ -253,4 +253,28 @@ func TestPendingCrashTransitions(t *testing.T) {
 			t.Fatalf("%d uploads left", c.PendingUploads())
 		}
 	})
+}
+
+// TestUploadedLocked: the one decision of "is this version on the
+// server" that Sync and a --sync-upload flush share.
+func TestUploadedLocked(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		p             *pending
+		gen           uint64
+		content, done bool
+	}{
+		{"never uploaded", &pending{}, 1, false, false},
+		{"this version up", &pending{uploadedGen: 1}, 1, true, true},
+		{"a later version up", &pending{uploadedGen: 2}, 1, true, true},
+		{"an older version up", &pending{uploadedGen: 1}, 2, false, false},
+		{"uploading again", &pending{uploadedGen: 1, state: stateUploading}, 1, false, false},
+		{"content up, mtime still to set", &pending{uploadedGen: 1, rec: JournalRecord{ContentDone: true, ModTimeSet: true}}, 1, true, false},
+		{"content up, mtime set with it", &pending{uploadedGen: 1, rec: JournalRecord{ModTimeSet: true}}, 1, true, true},
+	} {
+		content, done := c.p.uploadedLocked(c.gen)
+		if content != c.content || done != c.done {
+			t.Errorf("%s: content %v done %v, want %v %v", c.name, content, done, c.content, c.done)
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package cache
+package writes
 
 import (
 	"context"
@@ -36,21 +36,21 @@ func conflictName(p string, t time.Time, host string, n int) string {
 }
 
 // freeConflictName finds a conflict name the server does not hold.
-func (w *writer) freeConflictName(ctx context.Context, p string) string {
+func (w *Writer) freeConflictName(ctx context.Context, p string) string {
 	for i := 1; i < 50; i++ {
-		name := conflictName(p, w.c.now(), w.opts.Hostname, i)
-		if _, err := w.c.remote.Stat(ctx, name); errors.Is(err, remote.ErrNotFound) {
+		name := conflictName(p, w.now(), w.opts.Hostname, i)
+		if _, err := w.remote.Stat(ctx, name); errors.Is(err, remote.ErrNotFound) {
 			return name
 		}
 	}
-	return conflictName(p, w.c.now(), w.opts.Hostname, 50)
+	return conflictName(p, w.now(), w.opts.Hostname, 50)
 }
 
 // conflictLogged records and logs a conflict copy.
-func (w *writer) conflictLogged(p, copyName string) {
+func (w *Writer) conflictLogged(p, copyName string) {
 	w.log.Warn("file changed on the server while edited here; both versions are kept", "path", p, "ours", copyName)
 	w.mu.Lock()
-	w.conflicts = append(w.conflicts, ConflictItem{Path: p, Copy: copyName, At: w.c.now()})
+	w.conflicts = append(w.conflicts, ConflictItem{Path: p, Copy: copyName, At: w.now()})
 	w.mu.Unlock()
-	w.c.Invalidate(remote.Dir(p))
+	w.h.Invalidate(remote.Dir(p))
 }

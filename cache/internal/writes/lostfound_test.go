@@ -1,4 +1,4 @@
-package cache
+package writes
 
 import (
 	"bytes"
@@ -154,15 +154,15 @@ func TestLookupDuringLostFoundCopy(t *testing.T) {
 	// The copy is running (held). Each of these takes the writer lock.
 	answered := make(chan error, 1)
 	go func() {
-		if e, err := c.Lookup(ctx, "/d", "big.bin"); err != nil || e.Size != int64(len(data)) {
+		if e, err := c.h.Stat(ctx, "/d/big.bin"); err != nil || e.Size != int64(len(data)) {
 			answered <- fmt.Errorf("lookup big.bin: %+v, %v", e, err)
 			return
 		}
-		if _, err := c.Lookup(ctx, "/d", "other.txt"); err != nil {
+		if _, err := c.h.Stat(ctx, "/d/other.txt"); err != nil {
 			answered <- fmt.Errorf("lookup other.txt: %v", err)
 			return
 		}
-		kids, err := c.ReadDir(ctx, "/d")
+		kids, err := c.h.ReadDir(ctx, "/d")
 		if err != nil || len(kids) != 2 {
 			answered <- fmt.Errorf("readdir /d: %d entries, %v", len(kids), err)
 			return
@@ -194,7 +194,7 @@ func TestLookupDuringLostFoundCopy(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("lost+found copy: %d bytes, %v; want the %d bytes written", len(got), err, len(data))
 	}
-	if _, err := c.Lookup(ctx, "/d", "big.bin"); !errors.Is(err, remote.ErrNotFound) {
+	if _, err := c.h.Stat(ctx, "/d/big.bin"); !errors.Is(err, remote.ErrNotFound) {
 		t.Fatalf("lookup after the move: %v, want not found", err)
 	}
 }
