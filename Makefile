@@ -14,7 +14,7 @@ TEST_TIMEOUT ?= 25m
 # `go run` (nothing to install; the first run downloads it).
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build test lint vet fmt-check staticcheck complexity demo bench soak install clean
+.PHONY: all build man test lint vet fmt-check staticcheck complexity demo bench soak install deb clean
 
 all: build
 
@@ -22,6 +22,12 @@ build:
 	@mkdir -p bin
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/odfb ./cmd/odfb
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/spemu ./cmd/spemu
+
+# Man pages odfb(1), mount.odfb(8) and the bash/zsh completions, written
+# by odfb itself from the flag definitions --help prints (cmd/odfb/usage.go).
+man: build
+	@mkdir -p bin/man
+	bin/odfb gendocs bin/man
 
 lint: fmt-check vet staticcheck complexity
 
@@ -62,12 +68,31 @@ demo: build
 bench: build
 	@./scripts/bench.sh
 
-install: build
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/sbin
+install: build man
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/sbin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions
 	install -m 0755 bin/odfb $(DESTDIR)$(PREFIX)/bin/odfb
 	install -m 0755 bin/spemu $(DESTDIR)$(PREFIX)/bin/spemu
+	install -m 0644 bin/man/odfb.1 $(DESTDIR)$(PREFIX)/share/man/man1/odfb.1
+	install -m 0644 bin/man/mount.odfb.8 $(DESTDIR)$(PREFIX)/share/man/man8/mount.odfb.8
+	install -m 0644 bin/man/odfb.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/odfb
+	install -m 0644 bin/man/_odfb $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_odfb
 	# mount(8) looks for mount.<type> helpers in /sbin only.
 	ln -sf $(PREFIX)/bin/odfb $(DESTDIR)/sbin/mount.odfb
+
+# Debian package bin/odfb_VERSION_ARCH.deb (packaging/deb/build.sh):
+# the binary, /sbin/mount.odfb, the systemd unit, man pages, completions
+# and docs; Depends: fuse3. DEB_VERSION is the version dpkg sees: a tag
+# v1.2.3 gives 1.2.3, an untagged commit 0.0~gitYYYYMMDD.HASH.
+DEB_VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null) && echo $${v\#v} | tr - '~' || \
+	echo 0.0~git$$(git log -1 --format=%cd --date=format:%Y%m%d).$$(git rev-parse --short HEAD))
+# The packaged binary is static (CGO_ENABLED=0): it depends on no shared
+# library, so on nothing but fuse3.
+deb: man
+	@mkdir -p bin/deb
+	CGO_ENABLED=0 $(GO) build -trimpath -buildmode=pie -ldflags '$(LDFLAGS)' -o bin/deb/odfb ./cmd/odfb
+	./packaging/deb/build.sh '$(DEB_VERSION)'
 
 clean:
 	rm -rf bin

@@ -60,6 +60,14 @@ type Options struct {
 	ResponseTimeout time.Duration
 	// Transport replaces the HTTP transport (tests). CAFile is then ignored.
 	Transport http.RoundTripper
+	// WrapTransport, when set, wraps the transport (Transport or the
+	// built-in one): an observer such as internal/metrics sees every
+	// request sent and every answer, retries included.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// OnThrottle, when set, is called for every throttled answer (429,
+	// 503, a 401 that is throttling) with the wait before the retry (0
+	// when no retry is left).
+	OnThrottle func(status int, wait time.Duration)
 }
 
 // Client talks WebDAV (and SharePoint REST where available) to one library.
@@ -183,6 +191,9 @@ func New(opts Options) (*Client, error) {
 			return nil, err
 		}
 		rt = t
+	}
+	if opts.WrapTransport != nil {
+		rt = opts.WrapTransport(rt)
 	}
 	c.hc = &http.Client{
 		Transport: rt,

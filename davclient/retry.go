@@ -157,6 +157,7 @@ func (c *Client) do(ctx context.Context, k call) (*reply, error) {
 			w := retryAfter(resp, time.Now())
 			asked := w
 			if attempt >= c.opts.MaxRetries {
+				c.throttled(st, 0)
 				e := statusError(k.op, k.path, resp)
 				release()
 				return nil, e
@@ -170,6 +171,7 @@ func (c *Client) do(ctx context.Context, k call) (*reply, error) {
 				w = c.opts.MaxRetryWait
 			}
 			c.log.Info("davclient: throttled; waiting", "op", k.op, "path", k.path, "status", st, "retry_after", asked, "wait", w, "attempt", attempt+1)
+			c.throttled(st, w)
 			if err := sleep(ctx, w); err != nil {
 				return fail(remote.ErrUnavailable, 0, err)
 			}
@@ -327,6 +329,13 @@ func permanentNetError(err error) bool {
 	var hn x509.HostnameError
 	var ci x509.CertificateInvalidError
 	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci)
+}
+
+// throttled tells Options.OnThrottle about a throttled answer.
+func (c *Client) throttled(status int, wait time.Duration) {
+	if c.opts.OnThrottle != nil {
+		c.opts.OnThrottle(status, wait)
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

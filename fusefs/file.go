@@ -44,7 +44,12 @@ func (f *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	if f.wh == nil {
 		// Cached content goes from the cached file to the kernel's
 		// reply (splice where the kernel has it) without a copy here.
+		onRead := f.root.opts.OnRead
+		hit := onRead == nil || f.h.Cached(off, len(dest))
 		file, n, err := f.h.ReadSpliced(ctx, dest, off)
+		if onRead != nil && n > 0 {
+			onRead(hit, n)
+		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, f.root.fail(ctx, "read", f.path, err)
 		}

@@ -19,7 +19,7 @@ import "github.com/hanwen/go-fuse/v2/fuse"
 // Release also counts the releases in flight for kernelio.go.
 type hardFS struct {
 	fuse.RawFileSystem
-	root *Root
+	roots []*Root // every library's root (one, unless MountLibraries)
 }
 
 func (h hardFS) Lookup(_ <-chan struct{}, in *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
@@ -76,8 +76,16 @@ func (h hardFS) Fsync(_ <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
 }
 
 func (h hardFS) Release(_ <-chan struct{}, in *fuse.ReleaseIn) {
-	h.root.releasing.Add(1)
-	defer h.root.releasing.Add(-1)
+	// Counted in every library's root: a release in flight anywhere
+	// makes each root's kernel-I/O records careful (kernelio.go).
+	for _, r := range h.roots {
+		r.releasing.Add(1)
+	}
+	defer func() {
+		for _, r := range h.roots {
+			r.releasing.Add(-1)
+		}
+	}()
 	h.RawFileSystem.Release(nil, in)
 }
 

@@ -14,10 +14,7 @@ import (
 // it has no path any more (see detach).
 type node struct {
 	fs.Inode
-
-	// root is set on nodes numbered through childInode, whose numbers
-	// are given back at forget (OnForget).
-	root *Root
+	lib *Root // the library this node is in (nil for the Root itself)
 
 	mu   sync.Mutex
 	gone *fuse.Attr // attributes when unlinked or replaced, for fstat on open descriptors
@@ -82,7 +79,7 @@ func (n *node) childInode(ctx context.Context, name string, mode uint32, a *fuse
 	}
 	r := rootOf(&n.Inode)
 	a.Ino = r.inos.take(a.Ino)
-	return n.NewInode(ctx, &node{root: r}, fs.StableAttr{Mode: mode, Ino: a.Ino})
+	return n.NewInode(ctx, &node{lib: r}, fs.StableAttr{Mode: mode, Ino: a.Ino})
 }
 
 // childIno is the inode number the file name of n has or would get now
@@ -97,8 +94,8 @@ func (n *node) childIno(name string, hash uint64) uint64 {
 
 // OnForget gives the node's number back once the kernel forgot it.
 func (n *node) OnForget() {
-	if n.root != nil {
-		n.root.inos.release(n.StableAttr().Ino)
+	if n.lib != nil {
+		n.lib.inos.release(n.StableAttr().Ino)
 	}
 }
 

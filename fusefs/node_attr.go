@@ -17,7 +17,7 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 	r := rootOf(&n.Inode)
 	p := serverPath(&n.Inode)
 	_, parent := n.Parent()
-	detached := parent == nil && n.Root() != &n.Inode // unlinked or replaced while open
+	detached := parent == nil && n.lib != nil // unlinked or replaced while open (a Root has no lib)
 	gone, kept := n.goneAttr()
 	if _, isFile := fh.(*fileHandle); detached && kept && !isFile {
 		// A folder (or a file without its handle) that lost its name:

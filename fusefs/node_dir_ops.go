@@ -39,7 +39,7 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 		// kernel: with one inode for both, rename("a.txt", "A.txt")
 		// would be a same-file rename the kernel answers itself with
 		// success, and the case change would never reach the server.
-		out.Attr.Ino = aliasIno(remote.Join(dir, srv))
+		out.Attr.Ino = r.aliasIno(remote.Join(dir, srv))
 		out.SetEntryTimeout(0)
 		out.SetAttrTimeout(0)
 	}
@@ -48,7 +48,7 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 		mode = syscall.S_IFDIR
 	}
 	if names.ToLocal(e.Name()) != name {
-		return n.NewInode(ctx, &node{}, fs.StableAttr{Mode: mode, Ino: out.Attr.Ino}), 0
+		return n.NewInode(ctx, &node{lib: r}, fs.StableAttr{Mode: mode, Ino: out.Attr.Ino}), 0
 	}
 	return n.childInode(ctx, name, mode, &out.Attr), 0
 }
@@ -84,7 +84,7 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 		if k.IsDir {
 			mode = syscall.S_IFDIR
 		}
-		list = append(list, fuse.DirEntry{Name: names.ToLocal(k.Name()), Mode: mode, Ino: inoOf(k.Path)})
+		list = append(list, fuse.DirEntry{Name: names.ToLocal(k.Name()), Mode: mode, Ino: r.inoOf(k.Path)})
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	return fs.NewListDirStream(list), 0

@@ -96,7 +96,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if err != nil {
 		return nil, nil, 0, r.fail(ctx, "create", name, err)
 	}
-	ino := n.childIno(name, inoOf(p))
+	ino := n.childIno(name, r.inoOf(p))
 	if errno := r.cachedMode(ino); errno != 0 {
 		return nil, nil, 0, r.refusedBusy(ctx, "create", p)
 	}
@@ -195,6 +195,9 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	r := rootOf(&n.Inode)
 	if flags&^uint32(unixRenameNoReplace) != 0 {
 		return syscall.EINVAL
+	}
+	if rootOf(newParent.EmbeddedInode()) != r {
+		return syscall.EXDEV // into another library of the mount: mv copies
 	}
 	srcName, ok := r.checkLookupName(serverPath(&n.Inode), name)
 	if !ok {

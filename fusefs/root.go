@@ -53,6 +53,13 @@ type Options struct {
 	Passthrough string
 	// Stats, if set, counts how opens and reads were served.
 	Stats *Stats
+	// InoSalt makes the inode numbers of this library differ from other
+	// libraries' in the same mount (MountLibraries sets it).
+	InoSalt string
+	// OnRead, when set, is told of every read of a file's content from
+	// the content cache: whether it was all cached before (a hit; else
+	// the read waited for a download) and the bytes read.
+	OnRead func(hit bool, n int)
 }
 
 // Root is the filesystem's root directory and holds all filesystem-wide
@@ -227,6 +234,13 @@ func NewRoot(c *cache.Cache, opts Options) *Root {
 // As root it calls mount(2) itself; otherwise go-fuse runs fusermount3.
 func Mount(mountpoint string, c *cache.Cache, opts Options) (*fuse.Server, error) {
 	r := NewRoot(c, opts)
+	return mountNode(mountpoint, r, r.ttl, opts, []*Root{r})
+}
+
+func slogDefault() *slog.Logger { return slog.Default() }
+
+// mountNode mounts the tree under top, whose libraries' roots are roots.
+func mountNode(mountpoint string, top fs.InodeEmbedder, ttl time.Duration, opts Options, roots []*Root) (*fuse.Server, error) {
 	mo := fuse.MountOptions{
 		FsName:      "odfb",
 		Name:        "odfb",
@@ -242,8 +256,7 @@ func Mount(mountpoint string, c *cache.Cache, opts Options) (*fuse.Server, error
 	if opts.ReadOnly {
 		mo.Options = append(mo.Options, "ro")
 	}
-	ttl := r.ttl
-	raw := fs.NewNodeFS(r, &fs.Options{
+	raw := fs.NewNodeFS(top, &fs.Options{
 		MountOptions:    mo,
 		EntryTimeout:    &ttl,
 		AttrTimeout:     &ttl,
@@ -253,7 +266,7 @@ func Mount(mountpoint string, c *cache.Cache, opts Options) (*fuse.Server, error
 		// chown to root into --uid/--gid.
 		NullPermissions: true,
 	})
-	srv, err := fuse.NewServer(hardFS{raw, r}, mountpoint, &mo)
+	srv, err := fuse.NewServer(hardFS{raw, roots}, mountpoint, &mo)
 	if err != nil {
 		return nil, err
 	}
@@ -261,13 +274,15 @@ func Mount(mountpoint string, c *cache.Cache, opts Options) (*fuse.Server, error
 	if err := srv.WaitMount(); err != nil {
 		return nil, err // as fs.Mount: the serve loop ends by itself
 	}
-	reason := ""
-	if r.wantPassthrough() {
-		var ok bool
-		ok, reason = probePassthrough(srv, c.Dir())
-		r.passthrough.Store(ok)
+	for _, r := range roots {
+		reason := ""
+		if r.wantPassthrough() {
+			var ok bool
+			ok, reason = probePassthrough(srv, r.cache.Dir())
+			r.passthrough.Store(ok)
+		}
+		r.logReadPath(r.cache.Dir(), reason)
 	}
-	r.logReadPath(c.Dir(), reason)
 	return srv, nil
 }
 
@@ -285,23 +300,51 @@ func (r *Root) gid() uint32 {
 	return uint32(os.Getgid())
 }
 
-// rootOf returns the filesystem state from any node.
-func rootOf(n *fs.Inode) *Root { return n.Root().Operations().(*Root) }
+// rootOf returns the library's state from any node of it. In a mount
+// of several libraries (MountLibraries) each has its own Root.
+func rootOf(n *fs.Inode) *Root {
+	switch o := n.Operations().(type) {
+	case *Root:
+		return o
+	case *node:
+		return o.lib
+	}
+	return nil
+}
 
 // serverPath returns the library-relative server path of a node.
 func serverPath(n *fs.Inode) string {
-	p := n.Path(nil)
+	p := libPath(n, &rootOf(n).Inode)
 	if p == "" {
 		return "/"
 	}
 	return remote.Clean(names.PathToServer(p))
 }
 
+// libPath is n's path below top (its library's root), as Inode.Path(nil)
+// gives it below the filesystem's root: a node that lost its parents
+// (unlinked while open) gives what is left, with no placeholder.
+func libPath(n, top *fs.Inode) string {
+	var segs []string
+	for p := n; p != top; {
+		name, parent := p.Parent()
+		if parent == nil {
+			break
+		}
+		segs = append(segs, name)
+		p = parent
+	}
+	for i, j := 0, len(segs)-1; i < j; i, j = i+1, j-1 {
+		segs[i], segs[j] = segs[j], segs[i]
+	}
+	return strings.Join(segs, "/")
+}
+
 // aliasIno is the inode number of a spelling of p that differs from the
 // server's (see Lookup): p exactly as asked, case kept.
-func aliasIno(p string) uint64 {
+func (r *Root) aliasIno(p string) uint64 {
 	h := fnv.New64a()
-	h.Write([]byte("alias\x00" + p))
+	h.Write([]byte(r.opts.InoSalt + "alias\x00" + p))
 	ino := h.Sum64()
 	if ino <= 1 {
 		ino += 2
@@ -311,12 +354,12 @@ func aliasIno(p string) uint64 {
 
 // inoOf gives a stable inode number for a server path (case-folded, as
 // the server compares names).
-func inoOf(p string) uint64 {
-	if p == "/" {
+func (r *Root) inoOf(p string) uint64 {
+	if p == "/" && r.opts.InoSalt == "" {
 		return 1
 	}
 	h := fnv.New64a()
-	h.Write([]byte(strings.ToLower(p)))
+	h.Write([]byte(r.opts.InoSalt + strings.ToLower(p)))
 	ino := h.Sum64()
 	if ino <= 1 {
 		ino += 2
@@ -344,7 +387,7 @@ func (r *Root) fillAttr(e remote.Entry, out *fuse.Attr) {
 		ct = mt
 	}
 	out.SetTimes(&mt, &mt, &ct)
-	out.Ino = inoOf(e.Path)
+	out.Ino = r.inoOf(e.Path)
 	out.Uid, out.Gid = r.uid(), r.gid()
 	out.Blksize = 4096
 	r.local.apply(e.Path, out)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# make demo: serve a small sample library with spemu on loopback and mount
-# it with odfb, read-write. Usage: scripts/demo.sh [MOUNTPOINT]   (default ./mnt)
+# make demo: serve two small sample libraries with spemu on loopback (a
+# personal "Documents" and a team site's "Team Files", each its own
+# server) and mount both with odfb, read-write, as two folders of one
+# mount. Usage: scripts/demo.sh [MOUNTPOINT]   (default ./mnt)
 # Ctrl-C unmounts (odfb first uploads what is queued, for up to 10 s) and
 # then stops the emulator; no mount and no process is left behind.
 # Everything lives in ./.demo.
@@ -10,6 +12,7 @@ cd "$(dirname "$0")/.."
 MNT=${1:-./mnt}
 DEMO=./.demo
 LIB=$DEMO/library
+TEAM=$DEMO/team
 ODFB=bin/odfb
 SPEMU=bin/spemu
 
@@ -65,6 +68,12 @@ PNG
   head -c $((50 * 1024 * 1024)) /dev/urandom > "$LIB/Big files/fifty-MiB.bin"
   touch "$LIB/.sample-done"
 fi
+if [ ! -e "$TEAM/.sample-done" ]; then
+  mkdir -p "$TEAM/Minutes"
+  printf 'Team library of the odfb demo: a second library in the same mount.\n' > "$TEAM/About this library.txt"
+  printf '2025-01-10: agreed to try odfb\n' > "$TEAM/Minutes/2025-01-10.md"
+  touch "$TEAM/.sample-done"
+fi
 
 # --- start the emulator ----------------------------------------------------
 # spemu runs in its own session: a Ctrl-C in the terminal goes to the whole
@@ -101,13 +110,14 @@ cleanup() {
     umount "$ABS_MNT" 2>/dev/null || fusermount3 -u "$ABS_MNT" 2>/dev/null ||
       umount -l "$ABS_MNT" 2>/dev/null || fusermount3 -uz "$ABS_MNT" 2>/dev/null || true
   fi
-  if [ -n "${SPEMU_PID:-}" ] && kill -0 "$SPEMU_PID" 2>/dev/null; then
-    echo "demo: stopping spemu…"
-    kill -TERM "$SPEMU_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$SPEMU_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SPEMU_PID" 2>/dev/null || true
-    wait "$SPEMU_PID" 2>/dev/null || true
-  fi
+  for pid in ${SPEMU_PID:-} ${SPEMU2_PID:-}; do
+    kill -0 "$pid" 2>/dev/null || continue
+    echo "demo: stopping spemu ($pid)…"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   if mounted; then
     echo "demo: $MNT is still mounted; run: umount -l $ABS_MNT" >&2
   else
@@ -131,11 +141,23 @@ done
 URL=$(head -n 1 "$DEMO/spemu.url")
 [ -n "$URL" ] || { echo "demo: spemu printed no URL; see $DEMO/spemu.log" >&2; exit 1; }
 chmod 600 "$DEMO/cookie"
+# The team library: a second server (another "host" to odfb), open
+# without sign-in so the demo needs no second cookie.
+rm -f "$DEMO/spemu2.url"
+setsid "$SPEMU" --listen 127.0.0.1:0 --root "$TEAM" --auth none --site /sites/team --library "Team Files" \
+  > "$DEMO/spemu2.url" 2> "$DEMO/spemu2.log" < /dev/null &
+SPEMU2_PID=$!
+for _ in $(seq 100); do
+  [ -s "$DEMO/spemu2.url" ] && break
+  kill -0 "$SPEMU2_PID" 2>/dev/null || { echo "demo: the second spemu exited; see $DEMO/spemu2.log" >&2; exit 1; }
+  sleep 0.1
+done
+URL2=$(head -n 1 "$DEMO/spemu2.url")
 
 # --- mount -------------------------------------------------------------------
 : > "$DEMO/odfb.log"
 "$ODFB" mount --cookie-file "$DEMO/cookie" --cache-dir "$DEMO/cache" \
-  --dir-cache-time 10s --drain-timeout "$DRAIN" "$URL" "$MNT" 2> "$DEMO/odfb.log" &
+  --dir-cache-time 10s --drain-timeout "$DRAIN" "$URL" "$URL2" "$MNT" 2> "$DEMO/odfb.log" &
 ODFB_PID=$!
 for _ in $(seq 150); do
   grep -q "mounted " "$DEMO/odfb.log" && break
@@ -146,28 +168,30 @@ grep -q "mounted " "$DEMO/odfb.log" || { echo "demo: odfb did not mount in 15s:"
 
 BIN=$(pwd -P)/bin
 ABS_LIB=$(cd "$LIB" && pwd -P)
+ABS_TEAM=$(cd "$TEAM" && pwd -P)
 cat <<MSG
 
-  odfb demo: the library $URL
-  is mounted read-write at $ABS_MNT.
+  odfb demo: two libraries, $URL
+  and $URL2,
+  are mounted read-write at $ABS_MNT, as the folders Documents and Team Files.
 
   Try, in another terminal — reading:
-    ls -l $ABS_MNT
-    cat "$ABS_MNT/README.txt"
-    ls -l "$ABS_MNT/Projects"        # 'Q1:results?.txt' is 'Q1：results？.txt' on the server
-    sha256sum "$ABS_MNT/Big files/fifty-MiB.bin" "$ABS_LIB/Big files/fifty-MiB.bin"
-    df -h $ABS_MNT; stat "$ABS_MNT/Pictures/gradient.png"
+    ls -l $ABS_MNT $ABS_MNT/*
+    cat "$ABS_MNT/Documents/README.txt" "$ABS_MNT/Team Files/About this library.txt"
+    ls -l "$ABS_MNT/Documents/Projects"   # 'Q1:results?.txt' is 'Q1：results？.txt' on the server
+    sha256sum "$ABS_MNT/Documents/Big files/fifty-MiB.bin" "$ABS_LIB/Big files/fifty-MiB.bin"
+    df -h $ABS_MNT; stat "$ABS_MNT/Documents/Pictures/gradient.png"
   … and writing:
-    cp /etc/os-release "$ABS_MNT/Projects/"
-    $BIN/odfb status $ABS_MNT        # the upload queue (uploads start 2 s after the last close)
-    $BIN/odfb sync $ABS_MNT          # waits until everything is on the server
-    ls -l "$ABS_LIB/Projects"        # spemu's files on disk: os-release arrived
+    cp /etc/os-release "$ABS_MNT/Documents/Projects/" "$ABS_MNT/Team Files/"
+    $BIN/odfb status $ABS_MNT        # the upload queues (uploads start 2 s after the last close)
+    $BIN/odfb sync $ABS_MNT          # waits until everything is on both servers
+    ls -l "$ABS_LIB/Projects" "$ABS_TEAM"   # spemu's files on disk: os-release arrived
   More:
     $BIN/odfb mount --help           # every option
-    tail -f $(pwd -P)/.demo/requests.log   # what odfb asks the server (spemu's request log)
+    tail -f $(pwd -P)/.demo/requests.log   # what odfb asks the first server (spemu's request log)
 
   Ctrl-C here unmounts (after uploading what is queued, for up to $DRAIN)
-  and stops the emulator.
+  and stops the emulators.
 MSG
 
 ODFB_CODE=0

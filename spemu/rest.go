@@ -447,6 +447,10 @@ func serveREST(s *Server, w http.ResponseWriter, r *http.Request) {
 		restError(w, r, http.StatusBadRequest, codeInvalidQuery, "The expression \""+rest+"\" is not valid.")
 		return
 	}
+	if len(calls) == 2 && strings.EqualFold(calls[1].name, "lists") && r.Method == http.MethodGet {
+		s.serveLists(w, r)
+		return
+	}
 	p, isFolder, err := s.target(calls[1])
 	if err != nil {
 		restError(w, r, http.StatusBadRequest, codeArgument, "Value does not fall within the expected range.")

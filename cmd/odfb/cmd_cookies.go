@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,9 +31,7 @@ options:
 
 // cmdCookies implements `odfb cookies`. It returns the exit status.
 func cmdCookies(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("cookies", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, cookiesUsage); fs.PrintDefaults() }
+	fs := newFlagSet("cookies", cookiesUsage, stderr)
 	af := addAuthFlags(fs)
 	noCheck := fs.Bool("no-check", false, "print the cookie without trying it on URL")
 	verbose := fs.Bool("v", false, "log the steps to stderr")

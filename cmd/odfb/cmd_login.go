@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -42,9 +41,7 @@ options:
 
 // cmdLogin implements `odfb login`. It returns the exit status.
 func cmdLogin(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("login", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, loginUsage); fs.PrintDefaults() }
+	fs := newFlagSet("login", loginUsage, stderr)
 	authority := fs.String("authority", "", "authority URL (default from the library's host: "+auth.DefaultAuthority+"; *.sharepoint.us and *.sharepoint-mil.us: "+auth.AuthorityUSGov+"; *.sharepoint.cn: "+auth.AuthorityChina+"; or spemu in tests)")
 	clientID := fs.String("client-id", auth.DefaultClientID, "public client id (your organisation's app registration, if it requires one)")
 	tenant := fs.String("tenant", auth.DefaultTenant, "tenant: organizations, a domain such as contoso.onmicrosoft.com, or a tenant id")

@@ -7,31 +7,37 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	neturl "net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
-	"unicode/utf8"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/odfb/odfb/cache"
-	"github.com/odfb/odfb/davclient"
 	"github.com/odfb/odfb/fusefs"
 	"github.com/odfb/odfb/internal/control"
 	"github.com/odfb/odfb/internal/exitcodes"
-	"github.com/odfb/odfb/internal/version"
-	"github.com/odfb/odfb/remote"
+	"github.com/odfb/odfb/internal/metrics"
 )
 
-const mountUsage = `usage: odfb mount [options] URL MOUNTPOINT
+const mountUsage = `usage: odfb mount [options] URL [URL…] MOUNTPOINT
+       odfb mount [options] --libraries FILE MOUNTPOINT
 
 Mounts the document library at URL on MOUNTPOINT and stays in the
 foreground until the filesystem is unmounted (umount MOUNTPOINT,
 fusermount3 -u MOUNTPOINT, Ctrl-C or SIGTERM). It logs
 "mounted URL at MOUNTPOINT" once the filesystem is ready and odfb
 status/sync/unmount can reach it.
+
+Several URLs (or --libraries FILE) mount several libraries, each as a
+folder of MOUNTPOINT named after it (or as FILE names it); one sign-in
+per host serves them all, each keeps its own cache, and a library that
+cannot be opened shows its error in its folder while the others work.
+A site's URL mounts the site's document libraries, each a folder. A URL
+may be copied from the browser (a library view, onedrive.aspx?id=, a
+/:f:/r/ sharing link): odfb mounts the library it points into.
 
 Listings are cached for --dir-cache-time and kept across mounts in
 --cache-dir (meta.db); file content is cached there too (content/), up to
@@ -58,9 +64,7 @@ options (flags may come before or after URL and MOUNTPOINT):
 
 // cmdMount implements `odfb mount`.
 func cmdMount(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("mount", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, mountUsage); fs.PrintDefaults() }
+	fs := newFlagSet("mount", mountUsage, stderr)
 	af := addAuthFlags(fs)
 	cacheDir := fs.String("cache-dir", "", "cache directory (default $XDG_CACHE_HOME/odfb/<hash of URL>, ~/.cache/odfb/…, or /var/cache/odfb/… for root without a home)")
 	dirCacheTime := fs.Duration("dir-cache-time", cache.DefaultDirCacheTime, "how long a folder listing is trusted before the server is asked again")
@@ -85,6 +89,8 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&chunkSize, "chunk-size", "piece size of chunked uploads (like 10M)")
 	syncUpload := fs.Bool("sync-upload", false, "close() and fsync() wait for the upload and return its error")
 	drainTimeout := fs.Duration("drain-timeout", cache.DefaultDrainTimeout, "at unmount, how long to keep uploading what is queued before exiting")
+	libsFile := fs.String("libraries", "", "mount several libraries, one folder each: FILE has one \"name = URL\" a line (# comments); then give only MOUNTPOINT")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics: PORT or :PORT listens on loopback only, HOST:PORT as given (off unless set)")
 	df := addDaemonFlags(fs) // --daemon, --log-file: daemon.go
 
 	pos, err := parseInterspersed(fs, args)
@@ -94,11 +100,17 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitcodes.Usage
 	}
-	if len(pos) != 2 {
+	var specs []libSpec
+	var mnt string
+	switch {
+	case *libsFile != "" && len(pos) == 1:
+		mnt = pos[0]
+	case *libsFile == "" && len(pos) >= 2:
+		mnt = pos[len(pos)-1]
+	default:
 		fs.Usage()
 		return exitcodes.Usage
 	}
-	rawURL, mnt := pos[0], pos[1]
 	if !fusefs.ValidPassthrough(*passthrough) {
 		fmt.Fprintf(stderr, "odfb mount: --passthrough %q: want auto, on or off\n", *passthrough)
 		return exitcodes.Usage
@@ -115,15 +127,27 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 		df.failed(fmt.Sprintf(format, a...))
 		return code
 	}
-
-	u, err := neturl.Parse(rawURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fail(exitcodes.Usage, "URL %q is not an https://host/… library URL", rawURL)
+	if *libsFile != "" {
+		if specs, err = readLibrariesFile(*libsFile); err != nil {
+			return fail(exitcodes.Usage, "--libraries: %v", err)
+		}
+	} else {
+		for _, u := range pos[:len(pos)-1] {
+			specs = append(specs, libSpec{url: u})
+		}
 	}
-	if u.User != nil {
-		return fail(exitcodes.Usage, "the URL carries credentials; use --username and --password-file instead (argv is visible to every user)")
+	multi := len(specs) > 1 || *libsFile != ""
+	for i := range specs {
+		if err := specs[i].normalize(log); err != nil {
+			return fail(exitcodes.Usage, "%v", err)
+		}
+		multi = multi || specs[i].site // a site: its libraries as folders
 	}
-	showURL := u.Redacted()
+	if multi {
+		if err := nameLibraries(specs); err != nil {
+			return fail(exitcodes.Usage, "%v", err)
+		}
+	}
 	if mnt, err = filepath.Abs(mnt); err != nil {
 		return fail(exitcodes.Usage, "mountpoint: %v", err)
 	}
@@ -133,7 +157,12 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 		}
 		return fail(exitcodes.Mount, "mountpoint %s is not a directory", mnt)
 	}
-	if code, exit := df.start(fs, args, *cacheDir, rawURL, stderr); exit {
+	if *metricsAddr != "" {
+		if _, err := metrics.ListenAddr(*metricsAddr); err != nil {
+			return fail(exitcodes.Usage, "--metrics-addr %q: %v", *metricsAddr, err)
+		}
+	}
+	if code, exit := df.start(fs, args, *cacheDir, specs[0].url, stderr); exit {
 		return code
 	}
 
@@ -146,61 +175,62 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	a, err := af.authenticator(ctx, rawURL, log)
-	if err != nil {
-		return fail(exitcodes.Auth, "authentication: %v", err)
+	o := &libOpener{af: af, log: log, maxConc: *maxConc, cacheDir: *cacheDir, multi: multi,
+		dirCacheTime: *dirCacheTime, cacheSize: int64(cacheSize), readOnly: *readOnly,
+		writes: cache.WriteOptions{WriteBack: *writeBack, Transfers: *transfers, PutLimit: int64(putLimit),
+			ChunkSize: int64(chunkSize), SyncUpload: *syncUpload, DrainTimeout: *drainTimeout}}
+	if *metricsAddr != "" {
+		o.reg = metrics.New()
 	}
-	log.Debug("authentication", "strategy", a.String())
-	client, err := davclient.New(davclient.Options{URL: rawURL, Auth: a, CAFile: *af.caFile, MaxConcurrent: *maxConc,
-		Logger: log, UserAgent: version.UserAgent()})
-	if err != nil {
-		return fail(exitcodes.Usage, "%v", err)
+	if specs = o.expandSites(ctx, specs); nameLibraries(specs) != nil {
+		return fail(exitcodes.Usage, "%v", nameLibraries(specs))
 	}
-	dir := *cacheDir
-	if dir == "" {
-		dir = cache.DefaultDir(rawURL)
-	}
-	c, err := cache.Open(cache.Options{Dir: dir, Library: strings.TrimRight(rawURL, "/"), Remote: client,
-		DirCacheTime: *dirCacheTime, CacheSize: int64(cacheSize), Logger: log, MaxConcurrent: *maxConc})
-	if err != nil {
-		return fail(exitcodes.CacheDir, "cache %s: %v", dir, err)
-	}
-	defer c.Close()
-	if !*readOnly {
-		if err := c.StartWrites(cache.WriteOptions{WriteBack: *writeBack, Transfers: *transfers,
-			PutLimit: int64(putLimit), ChunkSize: int64(chunkSize), SyncUpload: *syncUpload,
-			DrainTimeout: *drainTimeout}); err != nil {
-			return fail(exitcodes.CacheDir, "cache %s: %v", dir, err)
+	var libs []*openedLib
+	defer func() {
+		for _, l := range libs {
+			if l.c != nil {
+				l.c.Close()
+			}
 		}
-	}
-
-	// One look at the library root before mounting: a wrong URL or refused
-	// credentials fail here with a clear message rather than as EIO later.
-	// A root listing from an earlier mount answers at once (and is
-	// revalidated in the background), so a server that is away does not
-	// stop a warm mount.
-	if _, err := c.Stat(ctx, "/"); err != nil {
+	}()
+	working := 0
+	for _, sp := range specs {
+		l := o.open(ctx, sp)
+		libs = append(libs, l)
 		switch {
-		case errors.Is(err, remote.ErrAuth), errors.Is(err, remote.ErrForbidden):
-			return fail(exitcodes.Auth, "%s refused the credentials (%s): %v", showURL, a.String(), err)
-		case errors.Is(err, remote.ErrNotFound), errors.Is(err, remote.ErrNotDir):
-			return fail(exitcodes.Server, "%s is not a library or folder: %v", showURL, err)
-		case errors.Is(err, context.Canceled):
-			return fail(exitcodes.Other, "interrupted")
+		case l.err == nil:
+			working++
+		case !multi || errors.Is(l.err, context.Canceled):
+			return fail(l.code, "%v", l.err)
 		default:
-			return fail(exitcodes.Server, "cannot list %s and nothing is cached: %v", showURL, err)
+			log.Error("library not mounted; its folder shows the error", "library", sp.name, "err", l.err)
 		}
 	}
-
-	prefix := utf8.RuneCountInString(strings.TrimRight(u.Path, "/"))
-	if p, err := neturl.PathUnescape(strings.TrimRight(u.EscapedPath(), "/")); err == nil {
-		prefix = utf8.RuneCountInString(p)
+	if working == 0 {
+		return fail(libs[0].code, "no library could be mounted: %v", libs[0].err)
 	}
-	srv, err := fusefs.Mount(mnt, c, fusefs.Options{
-		UID: uid.v, GID: gid.v, Umask: umask.v, UmaskSet: true, AllowOther: *allowOther,
-		ReadOnly: *readOnly, PrefixChars: prefix, Logger: log, Debug: *debugFUSE,
-		Passthrough: *passthrough,
-	})
+	if o.reg != nil {
+		addr, stopMetrics, err := o.reg.Serve(*metricsAddr, log)
+		if err != nil {
+			return fail(exitcodes.Other, "--metrics-addr %s: %v", *metricsAddr, err)
+		}
+		defer stopMetrics()
+		log.Info("metrics at http://" + addr + "/metrics")
+	}
+
+	fopts := fusefs.Options{UID: uid.v, GID: gid.v, Umask: umask.v, UmaskSet: true, AllowOther: *allowOther,
+		ReadOnly: *readOnly, Logger: log, Debug: *debugFUSE, Passthrough: *passthrough}
+	var srv *fuse.Server
+	if multi {
+		var fl []fusefs.Library
+		for _, l := range libs {
+			fl = append(fl, fusefs.Library{Name: l.spec.name, Cache: l.c, Err: l.err, PrefixChars: l.prefix, OnRead: l.onRead()})
+		}
+		srv, err = fusefs.MountLibraries(mnt, fl, fopts)
+	} else {
+		fopts.PrefixChars, fopts.OnRead = libs[0].prefix, libs[0].onRead()
+		srv, err = fusefs.Mount(mnt, libs[0].c, fopts)
+	}
 	if err != nil {
 		return fail(exitcodes.Mount, "mount %s: %v", mnt, err)
 	}
@@ -208,19 +238,29 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 	go func() { srv.Wait(); close(done) }()
 	// The control socket answers before the readiness line is logged: a
 	// script that waits for the line may run odfb status or sync at once.
-	ctl, err := control.Listen(mnt, controlHandler{c: c, unmount: func() error { go srv.Unmount(); return nil }}, log)
+	h := controlHandler{libs: libs, multi: multi, unmount: func() error { go srv.Unmount(); return nil }}
+	ctl, err := control.Listen(mnt, h, log)
 	if err != nil {
 		log.Warn("no control socket: odfb sync, status and unmount will not reach this mount", "err", err)
 	}
-	log.Info(fmt.Sprintf("mounted %s at %s", showURL, mnt), "cache", dir)
+	if multi {
+		log.Info(fmt.Sprintf("mounted %d libraries at %s", working, mnt))
+	} else {
+		log.Info(fmt.Sprintf("mounted %s at %s", libs[0].showURL, mnt), "cache", libs[0].dir)
+	}
 	df.isReady()
 	if err := sdNotify("READY=1"); err != nil {
 		log.Warn("sd_notify READY=1", "err", err)
 	}
-	// At exit: drain the upload queue (the socket stays up meanwhile, for
-	// odfb status), then stop answering.
+	// At exit: drain the upload queues (the socket stays up meanwhile,
+	// for odfb status), then stop answering.
 	finish := func() int {
-		left := c.CloseWrites()
+		left := 0
+		for _, l := range libs {
+			if l.c != nil {
+				left += l.c.CloseWrites()
+			}
+		}
 		if ctl != nil {
 			ctl.Close()
 		}
@@ -257,13 +297,3 @@ func lazyUnmount(mnt string, log *slog.Logger) {
 		log.Warn("lazy unmount failed; run fusermount3 -uz", "mountpoint", mnt, "err", err)
 	}
 }
-
-// controlHandler answers odfb sync, status and unmount.
-type controlHandler struct {
-	c       *cache.Cache
-	unmount func() error
-}
-
-func (h controlHandler) Sync(ctx context.Context) error { return h.c.Sync(ctx) }
-func (h controlHandler) Status() any                    { return h.c.Status() }
-func (h controlHandler) Unmount() error                 { return h.unmount() }

@@ -35,9 +35,7 @@ options:
 
 // controlFlags parses "[options] MOUNTPOINT" for the control commands.
 func controlFlags(name, usage string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (string, int, bool) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	fs := newFlagSet(name, usage, stderr)
 	if extra != nil {
 		extra(fs)
 	}

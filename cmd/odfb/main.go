@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/odfb/odfb/internal/exitcodes"
 )
@@ -21,6 +22,8 @@ commands:
   version   print the version
 
 "odfb COMMAND --help" documents every option of a command.
+"odfb URL MOUNTPOINT -o OPTIONS" (what mount.fuse3 runs for an /etc/fstab
+line of type fuse.odfb) mounts as mount.odfb does: mount.odfb --help.
 
 exit codes:
   0 ok   1 other error   2 usage   3 authentication   4 server unreachable
@@ -45,6 +48,13 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// isMountSource reports whether a first argument is a library URL (or
+// the FUSE-style "odfb#URL", or the label "odfb" of an fstab line whose
+// libraries come from libraries=FILE) rather than a command.
+func isMountSource(a string) bool {
+	return a == "odfb" || strings.HasPrefix(a, "odfb#") || strings.HasPrefix(a, "https://") || strings.HasPrefix(a, "http://")
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, mainUsage)
@@ -58,6 +68,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdVersion(nil, stdout, stderr)
 	}
 	cmd, ok := commands[args[0]]
+	if !ok && isMountSource(args[0]) {
+		// An /etc/fstab line of type fuse.odfb: mount.fuse3 runs
+		// "odfb SOURCE MOUNTPOINT -o OPTIONS", which mounts exactly as
+		// mount.odfb does.
+		return mountHelper(args, stdout, stderr)
+	}
 	if !ok {
 		fmt.Fprintf(stderr, "odfb: unknown command %q\n\n%s", args[0], mainUsage)
 		return exitcodes.Usage

@@ -25,27 +25,13 @@ import (
 // the mount is ready, or fails with odfb mount's exit code and error.
 
 const mountHelperUsage = `usage: mount.odfb URL DIR [-sfnv] [-o OPTIONS] [-t odfb]
+       odfb URL DIR [-sfnv] [-o OPTIONS]
 
 The mount(8) helper for filesystem type odfb (mount -t odfb URL DIR -o …,
-or an /etc/fstab line of type odfb). It mounts as "odfb mount --daemon"
-would: it returns once the mount is ready; the background mount logs to
-log_file (default <cache_dir>/odfb.log). Options (comma-separated):
-
-  ro, rw                 read-only / read-write mount
-  allow_other            let other users in
-  uid=, gid=             owner shown (number or name); umask= (octal)
-  config=FILE            more options, one name=value a line; FILE must be
-                         owned by you (or root) and writable by no one else
-  odfb's mount flags, "-" written "_": cookie_file=, cookie_command=,
-  cookies_from_browser=,
-  credentials=, auth=, username=, password_file=, bearer_command=,
-  bearer_on_dav, sts_url=, authority=, client_id=, tenant=, ca_file=,
-  cache_dir=, dir_cache_time=, cache_size=, write_back=, transfers=,
-  put_limit=, chunk_size=, sync_upload, drain_timeout=, max_concurrent=,
-  log_level=, log_file=, debug_fuse
-  ignored: defaults, auto, noauto, user, users, nouser, owner, group,
-  _netdev, nofail, nosuid, nodev, suid, dev, exec, noexec, async, the
-  atime options, comment=, x-* (x-systemd.…)
+or an /etc/fstab line of type odfb). For type fuse.odfb, mount.fuse3 runs
+"odfb URL DIR -o OPTIONS", which does the same. It mounts as "odfb mount
+--daemon" would: it returns once the mount is ready; the background mount
+logs to log_file (default <cache_dir>/odfb.log).
 
 Secrets are refused as options (password=, cookie=, token=, …): they
 would show in ps and /proc. Use password_file=, cookie_file= or odfb login.
@@ -62,7 +48,8 @@ var helperValueFlags = map[string]bool{
 	"credentials": true, "bearer-command": true, "cache-dir": true, "dir-cache-time": true,
 	"cache-size": true, "uid": true, "gid": true, "umask": true, "log-level": true,
 	"max-concurrent": true, "write-back": true, "transfers": true, "put-limit": true,
-	"chunk-size": true, "drain-timeout": true, "log-file": true, "passthrough": true,
+	"chunk-size": true, "drain-timeout": true, "log-file": true, "metrics-addr": true,
+	"libraries": true, "passthrough": true,
 }
 
 var helperBoolFlags = map[string]bool{
@@ -108,7 +95,7 @@ func mountHelper(args []string, stdout, stderr io.Writer) int {
 		a := args[i]
 		switch {
 		case a == "-h" || a == "--help":
-			fmt.Fprint(stdout, mountHelperUsage)
+			fmt.Fprint(stdout, helperUsage())
 			return exitcodes.OK
 		case a == "-o" || a == "-t" || a == "-N":
 			if i+1 >= len(args) {
@@ -138,7 +125,7 @@ func mountHelper(args []string, stdout, stderr io.Writer) int {
 					verbose = true
 				case 'n':
 				default:
-					return usage("unknown option -%c\n%s", c, mountHelperUsage)
+					return usage("unknown option -%c (mount.odfb --help)", c)
 				}
 			}
 		default:
@@ -146,7 +133,7 @@ func mountHelper(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if len(pos) != 2 {
-		return usage("want URL and DIR\n%s", mountHelperUsage)
+		return usage("want URL and DIR (mount.odfb --help)")
 	}
 	// fuse-style sources ("odfb#URL") are accepted as well.
 	src := strings.TrimPrefix(pos[0], "odfb#")
@@ -181,10 +168,20 @@ func mountHelper(args []string, stdout, stderr io.Writer) int {
 	}
 
 	flags, err := helperFlags(opts, sloppy, stderr)
+	if err == nil {
+		setHomeFromPasswd()
+	}
 	if err != nil {
 		return usage("%v", err)
 	}
 	mountArgs := append(append([]string{"--daemon"}, flags...), "--", src, pos[1])
+	for _, f := range flags {
+		if strings.HasPrefix(f, "--libraries=") {
+			// The libraries come from the file; the source field of
+			// the fstab line is only a label ("odfb").
+			mountArgs = append(append([]string{"--daemon"}, flags...), "--", pos[1])
+		}
+	}
 	if verbose {
 		fmt.Fprintf(stderr, "mount.odfb: odfb mount %s\n", strings.Join(mountArgs, " "))
 	}
@@ -192,6 +189,19 @@ func mountHelper(args []string, stdout, stderr io.Writer) int {
 		return exitcodes.OK
 	}
 	return cmdMount(mountArgs, stdout, stderr)
+}
+
+// setHomeFromPasswd sets HOME from the password database when it is
+// unset: mount(8), set-user-ID for a "user" fstab line, clears HOME from
+// the helper's environment, and the default cache directory, the stored
+// login and the log file all live under it.
+func setHomeFromPasswd() {
+	if os.Getenv("HOME") != "" {
+		return
+	}
+	if u, err := user.Current(); err == nil && u.HomeDir != "" {
+		os.Setenv("HOME", u.HomeDir)
+	}
 }
 
 // helperFlags turns options into odfb mount flags.

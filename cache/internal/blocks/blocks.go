@@ -1270,3 +1270,17 @@ func (h *Handle) Close() error {
 
 // syncDir: diskio.SyncDir.
 var syncDir = diskio.SyncDir
+
+// Cached reports whether the n bytes at off are all in the content
+// cache, so that reading them needs no request (a hit, for metrics).
+func (h *Handle) Cached(off int64, n int) bool {
+	size := h.cf.rec.Size
+	if off >= size || n <= 0 {
+		return true
+	}
+	end := min(off+int64(n), size)
+	s := h.cf.store
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !h.cf.missingLocked(off/BlockSize, (end-1)/BlockSize)
+}
