@@ -166,7 +166,7 @@ func (t *Thread) exec(op Op) (syscall.Errno, error) {
 			return errnoOf(err), nil
 		}
 		if e := t.Model.m[op.Path]; e != nil && !e.dir && !bytes.Equal(data, e.data) {
-			return 0, fmt.Errorf("%s: read %d bytes (sha %s), the model holds %d", op, len(data), short(data), len(e.data))
+			return 0, fmt.Errorf("%s: read %d bytes (sha %s), the model holds %d%s", op, len(data), short(data), len(e.data), firstDiff(data, e.data))
 		}
 		return 0, nil
 	}
@@ -272,4 +272,21 @@ func History(threads []*Thread) string {
 		}
 	}
 	return b.String()
+}
+
+// firstDiff describes where got first differs from want, and what it
+// holds there (zeros point at content never fetched, other bytes at
+// another version's).
+func firstDiff(got, want []byte) string {
+	for i := 0; i < len(got) && i < len(want); i++ {
+		if got[i] != want[i] {
+			end := i
+			for end < len(got) && end < len(want) && got[end] != want[end] {
+				end++
+			}
+			zeros := bytes.Count(got[i:end], []byte{0}) == end-i
+			return fmt.Sprintf("; they first differ at byte %d, for %d bytes (all zero: %v)", i, end-i, zeros)
+		}
+	}
+	return ""
 }
