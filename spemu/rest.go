@@ -447,6 +447,10 @@ func serveREST(s *Server, w http.ResponseWriter, r *http.Request) {
 		restError(w, r, http.StatusBadRequest, codeInvalidQuery, "The expression \""+rest+"\" is not valid.")
 		return
 	}
+	if isListCall(calls[1]) {
+		s.serveList(w, r, calls)
+		return
+	}
 	p, isFolder, err := s.target(calls[1])
 	if err != nil {
 		restError(w, r, http.StatusBadRequest, codeArgument, "Value does not fall within the expected range.")
