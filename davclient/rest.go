@@ -135,6 +135,11 @@ func isSharePoint(resp *http.Response) bool {
 // fresh digest when the server says "security validation". It returns
 // the body of a 2xx answer.
 func (c *Client) restPost(ctx context.Context, op, p, fn string, body io.ReaderAt, n int64) ([]byte, *reply, error) {
+	return c.restPostURL(ctx, op, p, c.restURL(fn), "application/octet-stream", body, n)
+}
+
+// restPostURL is restPost to a whole URL, with the body's content type.
+func (c *Client) restPostURL(ctx context.Context, op, p, u, ctype string, body io.ReaderAt, n int64) ([]byte, *reply, error) {
 	force := false
 	for try := 0; ; try++ {
 		dg, err := c.formDigest(ctx, op, p, force)
@@ -142,9 +147,9 @@ func (c *Client) restPost(ctx context.Context, op, p, fn string, body io.ReaderA
 			return nil, nil, err
 		}
 		h := http.Header{"Accept": {restAccept}, "X-RequestDigest": {dg}}
-		k := call{op: op, path: p, method: http.MethodPost, url: c.restURL(fn), header: h}
+		k := call{op: op, path: p, method: http.MethodPost, url: u, header: h}
 		if body != nil {
-			h.Set("Content-Type", "application/octet-stream")
+			h.Set("Content-Type", ctype)
 			k.body, k.size = body, n
 		}
 		c.restCalls.Add(1)

@@ -123,6 +123,7 @@ func (s *Server) ExpireChangeLog() {
 	cl := s.changes()
 	cl.mu.Lock()
 	cl.entries = nil
+	cl.next++ // a change the log no longer holds: older tokens point before its start
 	cl.first = cl.next
 	cl.mu.Unlock()
 }
