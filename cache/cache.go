@@ -49,6 +49,15 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// PollInterval, when > 0, asks the server's change log this often
+	// (one request for the whole library), so that other clients'
+	// changes show within one interval; listings the log confirms stay
+	// fresh without a request. Without a change log on the server it
+	// does nothing (--poll-interval).
+	PollInterval time.Duration
+	// NoChangeLog keeps the cache from using the server's change log:
+	// each folder is revalidated after DirCacheTime.
+	NoChangeLog bool
 }
 
 // Cache is a library's local state. Its methods are safe for concurrent
@@ -142,7 +151,9 @@ func Open(opts Options) (*Cache, error) {
 		DropContentTree: c.content.DropTree,
 		ApplyMtimes:     c.applyMtimes,
 		ForgetMtimes:    c.forgetMtimes,
-		NotDir:          func(dir string) error { return &Error{Kind: ErrNotDir, Op: "readdir", Path: dir} }})
+		NotDir:          func(dir string) error { return &Error{Kind: ErrNotDir, Op: "readdir", Path: dir} },
+		NoChangeLog:     opts.NoChangeLog})
+	c.listings.Poll(opts.PollInterval)
 	return c, nil
 }
 
@@ -155,6 +166,11 @@ func (c *Cache) Close() error {
 	c.content.Close()
 	return c.db.Close()
 }
+
+// SyncChanges asks the server's change log now what changed since the
+// last time (one request) and marks the folders it touched for listing
+// again; without a change log it does nothing.
+func (c *Cache) SyncChanges(ctx context.Context) error { return c.listings.SyncChanges(ctx) }
 
 // Dir returns the cache directory.
 func (c *Cache) Dir() string { return c.opts.Dir }

@@ -47,11 +47,11 @@ func noChangeLog(op, detail string, status int) error {
 // ChangeToken returns the list's CurrentChangeToken.
 func (c *Client) ChangeToken(ctx context.Context) (string, error) {
 	const op = "CurrentChangeToken"
-	c.restMu.Lock()
-	no := c.restState == restNo
-	c.restMu.Unlock()
-	if no {
-		return "", noChangeLog(op, "the server has no SharePoint REST API", 0)
+	// The form digest GetChanges will need is fetched now, with the
+	// token, so that a later change query is one request; its answer
+	// also says whether the server has a REST API at all.
+	if _, err := c.formDigest(ctx, op, "/", false); err != nil {
+		return "", changeLogError(op, err)
 	}
 	c.restCalls.Add(1)
 	r, err := c.do(ctx, call{op: op, path: "/", method: http.MethodGet, url: c.listURL("CurrentChangeToken"),
@@ -205,11 +205,14 @@ func (c *Client) parseChanges(data []byte) ([]remote.Change, string, error) {
 		}
 		ch := remote.Change{Type: remote.ChangeType(*w.ChangeType), ID: normGUID(w.UniqueID), IsDir: w.FileSystemObjectType == 1}
 		if w.ServerRelativeURL != nil && *w.ServerRelativeURL != "" {
-			p, ok := relToRoot(c.basePath, *w.ServerRelativeURL)
-			if !ok {
-				return nil, "", fmt.Errorf("change %d names %q, outside the library", i, *w.ServerRelativeURL)
+			if !strings.HasPrefix(*w.ServerRelativeURL, "/") {
+				return nil, "", fmt.Errorf("change %d names %q, not a server-relative path", i, *w.ServerRelativeURL)
 			}
-			ch.Path = p
+			if p, ok := relToRoot(c.basePath, *w.ServerRelativeURL); ok {
+				ch.Path = p
+			} else {
+				ch.Outside = true
+			}
 		}
 		out = append(out, ch)
 	}

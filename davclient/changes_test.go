@@ -126,7 +126,7 @@ func TestParseChangesRefusesWhatItDoesNotKnow(t *testing.T) {
 	for _, body := range []string{
 		`{"d":{"unexpected":[1]}}`,
 		`{"value":[{"ChangeType":1}]}`, // no token
-		`{"value":[{"ChangeToken":{"StringValue":"1;3;x;1;2"},"ChangeType":1,"ServerRelativeUrl":"/sites/other/x"}]}`,
+		`{"value":[{"ChangeToken":{"StringValue":"1;3;x;1;2"},"ChangeType":1,"ServerRelativeUrl":"sites/other/x"}]}`,
 		`not json`,
 	} {
 		if _, _, err := c.parseChanges([]byte(body)); err == nil {

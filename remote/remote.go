@@ -209,6 +209,10 @@ type Change struct {
 	// SharePoint the GUID of its ETag ("{GUID},N"). "" when not given.
 	ID    string
 	IsDir bool
+	// Outside is set when the item is now outside the mounted folder (a
+	// library mounted below its root sees the whole list's log); Path is
+	// then "".
+	Outside bool
 }
 
 // ChangeLog is implemented by remotes whose server keeps a change log of

@@ -52,6 +52,9 @@ type Options struct {
 	ForgetMtimes func(etags []string)
 	// NotDir makes the cache's error for a listing of a file.
 	NotDir func(dir string) error
+	// NoChangeLog keeps the listings from using the server's change log
+	// (changes.go) even when the remote has one.
+	NoChangeLog bool
 }
 
 // Store holds the folder listings: in memory (hot folders) and in
@@ -82,10 +85,15 @@ type Store struct {
 
 	mu   sync.Mutex
 	dirs map[string]*Dir // key: metadb.Key(path)
+
+	// log is the server's change log, when it has one (changes.go).
+	log *changeLog
 }
 
 // New returns an empty Store (listings load from meta.db on demand).
-func New(o Options) *Store { return &Store{o: o, dirs: map[string]*Dir{}, edits: map[string]uint64{}} }
+func New(o Options) *Store {
+	return &Store{o: o, dirs: map[string]*Dir{}, edits: map[string]uint64{}, log: newChangeLog(o)}
+}
 
 // Gone reports a folder the server said does not exist.
 func (d *Dir) Gone() bool { return d.rec.Gone }
@@ -188,20 +196,16 @@ func (s *Store) Stored(dir string) *Dir {
 func (s *Store) Get(ctx context.Context, dir string) (*Dir, error) {
 	dir = remote.Clean(dir)
 	ds := s.Stored(dir)
-	if ds != nil {
-		now := s.o.Now()
-		s.mu.Lock()
-		current, fetched, heldUntil := ds.current, ds.rec.Fetched, ds.heldUntil
-		s.mu.Unlock()
-		switch {
-		case !current:
-			s.revalidate(dir)
-			return ds, nil
-		case now.Sub(fetched) < s.o.TTL, now.Before(heldUntil), s.o.Reach.Holding():
-			// Fresh (the common case: asks nothing more), held after a
-			// failed refresh, or the server is away.
-			return ds, nil
+	if s.logDue(s.fetchedOf(ds)) {
+		// One change query for the whole library says whether this
+		// listing (and every other) is still current (changes.go).
+		if err := s.SyncChanges(ctx); err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
+		ds = s.Stored(dir)
+	}
+	if ds != nil && s.serves(dir, ds) {
+		return ds, nil
 	}
 	ch := s.lists.DoChan(metadb.Key(dir), func() (any, error) { return s.Fetch(dir) })
 	var slow <-chan time.Time
@@ -230,6 +234,47 @@ func (s *Store) Get(ctx context.Context, dir string) (*Dir, error) {
 		}
 		return r.Val.(*Dir), nil
 	}
+}
+
+// fetchedOf returns when ds was asked for (zero for nil).
+func (s *Store) fetchedOf(ds *Dir) time.Time {
+	if ds == nil {
+		return time.Time{}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return ds.rec.Fetched
+}
+
+// serves reports whether ds answers a lookup as it is: fresh (the
+// common case: asks nothing more; with the change log, confirmed by its
+// last query), held after a failed refresh, or the server is away. A
+// listing stored by an earlier run serves at once and is revalidated in
+// the background — unless the change log says it changed, or covers it
+// and it is due: then it is fetched now.
+func (s *Store) serves(dir string, ds *Dir) bool {
+	now := s.o.Now()
+	s.mu.Lock()
+	current, fetched, heldUntil := ds.current, ds.rec.Fetched, ds.heldUntil
+	s.mu.Unlock()
+	if on, base, _ := s.log.state(); on {
+		if covered(fetched, base) {
+			if now.Sub(s.freshAt(fetched)) < s.o.TTL {
+				return true
+			}
+			current = true
+		} else if fetched.IsZero() {
+			current = true // marked changed by the log
+		}
+	}
+	switch {
+	case !current:
+		s.revalidate(dir)
+		return true
+	case now.Sub(fetched) < s.o.TTL, now.Before(heldUntil), s.o.Reach.Holding():
+		return true
+	}
+	return false
 }
 
 // servesStale reports whether a failed refresh should be answered with
@@ -322,8 +367,11 @@ func (s *Store) Fetch(dir string) (*Dir, error) {
 // local edit count moved from edits meanwhile (raced).
 func (s *Store) fetchOnce(dir, key string, edits uint64) (*Dir, bool, error) {
 	ctx := s.o.Ctx
-	self, kids, err := s.o.Remote.List(ctx, dir)
+	// A listing's time is when it was asked for: what changed after that
+	// may be missing from it, and the change log covers it only when it
+	// was asked after the log's token was taken (changes.go).
 	now := s.o.Now()
+	self, kids, err := s.o.Remote.List(ctx, dir)
 	s.editMu.Lock()
 	defer s.editMu.Unlock()
 	if s.edits[key]+s.treeEdits != edits {
