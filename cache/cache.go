@@ -27,6 +27,8 @@ import (
 const (
 	DefaultDirCacheTime = time.Minute
 	DefaultCacheSize    = 2 << 30 // 2 GiB
+	// DefaultPollInterval is --poll-interval's default (rclone's too).
+	DefaultPollInterval = time.Minute
 )
 
 // Options configure a Cache.
@@ -163,6 +165,7 @@ func (c *Cache) Close() error {
 	c.CloseWrites()
 	c.cancel()
 	c.wg.Wait()
+	c.listings.Close()
 	c.content.Close()
 	return c.db.Close()
 }

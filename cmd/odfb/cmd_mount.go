@@ -36,6 +36,11 @@ status/sync/unmount can reach it.
 Listings are cached for --dir-cache-time and kept across mounts in
 --cache-dir (meta.db); file content is cached there too (content/), up to
 --cache-size. With the server unreachable, what is cached is served.
+On SharePoint, the library's change log is asked every --poll-interval
+(one request for the whole library) and when listings expire: only the
+folders it names are listed again, so other clients' changes show within
+one poll. Without a change log (plain WebDAV servers) each folder is
+revalidated after --dir-cache-time (docs/mount.md).
 
 Writes land in staging files under --cache-dir; close() and fsync()
 return once the data is fsynced and journaled there (with --sync-upload,
@@ -64,6 +69,7 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 	af := addAuthFlags(fs)
 	cacheDir := fs.String("cache-dir", "", "cache directory (default $XDG_CACHE_HOME/odfb/<hash of URL>, ~/.cache/odfb/…, or /var/cache/odfb/… for root without a home)")
 	dirCacheTime := fs.Duration("dir-cache-time", cache.DefaultDirCacheTime, "how long a folder listing is trusted before the server is asked again")
+	pollInterval := fs.Duration("poll-interval", cache.DefaultPollInterval, "how often the library's change log is asked what other clients changed (one request per poll; 0: only when listings expire)")
 	cacheSize := sizeFlag(cache.DefaultCacheSize)
 	fs.Var(&cacheSize, "cache-size", "bound of the content cache (like 512M, 10G); open files are never evicted")
 	readOnly := fs.Bool("read-only", false, "mount read-only (ro)")
@@ -156,7 +162,7 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 		dir = cache.DefaultDir(rawURL)
 	}
 	c, err := cache.Open(cache.Options{Dir: dir, Library: strings.TrimRight(rawURL, "/"), Remote: client,
-		DirCacheTime: *dirCacheTime, CacheSize: int64(cacheSize), Logger: log})
+		DirCacheTime: *dirCacheTime, CacheSize: int64(cacheSize), Logger: log, PollInterval: *pollInterval})
 	if err != nil {
 		return fail(exitcodes.CacheDir, "cache %s: %v", dir, err)
 	}

@@ -239,7 +239,11 @@ func (s *Store) saveLog(rec logRecord) {
 	}
 	s.log.rec = rec
 	s.log.mu.Unlock()
-	if err := metadb.PutJSON(s.o.DB, metadb.BucketMeta, string(keyChangeLog), rec); err != nil {
+	data, _ := json.Marshal(rec)
+	// The listings the changes marked go to disk with the token, never
+	// after it (commit.go).
+	err := s.Flush(func(tx *bolt.Tx) error { return tx.Bucket(metadb.BucketMeta).Put(keyChangeLog, data) })
+	if err != nil {
 		s.o.Log.Warn("cannot store the change token", "err", err)
 	}
 }

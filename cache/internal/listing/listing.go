@@ -88,11 +88,15 @@ type Store struct {
 
 	// log is the server's change log, when it has one (changes.go).
 	log *changeLog
+	// commit batches the listings' writes to meta.db (commit.go).
+	commit *committer
 }
 
 // New returns an empty Store (listings load from meta.db on demand).
 func New(o Options) *Store {
-	return &Store{o: o, dirs: map[string]*Dir{}, edits: map[string]uint64{}, log: newChangeLog(o)}
+	s := &Store{o: o, dirs: map[string]*Dir{}, edits: map[string]uint64{}, log: newChangeLog(o), commit: newCommitter()}
+	s.runCommitter()
+	return s
 }
 
 // Gone reports a folder the server said does not exist.
@@ -416,7 +420,7 @@ func (s *Store) editLocked(key string, ds *Dir) {
 	s.replace(key, ds)
 }
 
-// replace installs a new listing, persists it, and drops cached content
+// replace installs a new listing, queues it for meta.db, and drops cached content
 // of files whose ETag changed or that disappeared.
 func (s *Store) replace(key string, ds *Dir) {
 	s.mu.Lock()
@@ -430,9 +434,7 @@ func (s *Store) replace(key string, ds *Dir) {
 			old = newDir(rec, false)
 		}
 	}
-	if err := metadb.PutJSON(s.o.DB, metadb.BucketDirs, key, rec); err != nil {
-		s.o.Log.Warn("cannot store listing in the cache database", "path", ds.rec.Path, "err", err)
-	}
+	s.queue(key, rec)
 	if old == nil {
 		return
 	}
@@ -482,6 +484,7 @@ func (s *Store) forgetTreeLocked(dir string) {
 		}
 	}
 	s.mu.Unlock()
+	s.unqueueTree(key)
 	err := s.o.DB.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(metadb.BucketDirs)
 		if err := b.Delete([]byte(key)); err != nil {
