@@ -60,6 +60,11 @@ type Options struct {
 	// NoChangeLog keeps the cache from using the server's change log:
 	// each folder is revalidated after DirCacheTime.
 	NoChangeLog bool
+	// ListAhead, when > 0, lists the subfolders of a folder a lookup
+	// used in the background, this many at once (--max-concurrent), so a
+	// walk of a cold tree does not wait one round trip per folder
+	// (cache/internal/listing/ahead.go). 0: nothing is listed ahead.
+	ListAhead int
 }
 
 // Cache is a library's local state. Its methods are safe for concurrent
@@ -154,7 +159,7 @@ func Open(opts Options) (*Cache, error) {
 		ApplyMtimes:     c.applyMtimes,
 		ForgetMtimes:    c.forgetMtimes,
 		NotDir:          func(dir string) error { return &Error{Kind: ErrNotDir, Op: "readdir", Path: dir} },
-		NoChangeLog:     opts.NoChangeLog})
+		NoChangeLog:     opts.NoChangeLog, Ahead: opts.ListAhead})
 	c.listings.Poll(opts.PollInterval)
 	return c, nil
 }

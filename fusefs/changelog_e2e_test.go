@@ -160,8 +160,8 @@ func TestChangeLogFallbacks(t *testing.T) {
 	const ttl = 1500 * time.Millisecond
 	folders := 1 + 8*2
 	for _, tc := range []struct {
-		name  string
-		break_ func(*spemu.Server)
+		name    string
+		breakIt func(*spemu.Server)
 		// logBack: the log is used again at the next expiry.
 		logBack bool
 	}{
@@ -175,7 +175,7 @@ func TestChangeLogFallbacks(t *testing.T) {
 			if err := srv.WriteFile("/d2/late.txt", []byte("z")); err != nil {
 				t.Fatal(err)
 			}
-			tc.break_(srv)
+			tc.breakIt(srv)
 			waitPast(ttl)
 			srv.ResetRequests()
 			if got := walkNames(t, m.Dir); !slices.Contains(got, "/d2/late.txt") {

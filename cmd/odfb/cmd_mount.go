@@ -162,7 +162,8 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 		dir = cache.DefaultDir(rawURL)
 	}
 	c, err := cache.Open(cache.Options{Dir: dir, Library: strings.TrimRight(rawURL, "/"), Remote: client,
-		DirCacheTime: *dirCacheTime, CacheSize: int64(cacheSize), Logger: log, PollInterval: *pollInterval})
+		DirCacheTime: *dirCacheTime, CacheSize: int64(cacheSize), Logger: log, PollInterval: *pollInterval,
+		ListAhead: *maxConc})
 	if err != nil {
 		return fail(exitcodes.CacheDir, "cache %s: %v", dir, err)
 	}

@@ -55,6 +55,11 @@ type Options struct {
 	// NoChangeLog keeps the listings from using the server's change log
 	// (changes.go) even when the remote has one.
 	NoChangeLog bool
+	// Ahead is how many subfolders are listed ahead at once (ahead.go);
+	// 0 lists none ahead. AheadBudget bounds the listings fetched ahead
+	// and not yet used (0: DefaultAheadBudget).
+	Ahead       int
+	AheadBudget int
 }
 
 // Store holds the folder listings: in memory (hot folders) and in
@@ -90,6 +95,8 @@ type Store struct {
 	log *changeLog
 	// commit batches the listings' writes to meta.db (commit.go).
 	commit *committer
+	// ahead lists subfolders before a walk asks for them (ahead.go).
+	ahead ahead
 }
 
 // New returns an empty Store (listings load from meta.db on demand).
@@ -143,6 +150,9 @@ type Dir struct {
 	// heldUntil: a refresh failed (see servesStale) and the listing is
 	// served as it is until then, without asking the server again.
 	heldUntil time.Time
+	// kidsQueued: a lookup used this listing and its subfolders were
+	// queued to be listed ahead (ahead.go).
+	kidsQueued bool
 }
 
 func newDir(rec metadb.DirRecord, current bool) *Dir {
@@ -209,9 +219,17 @@ func (s *Store) Get(ctx context.Context, dir string) (*Dir, error) {
 		ds = s.Stored(dir)
 	}
 	if ds != nil && s.serves(dir, ds) {
+		s.used(ds)
 		return ds, nil
 	}
-	ch := s.lists.DoChan(metadb.Key(dir), func() (any, error) { return s.Fetch(dir) })
+	ch := s.lists.DoChan(metadb.Key(dir), func() (any, error) {
+		// A fetch that ended between the look above and this one (the
+		// folder listed ahead, ahead.go) needs no second request.
+		if cur := s.Stored(dir); cur != nil && cur != ds && s.fresh(cur) {
+			return cur, nil
+		}
+		return s.Fetch(dir)
+	})
 	var slow <-chan time.Time
 	if ds != nil {
 		// A stale listing is there: wait a little for the fresh one, then
@@ -236,6 +254,7 @@ func (s *Store) Get(ctx context.Context, dir string) (*Dir, error) {
 			}
 			return nil, r.Err
 		}
+		s.used(r.Val.(*Dir))
 		return r.Val.(*Dir), nil
 	}
 }
@@ -279,6 +298,14 @@ func (s *Store) serves(dir string, ds *Dir) bool {
 		return true
 	}
 	return false
+}
+
+// fresh reports whether ds is current and within its TTL.
+func (s *Store) fresh(ds *Dir) bool {
+	s.mu.Lock()
+	current, fetched := ds.current, ds.rec.Fetched
+	s.mu.Unlock()
+	return current && !fetched.IsZero() && s.o.Now().Sub(s.freshAt(fetched)) < s.o.TTL
 }
 
 // servesStale reports whether a failed refresh should be answered with
