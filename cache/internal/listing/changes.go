@@ -187,7 +187,10 @@ func (s *Store) logBase() time.Time {
 // logFailed handles a failed change query: no log (turned off for the
 // run) or a failure that may pass (nothing confirmed).
 func (s *Store) logFailed(err error) error {
-	if errors.Is(err, remote.ErrNotSupported) {
+	if errors.Is(err, remote.ErrNotSupported) || errors.Is(err, remote.ErrForbidden) {
+		// No log, an answer not understood, or refused for good (the
+		// permission, the list-view threshold): asking again each poll
+		// would not change it.
 		s.logOnce("off", "the server has no usable change log; folders are revalidated one by one after --dir-cache-time", err)
 		s.log.mu.Lock()
 		s.log.cl = nil
