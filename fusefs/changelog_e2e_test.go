@@ -237,3 +237,32 @@ func TestChangeLogPoll(t *testing.T) {
 		t.Errorf("%d polls in %v at an interval of %v", polls, 2*poll+poll/2, poll)
 	}
 }
+
+// TestChangeLogRemount: a remount keeps the token with the listings; a
+// change made while unmounted is found by one change query, and only its
+// folder is listed again.
+func TestChangeLogRemount(t *testing.T) {
+	const ttl = 1500 * time.Millisecond
+	srv := fstest.StartSpemu(t, spemu.Config{Root: changeTree(t)})
+	url := srv.LibraryURL()
+	cacheDir := filepath.Join(t.TempDir(), "cache")
+	cfg := fstest.Config{Remote: fstest.DavClient(t, url, nil), Library: url, CacheDir: cacheDir, DirCacheTime: ttl}
+	m := fstest.Mount(t, cfg)
+	cold := walkNames(t, m.Dir)
+	m.Unmount(t)
+	if err := srv.WriteFile("/d4/while unmounted.txt", []byte("u")); err != nil {
+		t.Fatal(err)
+	}
+	waitPast(ttl)
+	srv.ResetRequests()
+	m = fstest.Mount(t, cfg)
+	got := walkNames(t, m.Dir)
+	want := append(slices.Clone(cold), "/d4/while unmounted.txt")
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("after the remount: %v\nwant %v", got, want)
+	}
+	if reqs := requestsBy(srv); !slices.Equal(reqs, []string{"POST GetChanges", "PROPFIND /d4"}) {
+		t.Fatalf("remount walk: requests %v, want one GetChanges (the client keeps its form digest) and the changed folder", reqs)
+	}
+}
