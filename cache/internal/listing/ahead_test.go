@@ -42,7 +42,7 @@ func TestListAheadWalk(t *testing.T) {
 			f.AddFile(fmt.Sprintf("/d%02d/s%d/f.txt", i, j), []byte("x"), time.Unix(1710000000, 0))
 		}
 	}
-	s, _, _ := aheadStore(t, f, 4, 0)
+	s, _, _ := aheadStore(t, slowList{f}, 4, 0)
 	ctx := context.Background()
 	var walk func(string)
 	walk = func(dir string) {
@@ -104,4 +104,13 @@ func TestListAheadBudget(t *testing.T) {
 	}
 	cancel()
 	wg.Wait()
+}
+
+// slowList answers List after a round trip of 2 ms, so the walk has
+// something to overlap.
+type slowList struct{ *remotetest.Fake }
+
+func (s slowList) List(ctx context.Context, dir string) (remote.Entry, []remote.Entry, error) {
+	time.Sleep(2 * time.Millisecond)
+	return s.Fake.List(ctx, dir)
 }

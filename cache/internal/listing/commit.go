@@ -24,7 +24,7 @@ import (
 
 const (
 	commitEvery = 250 * time.Millisecond
-	commitBatch = 512
+	commitBatch = 128
 )
 
 // committer queues listings for meta.db.
