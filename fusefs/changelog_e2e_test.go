@@ -2,6 +2,7 @@ package fusefs_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -264,5 +266,40 @@ func TestChangeLogRemount(t *testing.T) {
 	}
 	if reqs := requestsBy(srv); !slices.Equal(reqs, []string{"POST GetChanges", "PROPFIND /d4"}) {
 		t.Fatalf("remount walk: requests %v, want one GetChanges (the client keeps its form digest) and the changed folder", reqs)
+	}
+}
+
+// TestLargeFolderPropfindRefused: whether SharePoint Online answers
+// PROPFIND Depth 1 on a folder over the list-view threshold is [unc]
+// (spemu's MaxFolderItems). When it does not, that folder fails with EIO
+// and a log line naming it, and the rest of the walk is unaffected; when
+// it does, the folder lists. The change log works either way.
+func TestLargeFolderPropfindRefused(t *testing.T) {
+	for _, refuse := range []bool{true, false} {
+		t.Run(fmt.Sprintf("refused=%v", refuse), func(t *testing.T) {
+			root := changeTree(t)
+			for i := range 30 {
+				p := filepath.Join(root, "big", fmt.Sprintf("f%02d", i))
+				os.MkdirAll(filepath.Dir(p), 0o755)
+				if err := os.WriteFile(p, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			scfg := spemu.Config{Root: root}
+			if refuse {
+				scfg.MaxFolderItems = 20
+			}
+			m, _ := fstest.MountSpemu(t, scfg, fstest.Config{DirCacheTime: time.Hour})
+			ents, err := os.ReadDir(filepath.Join(m.Dir, "big"))
+			switch {
+			case refuse && !errors.Is(err, syscall.EIO):
+				t.Fatalf("folder over the cap: %d entries, %v; want EIO", len(ents), err)
+			case !refuse && (err != nil || len(ents) != 30):
+				t.Fatalf("folder without the cap: %d entries, %v", len(ents), err)
+			}
+			if ents, err := os.ReadDir(filepath.Join(m.Dir, "d3")); err != nil || len(ents) != 4 {
+				t.Fatalf("another folder: %d entries, %v", len(ents), err)
+			}
+		})
 	}
 }
