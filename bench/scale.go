@@ -220,7 +220,7 @@ func (e *runEnv) revertServer(ctx context.Context, c treeChange) error {
 func remountNote(tool string) string {
 	switch tool {
 	case "odfb":
-		return "listings from meta.db, revalidated per folder"
+		return "listings and change token from meta.db; one change query when due"
 	case "davfs2":
 		return "no persistent listings (davfs2 stores only directories holding cached files): cold"
 	default:

@@ -28,6 +28,8 @@ import (
 const (
 	DefaultDirCacheTime = time.Minute
 	DefaultCacheSize    = 2 << 30 // 2 GiB
+	// DefaultPollInterval is --poll-interval's default (rclone's too).
+	DefaultPollInterval = time.Minute
 )
 
 // Options configure a Cache.
@@ -55,6 +57,20 @@ type Options struct {
 	// fetched as that many ranged GETs at once. 0 means
 	// blocks.DefaultFetches.
 	MaxConcurrent int
+	// PollInterval, when > 0, asks the server's change log this often
+	// (one request for the whole library), so that other clients'
+	// changes show within one interval; listings the log confirms stay
+	// fresh without a request. Without a change log on the server it
+	// does nothing (--poll-interval).
+	PollInterval time.Duration
+	// NoChangeLog keeps the cache from using the server's change log:
+	// each folder is revalidated after DirCacheTime.
+	NoChangeLog bool
+	// ListAhead, when > 0, lists the subfolders of a folder a lookup
+	// used in the background, this many at once (--max-concurrent), so a
+	// walk of a cold tree does not wait one round trip per folder
+	// (cache/internal/listing/ahead.go). 0: nothing is listed ahead.
+	ListAhead int
 }
 
 // Cache is a library's local state. Its methods are safe for concurrent
@@ -149,7 +165,9 @@ func Open(opts Options) (*Cache, error) {
 		DropContentTree: c.content.DropTree,
 		ApplyMtimes:     c.applyMtimes,
 		ForgetMtimes:    c.forgetMtimes,
-		NotDir:          func(dir string) error { return &Error{Kind: ErrNotDir, Op: "readdir", Path: dir} }})
+		NotDir:          func(dir string) error { return &Error{Kind: ErrNotDir, Op: "readdir", Path: dir} },
+		NoChangeLog:     opts.NoChangeLog, Ahead: opts.ListAhead})
+	c.listings.Poll(opts.PollInterval)
 	return c, nil
 }
 
@@ -159,9 +177,15 @@ func (c *Cache) Close() error {
 	c.CloseWrites()
 	c.cancel()
 	c.wg.Wait()
+	c.listings.Close()
 	c.content.Close()
 	return c.db.Close()
 }
+
+// SyncChanges asks the server's change log now what changed since the
+// last time (one request) and marks the folders it touched for listing
+// again; without a change log it does nothing.
+func (c *Cache) SyncChanges(ctx context.Context) error { return c.listings.SyncChanges(ctx) }
 
 // Dir returns the cache directory.
 func (c *Cache) Dir() string { return c.opts.Dir }

@@ -27,7 +27,28 @@
 // earlier run is served at once and revalidated in the background. When
 // the server is unreachable (remote.ErrUnavailable) stale listings and
 // cached content are served, one warning is logged, and the server is
-// tried again after min(DirCacheTime, 30s). Meanwhile a read of content
+// tried again after min(DirCacheTime, 30s).
+//
+// Change log (cache/internal/listing/changes.go). When the remote is a
+// remote.ChangeLog (SharePoint), a change token is taken before the first
+// listing and stored in meta.db's "meta" bucket ("changelog": token, the
+// time the chain began, the last confirmation); a listing fetched after
+// it is covered. When a covered listing passes DirCacheTime, and every
+// Options.PollInterval, one Changes call for the whole library marks the
+// folders its changes touched (the parent of each change's path, and the
+// old parent of an item found by its ETag GUID in the stored listings;
+// a folder deleted, renamed or moved away is forgotten with everything
+// under it) and confirms every other covered listing with no request.
+// An expired token, too many changes or a change that cannot be placed
+// start a new chain (older listings fall back to per-folder
+// revalidation); no log (ErrNotSupported) turns it off for the run.
+// Listings are written to meta.db in batches (listing/commit.go), not one
+// synced commit per folder; the change token is written in the same
+// transaction as the listings it covers. A lookup's listing queues its
+// subfolders to be listed ahead by up to Options.ListAhead workers
+// (listing/ahead.go), within a budget, dropped when nobody walks.
+//
+// While the server is away, a read of content
 // that is not cached fails at once (ErrNotCached, which matches
 // remote.ErrUnavailable too) without a request; after the interval one
 // read probes the server, and any answer to a GET brings it back.

@@ -1,8 +1,10 @@
 // Package davclient is odfb's client for a document library: WebDAV for
-// every file operation, SharePoint's REST API for uploads in chunks. It
-// implements remote.Remote and remote.ChunkedUploader for SharePoint
-// Online, for spemu, and for any ordinary WebDAV server (Apache mod_dav,
-// Nextcloud).
+// every file operation, SharePoint's REST API for uploads in chunks and
+// for the library's change log (changes.go: CurrentChangeToken,
+// GetChanges paged by FetchLimit). It implements remote.Remote,
+// remote.ChunkedUploader and remote.ChangeLog for SharePoint Online, for
+// spemu, and for any ordinary WebDAV server (Apache mod_dav, Nextcloud;
+// there ChangeLog answers ErrNotSupported).
 //
 // It owns HTTP: the pooled transport (HTTP/2 where offered, TLS
 // verification always on, extra CAs from Options.CAFile), the
@@ -71,6 +73,10 @@
 //     waited out, never a credential renewal, ErrThrottled when it lasts.
 //   - A 500 whose REST error is SPQueryThrottledException (list view
 //     threshold) is final at once (ErrForbidden): retrying cannot help.
+//     StartUpload then creates a new file with a path-addressed PUT
+//     instead of the folder's Files/AddUsingPath. A 500 whose error is
+//     SPInvalidChangeTokenException (or -2130575173) is final at once too
+//     (ErrChangeToken).
 //     "Cannot find resource for the request <fn>" is ErrNotSupported.
 //   - 500, 502, 504 and network errors back off exponentially (BackoffBase
 //     doubling to BackoffMax, ±25% jitter). After MaxRetries the error is

@@ -40,6 +40,8 @@ func statusError(op, p string, resp *http.Response) *remote.Error {
 		// SPQueryThrottledException: the call exceeds the list view
 		// threshold; it fails the same way every time.
 		e.Kind = remote.ErrForbidden
+	case restErr.invalidChangeToken():
+		e.Kind = remote.ErrChangeToken
 	case restErr.noSuchResource():
 		// "Cannot find resource for the request startUpload": the
 		// server has no such REST function (SharePoint 2013 has no
@@ -171,9 +173,18 @@ func (r restError) noSuchResource() bool {
 	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(r.Message)), "cannot find resource for the request")
 }
 
+// invalidChangeToken reports SPInvalidChangeTokenException (-2130575172)
+// or "Change token is not valid for this list" (-2130575173): the change
+// log does not know the token any more.
+func (r restError) invalidChangeToken() bool {
+	return strings.Contains(r.Code, "SPInvalidChangeTokenException") || strings.HasPrefix(r.Code, "-2130575172") ||
+		strings.HasPrefix(r.Code, "-2130575173")
+}
+
 // permanentServerAnswer reports a 5xx body that retrying cannot change.
 func permanentServerAnswer(body []byte) bool {
-	return parseRESTError(body).listViewThreshold()
+	re := parseRESTError(body)
+	return re.listViewThreshold() || re.invalidChangeToken()
 }
 
 // securityValidation reports the "invalid form digest" error.

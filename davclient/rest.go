@@ -135,6 +135,11 @@ func isSharePoint(resp *http.Response) bool {
 // fresh digest when the server says "security validation". It returns
 // the body of a 2xx answer.
 func (c *Client) restPost(ctx context.Context, op, p, fn string, body io.ReaderAt, n int64) ([]byte, *reply, error) {
+	return c.restPostURL(ctx, op, p, c.restURL(fn), "application/octet-stream", body, n)
+}
+
+// restPostURL is restPost to a whole URL, with the body's content type.
+func (c *Client) restPostURL(ctx context.Context, op, p, u, ctype string, body io.ReaderAt, n int64) ([]byte, *reply, error) {
 	force := false
 	for try := 0; ; try++ {
 		dg, err := c.formDigest(ctx, op, p, force)
@@ -142,9 +147,9 @@ func (c *Client) restPost(ctx context.Context, op, p, fn string, body io.ReaderA
 			return nil, nil, err
 		}
 		h := http.Header{"Accept": {restAccept}, "X-RequestDigest": {dg}}
-		k := call{op: op, path: p, method: http.MethodPost, url: c.restURL(fn), header: h}
+		k := call{op: op, path: p, method: http.MethodPost, url: u, header: h}
 		if body != nil {
-			h.Set("Content-Type", "application/octet-stream")
+			h.Set("Content-Type", ctype)
 			k.body, k.size = body, n
 		}
 		c.restCalls.Add(1)
@@ -206,12 +211,20 @@ func (c *Client) StartUpload(ctx context.Context, p, uploadID string, chunk io.R
 	case errors.Is(err, remote.ErrNotFound):
 		created = true
 		fn := c.folderAPI(remote.Dir(p)) + "/Files/AddUsingPath(decodedurl=" + odataString(remote.Base(p)) + ",overwrite=false)"
-		if _, _, aerr := c.restPost(ctx, "AddUsingPath", p, fn, nil, 0); aerr != nil {
+		_, _, aerr := c.restPost(ctx, "AddUsingPath", p, fn, nil, 0)
+		if overThreshold(aerr) {
+			// The call goes through the folder, which holds more than the
+			// list-view threshold: the empty file is made with a WebDAV
+			// PUT, addressed by its path, instead (docs/sharepoint.md).
+			c.log.Info("davclient: folder over the list view threshold; creating the upload's file with a PUT", "path", p)
+			_, aerr = c.Put(ctx, p, readerOrEmpty(nil), 0, remote.PutOptions{IfNoneMatch: true})
+		}
+		if aerr != nil {
 			var re *remote.Error
 			// Someone (or our own lost attempt) created it meanwhile: fine,
 			// the session starts on the existing file.
 			created = false
-			if !(errors.As(aerr, &re) && (re.Kind == remote.ErrExists || alreadyExists(re))) {
+			if !(errors.As(aerr, &re) && (re.Kind == remote.ErrExists || re.Kind == remote.ErrPrecondition || alreadyExists(re))) {
 				if errors.As(aerr, &re) && re.Kind == remote.ErrNotFound {
 					// The folder is missing, as PUT reports it.
 					re.Kind = remote.ErrConflict
@@ -253,6 +266,13 @@ func (c *Client) StartUpload(ctx context.Context, p, uploadID string, chunk io.R
 		return off, &remote.Error{Kind: remote.ErrServer, Op: "StartUpload", Path: p, Detail: fmt.Sprintf("server confirmed %d bytes of %d", off, n)}
 	}
 	return off, nil
+}
+
+// overThreshold reports a call refused for the list-view threshold (500
+// SPQueryThrottledException, statusError's ErrForbidden).
+func overThreshold(err error) bool {
+	var re *remote.Error
+	return errors.As(err, &re) && re.Kind == remote.ErrForbidden && re.Status == http.StatusInternalServerError
 }
 
 // alreadyExists recognises SharePoint's "file already exists" REST error.

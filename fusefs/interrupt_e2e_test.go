@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -35,6 +36,9 @@ func TestSignalsDoNotCancelServerChanges(t *testing.T) {
 	arrived := make(chan string, 1)
 	release := make(chan struct{}) // one send lets one held request go on
 	srv, lib := startBehind(t, spemu.Config{Root: root}, func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.Contains(r.URL.Path, "/_api/") {
+			return false // the change log's token (a GET) is not a call under test
+		}
 		switch r.Method {
 		case "MKCOL", "DELETE", "MOVE", "GET":
 			arrived <- r.Method

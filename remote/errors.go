@@ -24,6 +24,7 @@ var (
 	ErrNotSupported = errors.New("not supported by this server")            // e.g. no REST API
 	ErrUploadGone   = errors.New("upload session gone; start over")         // REST upload session expired
 	ErrOutsideRoot  = errors.New("server named a path outside the library") // href escaping the root
+	ErrChangeToken  = errors.New("change token no longer valid")            // SPInvalidChangeTokenException
 )
 
 // Error is the error every Remote method returns.

@@ -184,3 +184,50 @@ type ChunkedUploader interface {
 	// once. Cancelling an unknown or cancelled session is not an error.
 	CancelUpload(ctx context.Context, path, uploadID string) error
 }
+
+// ChangeType is what a change-log entry did to its item.
+type ChangeType int
+
+// The change types, with SharePoint's SP.ChangeType numbers.
+const (
+	ChangeAdd      ChangeType = 1
+	ChangeUpdate   ChangeType = 2
+	ChangeDelete   ChangeType = 3
+	ChangeRename   ChangeType = 4
+	ChangeMoveAway ChangeType = 5
+	ChangeMoveInto ChangeType = 6
+	ChangeRestore  ChangeType = 7
+)
+
+// Change is one entry of a library's change log.
+type Change struct {
+	Type ChangeType
+	// Path is the item's library path after the change, "" when the
+	// server did not say (SharePoint names no path for a deletion).
+	Path string
+	// ID is the item's unique id, a lower-case GUID without braces: on
+	// SharePoint the GUID of its ETag ("{GUID},N"). "" when not given.
+	ID    string
+	IsDir bool
+	// Outside is set when the item is now outside the mounted folder (a
+	// library mounted below its root sees the whole list's log); Path is
+	// then "".
+	Outside bool
+}
+
+// ChangeLog is implemented by remotes whose server keeps a change log of
+// the library (SharePoint's GetChanges). A remote may implement it and
+// still answer ErrNotSupported when its server turns out not to have it.
+type ChangeLog interface {
+	// ChangeToken returns the token of the log's present end: changes
+	// made after it is taken come back from Changes(token).
+	ChangeToken(ctx context.Context) (string, error)
+	// Changes returns the changes after token, oldest first, and the
+	// token to ask from next time. more is true when the log holds more
+	// than one call fetches (the caller may ask again from next, or
+	// give up on the log). ErrChangeToken when the server no longer
+	// knows token (the log's retention passed, or it is another list's);
+	// ErrNotSupported when the server has no change log or answered
+	// something not understood.
+	Changes(ctx context.Context, token string) (changes []Change, next string, more bool, err error)
+}

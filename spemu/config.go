@@ -98,6 +98,13 @@ type Config struct {
 
 	// --- Fields for the login and REST endpoints (login*.go, oauth*.go,
 	// rest*.go). Their owners add fields below this line. ---
+
+	// ThresholdOnAdd makes Files/AddUsingPath and Files/add on a folder
+	// holding more than ListViewThreshold (5,000) items answer 500
+	// SPQueryThrottledException, as an upload addressed through a large
+	// folder has been seen to (OneDrive/onedrive-api-docs#1510, through
+	// getfolderbyId(…)/files(…)); whether AddUsingPath does is [unc].
+	ThresholdOnAdd bool
 }
 
 // Faults are the injected failures and the traffic shaping. They can be

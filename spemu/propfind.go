@@ -589,6 +589,9 @@ func (s *Server) davProppatch(w http.ResponseWriter, r *http.Request, libPath st
 			m.Version++
 		}
 		s.st.dirty = true
+		if len(ops) > 0 {
+			s.st.logChange(ChangeUpdate, it.Path, it.GUID, it.IsDir)
+		}
 		return nil
 	})
 	if err != nil {

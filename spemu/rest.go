@@ -192,7 +192,13 @@ func restError(w http.ResponseWriter, r *http.Request, status int, code, msg str
 	}})
 }
 
+// ListViewThreshold is SharePoint Online's list-view threshold: a query
+// over more items of a list or folder is refused (ThresholdOnAdd).
+const ListViewThreshold = 5000
+
 const (
+	codeThrottledQuery = "-2147024860, Microsoft.SharePoint.SPQueryThrottledException"
+	thresholdText      = "The attempted operation is prohibited because it exceeds the list view threshold."
 	codeFileNotFound   = "-2147024894, System.IO.FileNotFoundException"
 	codeSPException    = "-2130575338, Microsoft.SharePoint.SPException"
 	codeFileExists     = "-2130575257, Microsoft.SharePoint.SPException"
@@ -451,6 +457,10 @@ func serveREST(s *Server, w http.ResponseWriter, r *http.Request) {
 		s.serveLists(w, r)
 		return
 	}
+	if isListCall(calls[1]) {
+		s.serveList(w, r, calls)
+		return
+	}
 	p, isFolder, err := s.target(calls[1])
 	if err != nil {
 		restError(w, r, http.StatusBadRequest, codeArgument, "Value does not fall within the expected range.")
@@ -545,6 +555,12 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 // addFile is Files/AddUsingPath(decodedurl=…,overwrite=…) and the legacy
 // Files/add(url=…,overwrite=…): the body is the file's content.
 func (s *Server) addFile(w http.ResponseWriter, r *http.Request, dir string, c odataCall) {
+	if s.cfg.ThresholdOnAdd {
+		if items, err := s.st.List(dir); err == nil && len(items) > ListViewThreshold {
+			restError(w, r, http.StatusInternalServerError, codeThrottledQuery, thresholdText)
+			return
+		}
+	}
 	name, ok := c.args["decodedurl"]
 	if strings.EqualFold(c.name, "add") {
 		name, ok = c.args["url"]

@@ -95,6 +95,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	st.fixedFolderTimes = cfg.FolderTimesFixed
+	st.onChange = s.recordChange
 	s.st = st
 	s.cfg.Root = st.root
 	s.sessions = newSessionStore(cfg.CookieTTL)

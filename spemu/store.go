@@ -84,6 +84,16 @@ type store struct {
 
 	// fixedFolderTimes: Config.FolderTimesFixed.
 	fixedFolderTimes bool
+	// onChange, when set, is told of every change of the library
+	// (changes.go), under mu.
+	onChange func(typ int, lib, guid string, isDir bool)
+}
+
+// logChange reports a change to onChange. The caller holds st.mu.
+func (st *store) logChange(typ int, lib, guid string, isDir bool) {
+	if st.onChange != nil && guid != "" {
+		st.onChange(typ, lib, guid, isDir)
+	}
 }
 
 type metaFile struct {
@@ -366,6 +376,7 @@ func (st *store) metaFor(lib string, fi os.FileInfo) *itemMeta {
 		m.Size, m.MtimeNs = size, mt
 		m.Mutated = false
 		st.dirty = true
+		st.logChange(ChangeUpdate, lib, m.GUID, false) // noticed only now
 	}
 	return m
 }
@@ -534,7 +545,13 @@ func (st *store) commitLocked(p, tmp string, check CommitCheck) (Item, bool, err
 	m.Mutated = false
 	st.dirty = true
 	st.bumpFolderLocked(r.lib)
-	return st.item(resolved{lib: r.lib, disk: r.disk, fi: fi}), !exists, nil
+	it := st.item(resolved{lib: r.lib, disk: r.disk, fi: fi})
+	if exists {
+		st.logChange(ChangeUpdate, it.Path, it.GUID, false)
+	} else {
+		st.logChange(ChangeAdd, it.Path, it.GUID, false)
+	}
+	return it, !exists, nil
 }
 
 // WriteStream stores the content of body at p (create or replace) through
@@ -603,6 +620,7 @@ func (st *store) mkdirLocked(p string) (Item, error) {
 	m := st.metaFor(r.lib, fi)
 	m.Created = time.Now().UTC().Truncate(time.Second)
 	st.bumpFolderLocked(r.lib)
+	st.logChange(ChangeAdd, r.lib, m.GUID, true)
 	return st.item(resolved{lib: r.lib, disk: r.disk, fi: fi}), nil
 }
 
@@ -628,6 +646,7 @@ func (st *store) removeLocked(p string) error {
 	st.noteDir(filepath.Dir(it.disk), filepath.Base(it.disk), false)
 	st.dropMetaLocked(it.Path)
 	st.bumpFolderLocked(it.Path)
+	st.logChange(ChangeDelete, it.Path, it.GUID, it.IsDir)
 	return nil
 }
 
@@ -717,6 +736,7 @@ func (st *store) MoveCopy(src, dst string, move, overwrite, shallow bool, check 
 		st.forgetDirs(r.disk)
 		st.noteDir(filepath.Dir(r.disk), filepath.Base(r.disk), false)
 		st.dropMetaLocked(r.lib)
+		st.logChange(ChangeDelete, d.Path, d.GUID, d.IsDir)
 	}
 	target := r.disk
 	if sk == dk { // case-only rename: the target name is the requested one
@@ -745,9 +765,12 @@ func (st *store) MoveCopy(src, dst string, move, overwrite, shallow bool, check 
 		}
 		st.dirty = true
 		st.bumpFolderLocked(s.Path)
+		typ := ChangeRename
 		if foldKey(path.Dir(s.Path)) != foldKey(path.Dir(dstLib)) {
 			st.bumpFolderLocked(dstLib)
+			typ = ChangeMoveInto
 		}
+		st.logChange(typ, dstLib, s.GUID, s.IsDir)
 		return !dstExists, nil
 	}
 	if prepared != "" && !s.IsDir && s.GUID == preparedFrom.GUID && s.Version == preparedFrom.Version {
@@ -775,6 +798,10 @@ func (st *store) MoveCopy(src, dst string, move, overwrite, shallow bool, check 
 	}
 	st.dirty = true
 	st.bumpFolderLocked(dstLib)
+	if fi, err := os.Stat(target); err == nil {
+		// A copied folder is one Add, its content none [obs: sp-dev-docs#9039].
+		st.logChange(ChangeAdd, dstLib, st.metaFor(dstLib, fi).GUID, fi.IsDir())
+	}
 	return !dstExists, nil
 }
 

@@ -42,6 +42,11 @@ may be copied from the browser (a library view, onedrive.aspx?id=, a
 Listings are cached for --dir-cache-time and kept across mounts in
 --cache-dir (meta.db); file content is cached there too (content/), up to
 --cache-size. With the server unreachable, what is cached is served.
+On SharePoint, the library's change log is asked every --poll-interval
+(one request for the whole library) and when listings expire: only the
+folders it names are listed again, so other clients' changes show within
+one poll. Without a change log (plain WebDAV servers) each folder is
+revalidated after --dir-cache-time (docs/mount.md).
 
 Writes land in staging files under --cache-dir; close() and fsync()
 return once the data is fsynced and journaled there (with --sync-upload,
@@ -68,6 +73,7 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 	af := addAuthFlags(fs)
 	cacheDir := fs.String("cache-dir", "", "cache directory (default $XDG_CACHE_HOME/odfb/<hash of URL>, ~/.cache/odfb/…, or /var/cache/odfb/… for root without a home)")
 	dirCacheTime := fs.Duration("dir-cache-time", cache.DefaultDirCacheTime, "how long a folder listing is trusted before the server is asked again")
+	pollInterval := fs.Duration("poll-interval", cache.DefaultPollInterval, "how often the library's change log is asked what other clients changed (one request per poll; 0: only when listings expire)")
 	cacheSize := sizeFlag(cache.DefaultCacheSize)
 	fs.Var(&cacheSize, "cache-size", "bound of the content cache (like 512M, 10G); open files are never evicted")
 	readOnly := fs.Bool("read-only", false, "mount read-only (ro)")
@@ -176,7 +182,7 @@ func cmdMount(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(sigs)
 
 	o := &libOpener{af: af, log: log, maxConc: *maxConc, cacheDir: *cacheDir, multi: multi,
-		dirCacheTime: *dirCacheTime, cacheSize: int64(cacheSize), readOnly: *readOnly,
+		dirCacheTime: *dirCacheTime, cacheSize: int64(cacheSize), readOnly: *readOnly, pollInterval: *pollInterval,
 		writes: cache.WriteOptions{WriteBack: *writeBack, Transfers: *transfers, PutLimit: int64(putLimit),
 			ChunkSize: int64(chunkSize), SyncUpload: *syncUpload, DrainTimeout: *drainTimeout}}
 	if *metricsAddr != "" {

@@ -153,6 +153,9 @@ func TestDuplicityBackupRestore(t *testing.T) {
 	counts := map[string]int{}
 	gets := 0
 	for _, r := range srv.Requests() {
+		if changeLogCall(r.Path) {
+			continue
+		}
 		counts[r.Method]++
 		if r.Method == "GET" && r.Status/100 == 2 {
 			gets++
@@ -215,6 +218,9 @@ func checkDuplicityTarget(t *testing.T, srv *spemu.Server, bin, libPath, mnt, di
 	puts := map[string]int{}
 	counts := map[string]int{}
 	for _, r := range reqs {
+		if changeLogCall(r.Path) {
+			continue
+		}
 		counts[r.Method]++
 		switch {
 		case r.Method == "GET":
@@ -303,4 +309,11 @@ func makeDuplicitySource(t *testing.T, root string) (files int, total int64) {
 		sizes[fmt.Sprintf("data/set %d.csv", i)] = 16<<10 + i*40013
 	}
 	return writeTree(t, root, sizes)
+}
+
+// changeLogCall reports the mount's own reads of the change log (its
+// token, the form digest that comes with it, GetChanges): not requests
+// the tool under test caused, and they change nothing.
+func changeLogCall(p string) bool {
+	return strings.HasSuffix(p, "/_api/contextinfo") || strings.HasSuffix(p, "/CurrentChangeToken") || strings.HasSuffix(p, "/GetChanges")
 }

@@ -45,7 +45,7 @@ does not mount, -v prints the odfb mount command, -n is accepted.
 var helperValueFlags = map[string]bool{
 	"auth": true, "cookie-file": true, "cookie-command": true, "username": true, "password-file": true, "cookies-from-browser": true,
 	"ca-file": true, "sts-url": true, "authority": true, "client-id": true, "tenant": true,
-	"credentials": true, "bearer-command": true, "cache-dir": true, "dir-cache-time": true,
+	"credentials": true, "bearer-command": true, "cache-dir": true, "dir-cache-time": true, "poll-interval": true,
 	"cache-size": true, "uid": true, "gid": true, "umask": true, "log-level": true,
 	"max-concurrent": true, "write-back": true, "transfers": true, "put-limit": true,
 	"chunk-size": true, "drain-timeout": true, "log-file": true, "metrics-addr": true,

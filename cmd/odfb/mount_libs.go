@@ -141,6 +141,7 @@ type libOpener struct {
 	af           *authFlags
 	log          *slog.Logger
 	maxConc      int
+	pollInterval time.Duration
 	cacheDir     string
 	multi        bool
 	dirCacheTime time.Duration
@@ -286,7 +287,8 @@ func (o *libOpener) open(ctx context.Context, sp libSpec) *openedLib {
 		}
 	}
 	c, err := cache.Open(cache.Options{Dir: l.dir, Library: strings.TrimRight(sp.url, "/"), Remote: client,
-		DirCacheTime: o.dirCacheTime, CacheSize: o.cacheSize, Logger: log, MaxConcurrent: o.maxConc})
+		DirCacheTime: o.dirCacheTime, CacheSize: o.cacheSize, Logger: log, MaxConcurrent: o.maxConc,
+		PollInterval: o.pollInterval, ListAhead: o.maxConc})
 	if err != nil {
 		return failed(exitcodes.CacheDir, "cache %s: %v", l.dir, err)
 	}

@@ -35,6 +35,10 @@ type Config struct {
 	Write cache.WriteOptions
 	// Logger; default one that writes to t.Log at Warn level.
 	Logger *slog.Logger
+	// PollInterval, NoChangeLog and ListAhead are cache.Options'.
+	PollInterval time.Duration
+	NoChangeLog  bool
+	ListAhead    int
 }
 
 // Mounted is a live mount.
@@ -72,7 +76,8 @@ func Mount(t testing.TB, cfg Config) *Mounted {
 		cfg.Logger = Logger(t, slog.LevelWarn)
 	}
 	c, err := cache.Open(cache.Options{Dir: cfg.CacheDir, Library: cfg.Library, Remote: cfg.Remote,
-		DirCacheTime: cfg.DirCacheTime, CacheSize: cfg.CacheSize, Logger: cfg.Logger})
+		DirCacheTime: cfg.DirCacheTime, CacheSize: cfg.CacheSize, Logger: cfg.Logger,
+		PollInterval: cfg.PollInterval, NoChangeLog: cfg.NoChangeLog, ListAhead: cfg.ListAhead})
 	if err != nil {
 		t.Fatalf("cache.Open: %v", err)
 	}

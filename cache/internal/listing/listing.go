@@ -52,6 +52,14 @@ type Options struct {
 	ForgetMtimes func(etags []string)
 	// NotDir makes the cache's error for a listing of a file.
 	NotDir func(dir string) error
+	// NoChangeLog keeps the listings from using the server's change log
+	// (changes.go) even when the remote has one.
+	NoChangeLog bool
+	// Ahead is how many subfolders are listed ahead at once (ahead.go);
+	// 0 lists none ahead. AheadBudget bounds the listings fetched ahead
+	// and not yet used (0: DefaultAheadBudget).
+	Ahead       int
+	AheadBudget int
 }
 
 // Store holds the folder listings: in memory (hot folders) and in
@@ -82,10 +90,21 @@ type Store struct {
 
 	mu   sync.Mutex
 	dirs map[string]*Dir // key: metadb.Key(path)
+
+	// log is the server's change log, when it has one (changes.go).
+	log *changeLog
+	// commit batches the listings' writes to meta.db (commit.go).
+	commit *committer
+	// ahead lists subfolders before a walk asks for them (ahead.go).
+	ahead ahead
 }
 
 // New returns an empty Store (listings load from meta.db on demand).
-func New(o Options) *Store { return &Store{o: o, dirs: map[string]*Dir{}, edits: map[string]uint64{}} }
+func New(o Options) *Store {
+	s := &Store{o: o, dirs: map[string]*Dir{}, edits: map[string]uint64{}, log: newChangeLog(o), commit: newCommitter()}
+	s.runCommitter()
+	return s
+}
 
 // Gone reports a folder the server said does not exist.
 func (d *Dir) Gone() bool { return d.rec.Gone }
@@ -131,6 +150,9 @@ type Dir struct {
 	// heldUntil: a refresh failed (see servesStale) and the listing is
 	// served as it is until then, without asking the server again.
 	heldUntil time.Time
+	// kidsQueued: a lookup used this listing and its subfolders were
+	// queued to be listed ahead (ahead.go).
+	kidsQueued bool
 }
 
 func newDir(rec metadb.DirRecord, current bool) *Dir {
@@ -188,22 +210,26 @@ func (s *Store) Stored(dir string) *Dir {
 func (s *Store) Get(ctx context.Context, dir string) (*Dir, error) {
 	dir = remote.Clean(dir)
 	ds := s.Stored(dir)
-	if ds != nil {
-		now := s.o.Now()
-		s.mu.Lock()
-		current, fetched, heldUntil := ds.current, ds.rec.Fetched, ds.heldUntil
-		s.mu.Unlock()
-		switch {
-		case !current:
-			s.revalidate(dir)
-			return ds, nil
-		case now.Sub(fetched) < s.o.TTL, now.Before(heldUntil), s.o.Reach.Holding():
-			// Fresh (the common case: asks nothing more), held after a
-			// failed refresh, or the server is away.
-			return ds, nil
+	if s.logDue(s.fetchedOf(ds)) {
+		// One change query for the whole library says whether this
+		// listing (and every other) is still current (changes.go).
+		if err := s.SyncChanges(ctx); err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
+		ds = s.Stored(dir)
 	}
-	ch := s.lists.DoChan(metadb.Key(dir), func() (any, error) { return s.Fetch(dir) })
+	if ds != nil && s.serves(dir, ds) {
+		s.used(ds)
+		return ds, nil
+	}
+	ch := s.lists.DoChan(metadb.Key(dir), func() (any, error) {
+		// A fetch that ended between the look above and this one (the
+		// folder listed ahead, ahead.go) needs no second request.
+		if cur := s.Stored(dir); cur != nil && cur != ds && s.fresh(cur) {
+			return cur, nil
+		}
+		return s.Fetch(dir)
+	})
 	var slow <-chan time.Time
 	if ds != nil {
 		// A stale listing is there: wait a little for the fresh one, then
@@ -228,8 +254,58 @@ func (s *Store) Get(ctx context.Context, dir string) (*Dir, error) {
 			}
 			return nil, r.Err
 		}
+		s.used(r.Val.(*Dir))
 		return r.Val.(*Dir), nil
 	}
+}
+
+// fetchedOf returns when ds was asked for (zero for nil).
+func (s *Store) fetchedOf(ds *Dir) time.Time {
+	if ds == nil {
+		return time.Time{}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return ds.rec.Fetched
+}
+
+// serves reports whether ds answers a lookup as it is: fresh (the
+// common case: asks nothing more; with the change log, confirmed by its
+// last query), held after a failed refresh, or the server is away. A
+// listing stored by an earlier run serves at once and is revalidated in
+// the background — unless the change log says it changed, or covers it
+// and it is due: then it is fetched now.
+func (s *Store) serves(dir string, ds *Dir) bool {
+	now := s.o.Now()
+	s.mu.Lock()
+	current, fetched, heldUntil := ds.current, ds.rec.Fetched, ds.heldUntil
+	s.mu.Unlock()
+	if on, base, _ := s.log.state(); on {
+		if covered(fetched, base) {
+			if now.Sub(s.freshAt(fetched)) < s.o.TTL {
+				return true
+			}
+			current = true
+		} else if fetched.IsZero() {
+			current = true // marked changed by the log
+		}
+	}
+	switch {
+	case !current:
+		s.revalidate(dir)
+		return true
+	case now.Sub(fetched) < s.o.TTL, now.Before(heldUntil), s.o.Reach.Holding():
+		return true
+	}
+	return false
+}
+
+// fresh reports whether ds is current and within its TTL.
+func (s *Store) fresh(ds *Dir) bool {
+	s.mu.Lock()
+	current, fetched := ds.current, ds.rec.Fetched
+	s.mu.Unlock()
+	return current && !fetched.IsZero() && s.o.Now().Sub(s.freshAt(fetched)) < s.o.TTL
 }
 
 // servesStale reports whether a failed refresh should be answered with
@@ -322,8 +398,11 @@ func (s *Store) Fetch(dir string) (*Dir, error) {
 // local edit count moved from edits meanwhile (raced).
 func (s *Store) fetchOnce(dir, key string, edits uint64) (*Dir, bool, error) {
 	ctx := s.o.Ctx
-	self, kids, err := s.o.Remote.List(ctx, dir)
+	// A listing's time is when it was asked for: what changed after that
+	// may be missing from it, and the change log covers it only when it
+	// was asked after the log's token was taken (changes.go).
 	now := s.o.Now()
+	self, kids, err := s.o.Remote.List(ctx, dir)
 	s.editMu.Lock()
 	defer s.editMu.Unlock()
 	if s.edits[key]+s.treeEdits != edits {
@@ -368,7 +447,7 @@ func (s *Store) editLocked(key string, ds *Dir) {
 	s.replace(key, ds)
 }
 
-// replace installs a new listing, persists it, and drops cached content
+// replace installs a new listing, queues it for meta.db, and drops cached content
 // of files whose ETag changed or that disappeared.
 func (s *Store) replace(key string, ds *Dir) {
 	s.mu.Lock()
@@ -382,9 +461,7 @@ func (s *Store) replace(key string, ds *Dir) {
 			old = newDir(rec, false)
 		}
 	}
-	if err := metadb.PutJSON(s.o.DB, metadb.BucketDirs, key, rec); err != nil {
-		s.o.Log.Warn("cannot store listing in the cache database", "path", ds.rec.Path, "err", err)
-	}
+	s.queue(key, rec)
 	if old == nil {
 		return
 	}
@@ -434,6 +511,7 @@ func (s *Store) forgetTreeLocked(dir string) {
 		}
 	}
 	s.mu.Unlock()
+	s.unqueueTree(key)
 	err := s.o.DB.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(metadb.BucketDirs)
 		if err := b.Delete([]byte(key)); err != nil {
