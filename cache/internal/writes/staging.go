@@ -846,20 +846,9 @@ func (w *Writer) commit(ctx context.Context, p *pending, wait bool) error {
 	f := p.f
 	w.mu.Unlock()
 	if dirty {
-		if f != nil {
-			if err := f.Sync(); err != nil {
-				p.commitMu.Unlock()
-				return fmt.Errorf("staging fsync: %w", err)
-			}
-		}
-		if !p.dirSynced {
-			// The staging file's directory entry must survive a power cut
-			// before the journal names it (once per staging file).
-			if err := syncDir(w.dir); err != nil {
-				p.commitMu.Unlock()
-				return fmt.Errorf("staging fsync: %w", err)
-			}
-			p.dirSynced = true
+		if err := w.syncStaging(p, f); err != nil {
+			p.commitMu.Unlock()
+			return err
 		}
 		w.mu.Lock()
 		rec := p.rec
@@ -904,6 +893,24 @@ func (w *Writer) commit(ctx context.Context, p *pending, wait bool) error {
 		return nil
 	}
 	return w.waitUploaded(ctx, p, gen)
+}
+
+// syncStaging makes p's staging file f durable, and the first time its
+// directory entry too: both must survive a power cut before the journal
+// names the file. Called with p.commitMu held.
+func (w *Writer) syncStaging(p *pending, f *os.File) error {
+	if f != nil {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("staging fsync: %w", err)
+		}
+	}
+	if !p.dirSynced {
+		if err := syncDir(w.dir); err != nil {
+			return fmt.Errorf("staging fsync: %w", err)
+		}
+		p.dirSynced = true
+	}
+	return nil
 }
 
 // waitUploaded forces p's upload and waits until generation gen is on
