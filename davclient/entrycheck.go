@@ -1,0 +1,47 @@
+package davclient
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/odfb/odfb/remote"
+)
+
+// Checks of a parsed multistatus against what a server may say, apart
+// from the parser (propfind.go) so that its decoder can change without
+// them. A server, a proxy or someone in the middle can answer anything;
+// the mount must never show an entry that does not exist, nor a size it
+// made up (a size taken for 0 reads as an empty file, and a backup of it
+// is empty). Hrefs outside the library are dropped by the parser.
+
+// checkEntries refuses a listing in which an entry has a size or a
+// modification time that is not one (a negative or non-numeric
+// getcontentlength, an unparseable getlastmodified), drops entries whose
+// name no SharePoint library can hold (NUL or other control characters:
+// they cannot be real) and keeps only the first of entries that name the
+// same item (SharePoint's names are case-insensitive). Each dropped entry
+// is logged once with its path and the reason.
+func (c *Client) checkEntries(op, p string, ms *multistatus) error {
+	seen := make(map[string]bool, len(ms.entries))
+	kept := ms.entries[:0]
+	for _, e := range ms.entries {
+		if e.invalid != "" {
+			return &remote.Error{Kind: remote.ErrServer, Op: op, Path: p, Status: http.StatusMultiStatus,
+				Detail: fmt.Sprintf("the server's answer for %q has an invalid %s; listing refused", e.Path, e.invalid)}
+		}
+		if i := strings.IndexFunc(e.Path, func(r rune) bool { return r < 0x20 || r == 0x7f }); i >= 0 {
+			c.log.Warn("davclient: server named an entry with a control character, which SharePoint refuses; ignored", "op", op, "path", p, "entry", fmt.Sprintf("%q", e.Path))
+			continue
+		}
+		key := strings.ToLower(e.Path)
+		if seen[key] {
+			c.log.Warn("davclient: server named an entry twice; the first kept", "op", op, "path", p, "entry", e.Path)
+			continue
+		}
+		seen[key] = true
+		kept = append(kept, e)
+	}
+	ms.entries = kept
+	return nil
+}
