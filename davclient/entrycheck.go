@@ -20,10 +20,12 @@ import (
 // getcontentlength, an unparseable getlastmodified), drops entries whose
 // name no SharePoint library can hold (NUL or other control characters:
 // they cannot be real) and keeps only the first of entries that name the
-// same item (SharePoint's names are case-insensitive). Each dropped entry
-// is logged once with its path and the reason.
+// same item: the same path, or the same path in another case with the
+// same ETag (SharePoint's names are case-insensitive and an ETag names
+// one item; Apache may hold "a" and "A", which have different ETags).
+// Each dropped entry is logged with its path and the reason.
 func (c *Client) checkEntries(op, p string, ms *multistatus) error {
-	seen := make(map[string]bool, len(ms.entries))
+	seen := make(map[string]bool, 2*len(ms.entries))
 	kept := ms.entries[:0]
 	for _, e := range ms.entries {
 		if e.invalid != "" {
@@ -34,12 +36,12 @@ func (c *Client) checkEntries(op, p string, ms *multistatus) error {
 			c.log.Warn("davclient: server named an entry with a control character, which SharePoint refuses; ignored", "op", op, "path", p, "entry", fmt.Sprintf("%q", e.Path))
 			continue
 		}
-		key := strings.ToLower(e.Path)
-		if seen[key] {
+		folded := strings.ToLower(e.Path) + "\x00" + e.ETag
+		if seen[e.Path] || (e.ETag != "" && seen[folded]) {
 			c.log.Warn("davclient: server named an entry twice; the first kept", "op", op, "path", p, "entry", e.Path)
 			continue
 		}
-		seen[key] = true
+		seen[e.Path], seen[folded] = true, true
 		kept = append(kept, e)
 	}
 	ms.entries = kept
