@@ -47,8 +47,8 @@ func TestBadUserInput(t *testing.T) {
 	mkdir := func(p string) error { return syscall.Mkdir(at(p), 0o755) }
 	rename := func(a, b string) error { return syscall.Rename(at(a), at(b)) }
 
-	long := strings.Repeat("d", 200)                            // a folder: 37+1+200 = 238 characters
-	fits := long + "/" + strings.Repeat("n", 400-prefix-2-200)  // 400 characters with the library's part
+	long := strings.Repeat("d", 200)                             // a folder: 37+1+200 = 238 characters
+	fits := long + "/" + strings.Repeat("n", 400-prefix-2-200)   // 400 characters with the library's part
 	over := long + "/" + strings.Repeat("o", 400-prefix-2-200+1) // 401
 	type tc struct {
 		what   string
