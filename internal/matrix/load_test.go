@@ -72,8 +72,10 @@ func newWatchdog(n int, limit time.Duration) *watchdog {
 	return &watchdog{limit: limit, slots: make([]atomic.Pointer[running], n)}
 }
 
-func (w *watchdog) start(i int, what string) { w.slots[i].Store(&running{what: what, since: time.Now()}) }
-func (w *watchdog) done(i int)               { w.slots[i].Store(nil) }
+func (w *watchdog) start(i int, what string) {
+	w.slots[i].Store(&running{what: what, since: time.Now()})
+}
+func (w *watchdog) done(i int) { w.slots[i].Store(nil) }
 
 // stalled returns a description of every operation running for longer
 // than the limit at now.
