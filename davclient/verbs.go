@@ -236,7 +236,7 @@ func parseContentRange(s string) (start, total int64, ok bool) {
 	total = -1
 	if tot != "*" {
 		n, err := strconv.ParseInt(tot, 10, 64)
-		if err != nil {
+		if err != nil || n < 0 {
 			return 0, -1, false
 		}
 		total = n
@@ -249,7 +249,7 @@ func parseContentRange(s string) (start, total int64, ok bool) {
 		return 0, -1, false
 	}
 	n, err := strconv.ParseInt(a, 10, 64)
-	if err != nil {
+	if err != nil || n < 0 {
 		return 0, -1, false
 	}
 	return n, total, true
