@@ -164,3 +164,41 @@ func TestServerRewriteAfterUpload(t *testing.T) {
 		})
 	}
 }
+
+// TestEditAfterImmediateRewrite: a JPEG the server rewrote while
+// answering its upload (the answer's ETag is outdated at once) can be
+// edited right away, without waiting for a listing to expire: the edit
+// applies to the server's version, and no conflict copy is made.
+func TestEditAfterImmediateRewrite(t *testing.T) {
+	m, srv := fstest.MountSpemu(t, spemu.Config{RewriteExts: []string{".jpg"}}, fstest.Config{DirCacheTime: time.Hour})
+	p := filepath.Join(m.Dir, "p.jpg")
+	ours := jpegBytes(5000, 1)
+	if err := os.WriteFile(p, ours, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	syncMount(t, m)
+	theirs, _ := srv.ReadFile("/p.jpg")
+	if len(theirs) != len(ours)+12 {
+		t.Fatalf("spemu did not rewrite p.jpg (%d bytes)", len(theirs))
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Size() != int64(len(theirs)) {
+		t.Errorf("after the upload the mount shows %v bytes (%v), the server holds %d", fi.Size(), err, len(theirs))
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("edit"))
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	syncMount(t, m)
+	if got := strings.Join(serverNames(t, srv, "/"), ","); got != "_vti_pvt,p.jpg" {
+		t.Errorf("server holds %q: the rewrite was taken for a conflict", got)
+	}
+	// The server rewrites the edited upload again (12 more bytes after
+	// the start marker): what it got was its version with the edit.
+	if got, _ := srv.ReadFile("/p.jpg"); len(got) != len(theirs)+4+12 || !bytes.HasSuffix(got, append(theirs[2:], "edit"...)) {
+		t.Errorf("server's p.jpg: %d bytes, want the server's version (%d) with the edit appended, rewritten again", len(got), len(theirs))
+	}
+}
