@@ -171,7 +171,16 @@ func TestMatrixLoad(t *testing.T) {
 		}
 	}
 	srv := fstest.StartSpemu(t, spemu.Config{Root: root, RequestLogLimit: 1000})
-	logger := fstest.Logger(t, slog.LevelError) // errors only: 16 threads make many warnings of no interest
+	// Errors only: 16 threads make many warnings of no interest (MATRIX_LOG
+	// warn or debug shows them).
+	level := slog.LevelError
+	switch os.Getenv("MATRIX_LOG") {
+	case "warn":
+		level = slog.LevelWarn
+	case "debug":
+		level = slog.LevelDebug
+	}
+	logger := fstest.Logger(t, level)
 	dav, err := davclient.New(davclient.Options{URL: srv.LibraryURL(), Auth: auth.None(), Logger: logger})
 	if err != nil {
 		t.Fatal(err)
