@@ -3,6 +3,7 @@ package davclient
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/odfb/odfb/remote"
@@ -46,4 +47,30 @@ func (c *Client) checkEntries(op, p string, ms *multistatus) error {
 	}
 	ms.entries = kept
 	return nil
+}
+
+// rangeShort reports whether a 206 answer's Content-Range ("bytes a-b/t")
+// covers less than the range asked for (offset, length > 0) although the
+// file, by the total the header gives, holds more: a server that sends
+// less than it was asked for and could have sent. Its body would read as
+// a file that ends early.
+func rangeShort(contentRange string, offset, length, total int64) bool {
+	s := strings.TrimSpace(contentRange)
+	rng, _, ok := strings.Cut(strings.TrimPrefix(s, "bytes "), "/")
+	if !ok || length <= 0 {
+		return false
+	}
+	_, b, ok := strings.Cut(rng, "-")
+	if !ok {
+		return false
+	}
+	end, err := strconv.ParseInt(b, 10, 64)
+	if err != nil || end < offset {
+		return true
+	}
+	want := offset + length - 1
+	if total >= 0 && total-1 < want {
+		want = total - 1
+	}
+	return end < want
 }

@@ -1,6 +1,7 @@
 package davclient
 
 import (
+	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -48,6 +49,26 @@ func FuzzParseContentRange(f *testing.F) {
 		start, total, ok := parseContentRange(s)
 		if ok && (start < 0 || total < -1) {
 			t.Fatalf("%q: start %d total %d accepted", s, start, total)
+		}
+	})
+}
+
+// FuzzRangeShort: a Content-Range that covers exactly the range asked
+// for (cut at the file's end) is never taken for short.
+func FuzzRangeShort(f *testing.F) {
+	f.Add(int64(0), int64(10), int64(100))
+	f.Add(int64(95), int64(10), int64(100))
+	f.Fuzz(func(t *testing.T, off, n, total int64) {
+		if off < 0 || n <= 0 || total <= off || off > 1<<50 || n > 1<<50 || total > 1<<52 {
+			return
+		}
+		end := min(off+n, total) - 1
+		cr := fmt.Sprintf("bytes %d-%d/%d", off, end, total)
+		if rangeShort(cr, off, n, total) {
+			t.Fatalf("%q for offset %d length %d taken for short", cr, off, n)
+		}
+		if end > off && !rangeShort(fmt.Sprintf("bytes %d-%d/%d", off, end-1, total), off, n, total) {
+			t.Fatalf("one byte short of %q not noticed", cr)
 		}
 	})
 }

@@ -150,6 +150,15 @@ func TestHostileGets(t *testing.T) {
 		t.Errorf("Content-Range one byte off: %q, %v", b, err)
 	}
 
+	srv.SetHostile(spemu.Hostile{ShortContentRange: true})
+	if b, err := read(2, 6); !errors.Is(err, remote.ErrServer) {
+		t.Errorf("Content-Range for half the range asked: %q, %v", b, err)
+	}
+	// A range past the end of the file is answered short, rightly.
+	srv.SetHostile(spemu.Hostile{})
+	if b, err := read(8, 10); err != nil || string(b) != "rld" {
+		t.Errorf("range past the end: %q, %v", b, err)
+	}
 	srv.SetHostile(spemu.Hostile{LongBodies: true})
 	for i := 0; i < 3; i++ {
 		b, err := read(0, -1)

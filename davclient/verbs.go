@@ -173,7 +173,7 @@ func (c *Client) Get(ctx context.Context, p string, offset, length int64) (io.Re
 	switch r.StatusCode {
 	case http.StatusPartialContent:
 		start, total, ok := parseContentRange(r.Header.Get("Content-Range"))
-		if !ok || start != offset {
+		if !ok || start != offset || rangeShort(r.Header.Get("Content-Range"), offset, length, total) {
 			discard(r.Response)
 			return nil, info, &remote.Error{Kind: remote.ErrServer, Op: "GET", Path: p, Status: 206, Detail: "Content-Range does not match the range asked for"}
 		}

@@ -41,6 +41,7 @@ func TestHostileServer(t *testing.T) {
 		{"huge-multistatus", spemu.Hostile{HugeMultistatus: 1 << 20}, false, false},
 		{"truncated-bodies", spemu.Hostile{TruncatedBodies: true}, true, true},
 		{"wrong-content-range", spemu.Hostile{WrongContentRange: true}, false, true},
+		{"short-content-range", spemu.Hostile{ShortContentRange: true}, false, true},
 		{"long-bodies", spemu.Hostile{LongBodies: true}, false, false},
 	}
 	for _, c := range cases {

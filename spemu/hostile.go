@@ -48,6 +48,10 @@ type Hostile struct {
 	// Content-Range starts one byte after the range asked for (the body
 	// is the bytes the header names).
 	WrongContentRange bool
+	// ShortContentRange answers a ranged GET with a 206 for the first half
+	// of the range asked for (header and body agree), although the file
+	// holds all of it.
+	ShortContentRange bool
 	// LongBodies sends 64 bytes more after every GET body than its
 	// Content-Length announces, then closes the connection.
 	LongBodies bool
@@ -58,7 +62,7 @@ type Hostile struct {
 
 func (h Hostile) active() bool {
 	return h.EscapingHrefs || h.DuplicateEntries || h.HugeMultistatus > 0 || h.WrongTypes ||
-		h.NegativeSizes || h.FarDates || h.TruncatedBodies || h.WrongContentRange || h.LongBodies
+		h.NegativeSizes || h.FarDates || h.TruncatedBodies || h.WrongContentRange || h.ShortContentRange || h.LongBodies
 }
 
 func (h Hostile) rewritesMultistatus() bool {
@@ -120,7 +124,7 @@ func (s *Server) serveHostile(w http.ResponseWriter, r *http.Request, libPath st
 			writeWith(w, rec.header, rec.status, body)
 		}
 		return true
-	case r.Method == http.MethodGet && (h.TruncatedBodies || h.WrongContentRange || h.LongBodies):
+	case r.Method == http.MethodGet && (h.TruncatedBodies || h.WrongContentRange || h.ShortContentRange || h.LongBodies):
 		rec := newBufWriter()
 		s.davGet(rec, r, libPath)
 		if rec.status/100 != 2 {
@@ -130,6 +134,9 @@ func (s *Server) serveHostile(w http.ResponseWriter, r *http.Request, libPath st
 		body := rec.buf.Bytes()
 		if h.WrongContentRange && rec.status == http.StatusPartialContent {
 			body = s.shiftRange(rec, libPath, body)
+		}
+		if h.ShortContentRange && rec.status == http.StatusPartialContent {
+			body = shortenRange(rec, body)
 		}
 		switch {
 		case h.TruncatedBodies:
@@ -287,6 +294,17 @@ func (s *Server) shiftRange(rec *bufWriter, libPath string, body []byte) []byte 
 	out = out[:n]
 	rec.header.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", a+1, a+int64(n), total))
 	return out
+}
+
+// shortenRange turns a 206 answer into one for the first half of its range.
+func shortenRange(rec *bufWriter, body []byte) []byte {
+	var a, b, total int64
+	if _, err := fmt.Sscanf(rec.header.Get("Content-Range"), "bytes %d-%d/%d", &a, &b, &total); err != nil || b <= a {
+		return body
+	}
+	n := (b - a + 1) / 2
+	rec.header.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", a, a+n-1, total))
+	return body[:n]
 }
 
 // bufWriter records an answer so that it can be altered before sending.

@@ -101,6 +101,11 @@ func TestHostileGet(t *testing.T) {
 	if err != nil || res.StatusCode != 206 || res.Header.Get("Content-Range") != "bytes 101-200/1000" || !bytes.Equal(b, data[101:201]) {
 		t.Errorf("WrongContentRange: %v %v %q %d bytes", err, res.StatusCode, res.Header.Get("Content-Range"), len(b))
 	}
+	s.SetHostile(spemu.Hostile{ShortContentRange: true})
+	res, b, err = get("bytes=100-199")
+	if err != nil || res.StatusCode != 206 || res.Header.Get("Content-Range") != "bytes 100-149/1000" || !bytes.Equal(b, data[100:150]) {
+		t.Errorf("ShortContentRange: %v %v %q %d bytes", err, res.StatusCode, res.Header.Get("Content-Range"), len(b))
+	}
 	s.SetHostile(spemu.Hostile{LongBodies: true})
 	if res, b, err = get(""); err != nil || res.ContentLength != 1000 || !bytes.Equal(b, data) {
 		t.Errorf("LongBodies: %v, Content-Length %d, %d bytes", err, res.ContentLength, len(b))

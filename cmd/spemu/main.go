@@ -114,7 +114,7 @@ func newFlagSet(stderr io.Writer) (*flag.FlagSet, *options) {
 		return nil
 	})
 	fs.DurationVar(&cfg.RewriteDelay, "rewrite-delay", 0, "rewrite (--office-mutation, --rewrite-ext) this long after the upload was answered instead of before it")
-	fs.Func("hostile", "answer wrongly on purpose, comma-separated: escaping-hrefs, duplicate-entries, huge-multistatus=SIZE, wrong-types, negative-sizes, far-dates, truncated-bodies, wrong-content-range, long-bodies (docs/spemu.md)", func(v string) error {
+	fs.Func("hostile", "answer wrongly on purpose, comma-separated: escaping-hrefs, duplicate-entries, huge-multistatus=SIZE, wrong-types, negative-sizes, far-dates, truncated-bodies, wrong-content-range, short-content-range, long-bodies (docs/spemu.md)", func(v string) error {
 		return parseHostile(v, &cfg.Hostile)
 	})
 	fs.BoolVar(&cfg.PlainReasonPhrases, "plain-reason-phrases", false, "send Go's reason phrases (\"207 Multi-Status\") instead of SharePoint's upper-case ones (\"207 MULTI-STATUS\")")
@@ -277,6 +277,8 @@ func parseHostile(v string, h *spemu.Hostile) error {
 			h.TruncatedBodies = true
 		case "wrong-content-range":
 			h.WrongContentRange = true
+		case "short-content-range":
+			h.ShortContentRange = true
 		case "long-bodies":
 			h.LongBodies = true
 		default:
