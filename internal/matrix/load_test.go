@@ -36,7 +36,7 @@ import (
 // minute under `make soak`.
 
 const (
-	loadThreads  = 16
+	loadThreadsN = 16
 	loadStall    = 60 * time.Second // an operation running longer is a hang
 	loadHeapMax  = 768 << 20        // bytes of heap in use, the race detector's shadow excluded
 	sharedFiles  = 4
@@ -156,6 +156,12 @@ func (h *heapSampler) run(stop <-chan struct{}) {
 
 func TestMatrixLoad(t *testing.T) {
 	dur := loadTime(t)
+	loadThreads := loadThreadsN // MATRIX_LOAD_THREADS narrows a failure down
+	if s := os.Getenv("MATRIX_LOAD_THREADS"); s != "" {
+		if _, err := fmt.Sscan(s, &loadThreads); err != nil || loadThreads < 1 {
+			t.Fatalf("MATRIX_LOAD_THREADS=%q", s)
+		}
+	}
 	root := t.TempDir()
 	shared := make([][]byte, sharedFiles)
 	os.Mkdir(filepath.Join(root, "shared"), 0o755)
