@@ -56,8 +56,10 @@ complexity:
 # every case, the fault cases included, SOAK_OPS operations per thread.
 SOAK_SEEDS ?= 100
 SOAK_OPS ?= 150
+# The load run (16 threads under the race detector) lasts SOAK_LOAD_TIME.
+SOAK_LOAD_TIME ?= 60s
 soak: build
-	MATRIX_FAULTS=1 MATRIX_SEEDS=$(SOAK_SEEDS) MATRIX_OPS=$(SOAK_OPS) \
+	MATRIX_FAULTS=1 MATRIX_SEEDS=$(SOAK_SEEDS) MATRIX_OPS=$(SOAK_OPS) MATRIX_LOAD_TIME=$(SOAK_LOAD_TIME) \
 		$(GO) test -race -timeout 3h -count=1 -v -run TestMatrix ./internal/matrix
 
 # Starts spemu on loopback with sample files and mounts it (see README).

@@ -37,6 +37,13 @@
 //     Win32LastModifiedTime, when the server stores one, is preferred over
 //     getlastmodified for Entry.ModTime. An href that resolves to another
 //     host or outside the library is dropped and logged, never followed.
+//     A server's answer is not trusted further than that (entrycheck.go):
+//     a listing with a size or date that is not one (negative, a word) is
+//     refused (ErrServer) rather than shown with a size made up; an entry
+//     named twice is kept once; a name with a control character, which no
+//     SharePoint library holds, is dropped. A 206 whose Content-Range is
+//     not the range asked for is ErrServer; a body cut short is an error
+//     from the reader, never a short file.
 //   - List uses Depth 1; SharePoint answers 404 to Depth 1 on a file, so a
 //     404 is followed by a Depth 0 Stat to tell ErrNotFound from ErrNotDir.
 //   - Get detects a server that ignores Range (200 instead of 206) and

@@ -2,6 +2,7 @@ package davclient
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -51,6 +52,9 @@ var quotaBody = func() []byte {
 type davEntry struct {
 	remote.Entry
 	quotaUsed, quotaAvail int64 // -1 when absent
+	// invalid names a property whose value is not of its type
+	// ("getcontentlength \"-1\""); checkEntries refuses such a listing.
+	invalid string
 }
 
 // multistatus is the parse result.
@@ -133,10 +137,14 @@ func (r *msResponse) entry(p string) davEntry {
 			case "getcontentlength":
 				if n, err := strconv.ParseInt(txt, 10, 64); err == nil && n >= 0 {
 					e.Size = n
+				} else if txt != "" {
+					e.invalid = fmt.Sprintf("getcontentlength %q", txt)
 				}
 			case "getlastmodified":
 				if t, ok := parseTime(txt); ok {
 					e.ServerModTime = t
+				} else if txt != "" {
+					e.invalid = fmt.Sprintf("getlastmodified %q", txt)
 				}
 			case "creationdate":
 				if t, ok := parseTime(txt); ok {

@@ -18,8 +18,9 @@ import (
 )
 
 // maxPropfindBody bounds a multistatus document (a folder of ~100,000
-// entries is about 100 MB with SharePoint's properties).
-const maxPropfindBody = 256 << 20
+// entries is about 100 MB with SharePoint's properties). A variable so
+// that a test can lower it.
+var maxPropfindBody = 256 << 20
 
 // propfind sends PROPFIND with depth "0" or "1" and parses the answer.
 func (c *Client) propfind(ctx context.Context, op, p, depth string, body []byte) (multistatus, *reply, error) {
@@ -38,12 +39,12 @@ func (c *Client) propfind(ctx context.Context, op, p, depth string, body []byte)
 		return multistatus{}, r, c.belowFile(ctx, p, statusError(op, p, r.Response))
 	}
 	defer r.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(r.Body, maxPropfindBody+1))
+	data, err := io.ReadAll(io.LimitReader(r.Body, int64(maxPropfindBody)+1))
 	if err != nil {
 		return multistatus{}, r, &remote.Error{Kind: remote.ErrUnavailable, Op: op, Path: p, Status: r.StatusCode, Err: err}
 	}
 	if len(data) > maxPropfindBody {
-		return multistatus{}, r, &remote.Error{Kind: remote.ErrServer, Op: op, Path: p, Status: r.StatusCode, Detail: "multistatus larger than 256 MiB"}
+		return multistatus{}, r, &remote.Error{Kind: remote.ErrServer, Op: op, Path: p, Status: r.StatusCode, Detail: fmt.Sprintf("multistatus larger than %d MiB", maxPropfindBody>>20)}
 	}
 	reqURL, _ := url.Parse(u)
 	ms, err := parseMultistatus(data, reqURL, c.base)
@@ -52,6 +53,9 @@ func (c *Client) propfind(ctx context.Context, op, p, depth string, body []byte)
 	}
 	if ms.outside > 0 {
 		c.log.Warn("davclient: server named paths outside the library; ignored", "op", op, "path", p, "count", ms.outside)
+	}
+	if err := c.checkEntries(op, p, &ms); err != nil {
+		return multistatus{}, r, err
 	}
 	return ms, r, nil
 }
@@ -169,7 +173,7 @@ func (c *Client) Get(ctx context.Context, p string, offset, length int64) (io.Re
 	switch r.StatusCode {
 	case http.StatusPartialContent:
 		start, total, ok := parseContentRange(r.Header.Get("Content-Range"))
-		if !ok || start != offset {
+		if !ok || start != offset || rangeShort(r.Header.Get("Content-Range"), offset, length, total) {
 			discard(r.Response)
 			return nil, info, &remote.Error{Kind: remote.ErrServer, Op: "GET", Path: p, Status: 206, Detail: "Content-Range does not match the range asked for"}
 		}
@@ -232,7 +236,7 @@ func parseContentRange(s string) (start, total int64, ok bool) {
 	total = -1
 	if tot != "*" {
 		n, err := strconv.ParseInt(tot, 10, 64)
-		if err != nil {
+		if err != nil || n < 0 {
 			return 0, -1, false
 		}
 		total = n
@@ -245,7 +249,7 @@ func parseContentRange(s string) (start, total int64, ok bool) {
 		return 0, -1, false
 	}
 	n, err := strconv.ParseInt(a, 10, 64)
-	if err != nil {
+	if err != nil || n < 0 {
 		return 0, -1, false
 	}
 	return n, total, true

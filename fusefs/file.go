@@ -70,6 +70,9 @@ func (f *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 	if f.wh == nil {
 		return 0, syscall.EBADF
 	}
+	if errno := f.root.checkFileSize(ctx, "write", f.wh.Path(), off+int64(len(data))); errno != 0 {
+		return 0, errno
+	}
 	n, err := f.wh.WriteAt(ctx, data, off)
 	if err != nil {
 		return uint32(n), f.root.fail(ctx, "write", f.wh.Path(), err)

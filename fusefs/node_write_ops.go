@@ -21,12 +21,13 @@ import (
 
 // childPath maps a new child's local name to its server path, refusing
 // names the server cannot hold (EINVAL / ENAMETOOLONG) before any request.
-func (r *Root) childPath(parent *fs.Inode, name string) (string, error) {
+// isDir says the child is a folder (SharePoint refuses more folder names).
+func (r *Root) childPath(parent *fs.Inode, name string, isDir bool) (string, error) {
 	if err := names.CheckLocal(name); err != nil {
 		return "", err
 	}
 	srv := names.ToServer(name)
-	if err := names.CheckName(srv); err != nil {
+	if err := names.CheckNew(srv, isDir, serverPath(parent) == "/"); err != nil {
 		return "", err
 	}
 	p := remote.Join(serverPath(parent), srv)
@@ -50,6 +51,9 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 	if sz, ok := in.GetSize(); ok {
 		if n.IsDir() {
 			return syscall.EISDIR
+		}
+		if errno := r.checkFileSize(ctx, "truncate", p, int64(sz)); errno != 0 {
+			return errno
 		}
 		var err error
 		if f != nil && f.wh != nil {
@@ -92,9 +96,9 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 // uploaded with one PUT (If-None-Match: *).
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
 	r := rootOf(&n.Inode)
-	p, err := r.childPath(&n.Inode, name)
+	p, err := r.childPath(&n.Inode, name, false)
 	if err != nil {
-		return nil, nil, 0, r.fail(ctx, "create", name, err)
+		return nil, nil, 0, r.fail(ctx, "create", remote.Join(serverPath(&n.Inode), name), err)
 	}
 	ino := n.childIno(name, r.inoOf(p))
 	if errno := r.cachedMode(ino); errno != 0 {
@@ -129,9 +133,9 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 // Mkdir creates a folder on the server (one MKCOL).
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	r := rootOf(&n.Inode)
-	p, err := r.childPath(&n.Inode, name)
+	p, err := r.childPath(&n.Inode, name, true)
 	if err != nil {
-		return nil, r.fail(ctx, "mkdir", name, err)
+		return nil, r.fail(ctx, "mkdir", remote.Join(serverPath(&n.Inode), name), err)
 	}
 	e, err := r.cache.Mkdir(ctx, p)
 	if err != nil {
@@ -204,9 +208,13 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 		return syscall.ENOENT
 	}
 	src := remote.Join(serverPath(&n.Inode), srcName)
-	dst, err := r.childPath(newParent.EmbeddedInode(), newName)
+	srcIsDir := false
+	if ch := n.GetChild(name); ch != nil {
+		srcIsDir = ch.IsDir()
+	}
+	dst, err := r.childPath(newParent.EmbeddedInode(), newName, srcIsDir)
 	if err != nil {
-		return r.fail(ctx, "rename", newName, err)
+		return r.fail(ctx, "rename", src+" -> "+remote.Join(serverPath(newParent.EmbeddedInode()), newName), err)
 	}
 	detached := func() {}
 	if !strings.EqualFold(src, dst) {

@@ -32,7 +32,19 @@ type Config struct {
 	// Open XML types) store slightly different bytes, as SharePoint's
 	// property promotion does.
 	OfficeMutation bool
-	Logger         *slog.Logger // nil = discard
+	// RewriteExts lists more extensions (".jpg", any case) whose uploads
+	// are rewritten as a new version, like OfficeMutation; "*" means every
+	// file. SharePoint has been seen adding 12 bytes to JPEGs
+	// (microsoftgraph/microsoft-graph-docs-contrib#8903); which other
+	// types it rewrites is [unc]. A JPEG gets a 12-byte comment segment
+	// after its start marker, a zip a comment, anything else bytes at the
+	// end.
+	RewriteExts []string
+	// RewriteDelay, when > 0, makes the rewrite happen this long after the
+	// upload was answered instead of before (SharePoint's has been seen
+	// later than the upload's answer, microsoftgraph/microsoft-graph-docs#8078).
+	RewriteDelay time.Duration
+	Logger       *slog.Logger // nil = discard
 
 	// --- Switches for behaviour the protocol reference marks [unc] ---
 
@@ -105,6 +117,9 @@ type Config struct {
 	// folder has been seen to (OneDrive/onedrive-api-docs#1510, through
 	// getfolderbyId(…)/files(…)); whether AddUsingPath does is [unc].
 	ThresholdOnAdd bool
+	// Hostile makes answers wrong on purpose (hostile.go): bad input from
+	// the server for the client's tests. Server.SetHostile changes it.
+	Hostile Hostile
 }
 
 // Faults are the injected failures and the traffic shaping. They can be

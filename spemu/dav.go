@@ -24,6 +24,9 @@ func (s *Server) serveDAV(w http.ResponseWriter, r *http.Request, libPath string
 		s.writeError(w, r, err)
 		return
 	}
+	if s.serveHostile(w, r, libPath) {
+		return
+	}
 	switch r.Method {
 	case http.MethodOptions:
 		s.davOptions(w)

@@ -35,6 +35,12 @@
 // (LoginConfig.ExchangeClientIDs, ExchangeAbsent) and whether WebDAV
 // takes Bearer (BearerOnDAV).
 //
+// Config.Hostile (hostile.go, Server.SetHostile) is the opposite of
+// fidelity: answers no SharePoint sends (hrefs leaving the library,
+// duplicates, huge documents, wrong types, negative sizes, far dates,
+// truncated bodies, a wrong Content-Range, bodies longer than announced),
+// so that the client's refusal of each is tested.
+//
 // Where SharePoint Online's behaviour is known, spemu follows it by
 // default (docs/sharepoint.md): hrefs are absolute, folders end with "/"
 // and [ ] ( ) stay raw; allprop file entries are bare (FullFileEntries
@@ -92,7 +98,8 @@
 //     s.checkConditions(r, p, cur, exists) does both for a request).
 //   - s.st.WriteStream(p, body, limit, check) — stream + commit in one
 //     call (AddUsingPath, $value); limit < 0 = none; errTooLarge past it.
-//   - s.afterUpload(item) after a commit — applies Office mutation.
+//   - s.afterUpload(item) after a commit — applies the rewrite of Office
+//     files (and Config.RewriteExts), at once or after Config.RewriteDelay.
 //   - s.st.Mkdir(p), s.st.Remove(p), s.st.MoveCopy(...).
 //
 // Per-server state: s.extState(key, create) keeps state on the Server

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
+	"time"
 )
 
 // officeExts are the types whose uploads SharePoint rewrites (property
@@ -27,12 +29,73 @@ const officeStamp = "SharePoint property promotion (spemu)"
 // size and ETag the client saw in the upload response are outdated at
 // once, like SharePoint's property promotion.
 func (s *Server) afterUpload(it Item) {
-	if !s.cfg.OfficeMutation || !officeExts[strings.ToLower(path.Ext(it.Name))] {
+	if !s.rewrites(it.Name) {
+		return
+	}
+	if d := s.cfg.RewriteDelay; d > 0 {
+		s.delayedRewrite(it, d)
 		return
 	}
 	if err := s.mutateOffice(it); err != nil {
 		s.logger.Warn("spemu: office mutation failed; file left as uploaded", "path", it.Path, "err", err)
 	}
+}
+
+// rewrites reports whether uploads of name are rewritten after upload.
+func (s *Server) rewrites(name string) bool {
+	ext := strings.ToLower(path.Ext(name))
+	if s.cfg.OfficeMutation && officeExts[ext] {
+		return true
+	}
+	for _, e := range s.cfg.RewriteExts {
+		if e == "*" || strings.EqualFold(e, ext) || strings.EqualFold("."+e, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+type rewriteKey struct{}
+
+// rewriteTimers are the delayed rewrites not yet done; Close stops them.
+type rewriteTimers struct {
+	mu     sync.Mutex
+	closed bool
+	timers map[*time.Timer]bool
+}
+
+func (s *Server) delayedRewrite(it Item, d time.Duration) {
+	rt := s.extState(rewriteKey{}, func() any {
+		rt := &rewriteTimers{timers: map[*time.Timer]bool{}}
+		s.onClose(func() {
+			rt.mu.Lock()
+			rt.closed = true
+			for t := range rt.timers {
+				t.Stop()
+			}
+			rt.mu.Unlock()
+		})
+		return rt
+	}).(*rewriteTimers)
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.closed {
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		rt.mu.Lock()
+		live := rt.timers[t] && !rt.closed
+		delete(rt.timers, t)
+		rt.mu.Unlock()
+		if !live {
+			return
+		}
+		if err := s.mutateOffice(it); err != nil {
+			s.logger.Warn("spemu: delayed rewrite failed; file left as uploaded", "path", it.Path, "err", err)
+		}
+	})
+	rt.timers[t] = true
 }
 
 func (s *Server) mutateOffice(it Item) error {
@@ -67,11 +130,17 @@ func (s *Server) mutateOffice(it Item) error {
 			zipped = true
 		}
 	}
-	stamp := officeStamp
-	if !zipped {
-		stamp = "\r\n" + officeStamp
+	head := make([]byte, 2)
+	_, herr := in.ReadAt(head, 0)
+	switch {
+	case zipped:
+		_, err = out.WriteAt([]byte(officeStamp), n)
+	case herr == nil && head[0] == 0xFF && head[1] == 0xD8:
+		err = insertJPEGComment(in, out, n)
+	default:
+		_, err = out.WriteAt([]byte("\r\n"+officeStamp), n)
 	}
-	if _, err := out.WriteAt([]byte(stamp), n); err != nil {
+	if err != nil {
 		out.Close()
 		return err
 	}
@@ -87,5 +156,20 @@ func (s *Server) mutateOffice(it Item) error {
 	if err == errPrecondition {
 		return nil
 	}
+	return err
+}
+
+// jpegComment is the 12 bytes a rewritten JPEG gains: a COM segment
+// (FF FE, length 10, 8 bytes of text) right after the start marker, so
+// the picture stays valid, as SharePoint's +12 bytes of JFIF data do.
+var jpegComment = []byte{0xFF, 0xFE, 0x00, 0x0A, 's', 'p', 'e', 'm', 'u', 'j', 'p', 'g'}
+
+// insertJPEGComment rewrites out (a copy of in, n bytes) with
+// jpegComment after the first two bytes.
+func insertJPEGComment(in io.ReaderAt, out *os.File, n int64) error {
+	if _, err := out.WriteAt(jpegComment, 2); err != nil {
+		return err
+	}
+	_, err := io.Copy(io.NewOffsetWriter(out, 2+int64(len(jpegComment))), io.NewSectionReader(in, 2, n-2))
 	return err
 }

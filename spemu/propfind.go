@@ -292,7 +292,7 @@ func (s *Server) liveProp(e *etree.Element, p propName, it Item, r *http.Request
 		return true
 	}
 	if p == (propName{nsZ, "Win32FileAttributes"}) {
-		if v, ok := it.meta.Props[p.key()]; ok {
+		if v, ok := it.props[p.key()]; ok {
 			if el := parseCanon(v); el != nil {
 				e.SetText(el.Text())
 				return true
@@ -332,7 +332,7 @@ func (s *Server) quotaUsed(it Item) (int64, bool) {
 
 // deadProp fills e from the stored property p; false when not stored.
 func deadProp(p propName, it Item, nameOnly bool) (*etree.Element, bool) {
-	v, ok := it.meta.Props[p.key()]
+	v, ok := it.props[p.key()]
 	if !ok {
 		return nil, false
 	}
@@ -450,7 +450,7 @@ func (s *Server) davPropfind(w http.ResponseWriter, r *http.Request, libPath str
 					ok.AddChild(e)
 				}
 			}
-			for _, k := range sortedKeys(it.meta.Props) {
+			for _, k := range sortedKeys(it.props) {
 				p := propNameOfKey(k)
 				if p == (propName{nsZ, "Win32FileAttributes"}) {
 					continue // already among the live ones
@@ -575,16 +575,20 @@ func (s *Server) davProppatch(w http.ResponseWriter, r *http.Request, libPath st
 			return nil
 		}
 		m := it.meta
-		if m.Props == nil {
-			m.Props = map[string]string{}
+		// A new map, never the old one changed: Items read before hold
+		// the old map and read it without the store lock.
+		props := make(map[string]string, len(m.Props)+len(ops))
+		for k, v := range m.Props {
+			props[k] = v
 		}
 		for _, o := range ops {
 			if o.remove {
-				delete(m.Props, o.p.key())
+				delete(props, o.p.key())
 			} else {
-				m.Props[o.p.key()] = o.value
+				props[o.p.key()] = o.value
 			}
 		}
+		m.Props = props
 		if s.cfg.ProppatchBumpsETag && !it.IsDir && len(ops) > 0 {
 			m.Version++
 		}

@@ -61,6 +61,10 @@ type Item struct {
 	Version  int64     // the N of the ETag
 	disk     string
 	meta     *itemMeta
+	// props is the item's dead properties when it was read, taken under
+	// the store lock: readers use it, never meta.Props, which a PROPPATCH
+	// replaces (it never changes a map in place, so a snapshot stays valid).
+	props map[string]string
 }
 
 // ETag is SharePoint's `"{GUID},N"`.
@@ -385,7 +389,7 @@ func (st *store) metaFor(lib string, fi os.FileInfo) *itemMeta {
 func (st *store) item(r resolved) Item {
 	m := st.metaFor(r.lib, r.fi)
 	it := Item{Path: r.lib, Name: path.Base(r.lib), IsDir: r.fi.IsDir(), Modified: r.fi.ModTime().UTC(),
-		Created: m.Created, GUID: m.GUID, Version: m.Version, disk: r.disk, meta: m}
+		Created: m.Created, GUID: m.GUID, Version: m.Version, disk: r.disk, meta: m, props: m.Props}
 	if r.lib == "/" {
 		it.Name = ""
 	}

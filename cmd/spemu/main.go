@@ -105,6 +105,18 @@ func newFlagSet(stderr io.Writer) (*flag.FlagSet, *options) {
 	fs.Float64Var(&cfg.Faults.LostRate, "lost-rate", 0, "fraction (0..1) of requests carried out in full whose answer is then lost (the connection is cut before the status line), as when a gateway times out after the back end committed")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the fault generator: the same seed and request sequence give the same faults")
 	fs.BoolVar(&cfg.OfficeMutation, "office-mutation", false, "rewrite uploaded .docx/.xlsx/.pptx (and other Office Open XML) files slightly after upload, so size and ETag change, as SharePoint does")
+	fs.Func("rewrite-ext", "also rewrite uploads with these extensions after upload, comma-separated (\".jpg,.png\"; \"*\": every file); JPEGs gain 12 bytes", func(v string) error {
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				cfg.RewriteExts = append(cfg.RewriteExts, e)
+			}
+		}
+		return nil
+	})
+	fs.DurationVar(&cfg.RewriteDelay, "rewrite-delay", 0, "rewrite (--office-mutation, --rewrite-ext) this long after the upload was answered instead of before it")
+	fs.Func("hostile", "answer wrongly on purpose, comma-separated: escaping-hrefs, duplicate-entries, huge-multistatus=SIZE, wrong-types, negative-sizes, far-dates, truncated-bodies, wrong-content-range, short-content-range, long-bodies (docs/spemu.md)", func(v string) error {
+		return parseHostile(v, &cfg.Hostile)
+	})
 	fs.BoolVar(&cfg.PlainReasonPhrases, "plain-reason-phrases", false, "send Go's reason phrases (\"207 Multi-Status\") instead of SharePoint's upper-case ones (\"207 MULTI-STATUS\")")
 	fs.BoolVar(&cfg.AllowInfiniteDepth, "allow-infinite-depth", false, "answer PROPFIND Depth: infinity instead of 403 propfind-finite-depth")
 	fs.IntVar(&cfg.OverwriteStatus, "overwrite-status", 204, "status of a PUT that replaces a file: 204 or 200")
@@ -237,4 +249,41 @@ func writeCookieFile(srv *spemu.Server, name string) error {
 		return err
 	}
 	return os.Rename(tmp, name)
+}
+
+// parseHostile reads --hostile's comma-separated switch names.
+func parseHostile(v string, h *spemu.Hostile) error {
+	for _, sw := range strings.Split(v, ",") {
+		name, val, _ := strings.Cut(strings.TrimSpace(sw), "=")
+		switch name {
+		case "":
+		case "escaping-hrefs":
+			h.EscapingHrefs = true
+		case "duplicate-entries":
+			h.DuplicateEntries = true
+		case "huge-multistatus":
+			n, err := units.ParseSize(val)
+			if err != nil || n <= 0 {
+				return fmt.Errorf("huge-multistatus=SIZE needs a size, got %q", val)
+			}
+			h.HugeMultistatus = n
+		case "wrong-types":
+			h.WrongTypes = true
+		case "negative-sizes":
+			h.NegativeSizes = true
+		case "far-dates":
+			h.FarDates = true
+		case "truncated-bodies":
+			h.TruncatedBodies = true
+		case "wrong-content-range":
+			h.WrongContentRange = true
+		case "short-content-range":
+			h.ShortContentRange = true
+		case "long-bodies":
+			h.LongBodies = true
+		default:
+			return fmt.Errorf("unknown hostile switch %q", name)
+		}
+	}
+	return nil
 }

@@ -83,6 +83,27 @@ func CheckName(name string) error {
 	return nil
 }
 
+// CheckNew reports whether the server accepts name (a server name, one
+// element) for a new item: CheckName's rules, and those that only
+// creating needs, because an existing item can never have broken them on
+// SharePoint (a lookup of such a name on another WebDAV server still
+// works): control characters, a trailing ".", invalid UTF-8, a folder
+// starting with "~", and "forms" directly in the library. isDir says a
+// folder is made, atRoot that it sits directly in the library. It returns
+// ErrReserved or nil.
+func CheckNew(name string, isDir, atRoot bool) error {
+	if err := CheckName(name); err != nil {
+		return err
+	}
+	if !utf8.ValidString(name) || strings.HasSuffix(name, ".") || strings.IndexFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		return ErrReserved
+	}
+	if (isDir && strings.HasPrefix(name, "~")) || (atRoot && strings.EqualFold(name, "forms")) {
+		return ErrReserved
+	}
+	return nil
+}
+
 // CheckPath reports whether the server accepts the library-relative
 // server path p when the library itself sits at prefixChars characters
 // of server-relative path ("/sites/team/Shared Documents" is 28). It

@@ -51,6 +51,25 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+func TestCheckNew(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		isDir, atRoot bool
+		ok            bool
+	}{
+		{"CON", false, false, false}, {"trail.", false, false, false}, {"a\tb", false, false, false},
+		{"a\nb", false, false, false}, {"a\x7fb", false, false, false}, {"bad\xffutf8", false, false, false},
+		{"~folder", true, false, false}, {"~file", false, false, true}, {"forms", true, true, false},
+		{"Forms", false, true, false}, {"forms", true, false, true}, {"a.b", false, false, true},
+		{".hidden", false, false, true}, {"…", false, false, true},
+	} {
+		err := CheckNew(c.name, c.isDir, c.atRoot)
+		if (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrReserved)) {
+			t.Errorf("CheckNew(%q, dir %v, root %v) = %v, want ok %v", c.name, c.isDir, c.atRoot, err, c.ok)
+		}
+	}
+}
+
 // FuzzRoundTrip checks both directions of the mapping: a server name
 // (which never holds the ASCII forbidden characters) survives
 // ToServer(ToLocal(s)), and a local name without full-width look-alikes

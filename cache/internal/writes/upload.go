@@ -719,11 +719,13 @@ func (w *Writer) retireStagingLocked(pd *pending, ctl *upCtl, rec JournalRecord,
 }
 
 // officeFile reports the types SharePoint rewrites after upload
-// (property promotion), whose size and bytes then differ from ours.
+// (property promotion; JPEGs gain 12 bytes of JFIF data, docs/sharepoint.md),
+// whose size and bytes then differ from ours.
 func officeFile(p string) bool {
 	ext := strings.ToLower(filepath.Ext(p))
 	switch ext {
-	case ".docx", ".docm", ".dotx", ".dotm", ".xlsx", ".xlsm", ".xltx", ".xltm", ".pptx", ".pptm", ".potx", ".potm", ".ppsx", ".ppsm":
+	case ".docx", ".docm", ".dotx", ".dotm", ".xlsx", ".xlsm", ".xltx", ".xltm", ".pptx", ".pptm", ".potx", ".potm", ".ppsx", ".ppsm",
+		".jpg", ".jpeg", ".jpe", ".jfif":
 		return true
 	}
 	return false
