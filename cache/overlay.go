@@ -42,10 +42,20 @@ func (c *Cache) Lookup(ctx context.Context, dir, name string) (remote.Entry, err
 	if err != nil {
 		return remote.Entry{}, err
 	}
+	e, ok := ds.Find(name)
+	if (!ok || ds.Gone()) && !c.listings.Confirmed(ds) && !c.reach.Holding() {
+		// "Not there" is never answered from a listing an earlier run
+		// stored and this one has not confirmed: that run may have died
+		// after a file reached the server (its record gone) and before
+		// the batched listing naming it was written. One fetch decides.
+		if fresh, err := c.listings.Fetch(dir); err == nil {
+			ds = fresh
+			e, ok = ds.Find(name)
+		}
+	}
 	if ds.Gone() {
 		return remote.Entry{}, notFound("lookup", remote.Join(dir, name))
 	}
-	e, ok := ds.Find(name)
 	if !ok {
 		if e, ok := c.recentEntry(remote.Join(dir, name)); ok {
 			return e, nil // uploaded by us; the listing predates it

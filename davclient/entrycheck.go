@@ -22,8 +22,9 @@ import (
 // name no SharePoint library can hold (NUL or other control characters:
 // they cannot be real) and keeps only the first of entries that name the
 // same item: the same path, or the same path in another case with the
-// same ETag (SharePoint's names are case-insensitive and an ETag names
-// one item; Apache may hold "a" and "A", which have different ETags).
+// same SharePoint item ETag (SharePoint's names are case-insensitive and
+// such an ETag names one item; Apache may hold "a" and "A", whose ETags
+// may even be equal: itemETag).
 // Each dropped entry is logged with its path and the reason.
 func (c *Client) checkEntries(op, p string, ms *multistatus) error {
 	seen := make(map[string]bool, 2*len(ms.entries))
@@ -38,7 +39,7 @@ func (c *Client) checkEntries(op, p string, ms *multistatus) error {
 			continue
 		}
 		folded := strings.ToLower(e.Path) + "\x00" + e.ETag
-		if seen[e.Path] || (e.ETag != "" && seen[folded]) {
+		if seen[e.Path] || (itemETag(e.ETag) && seen[folded]) {
 			c.log.Warn("davclient: server named an entry twice; the first kept", "op", op, "path", p, "entry", e.Path)
 			continue
 		}
@@ -47,6 +48,15 @@ func (c *Client) checkEntries(op, p string, ms *multistatus) error {
 	}
 	ms.entries = kept
 	return nil
+}
+
+// itemETag reports whether etag names one item, as SharePoint's do
+// ("{GUID},version"): two spellings of a name with such an ETag are one
+// item listed twice. Apache's ETags (size and mtime) do not: two empty
+// folders made in the same clock tick share one.
+func itemETag(etag string) bool {
+	s := strings.Trim(strings.TrimPrefix(strings.TrimSpace(etag), "W/"), `"`)
+	return strings.HasPrefix(s, "{") && strings.Contains(s, "},")
 }
 
 // rangeShort reports whether a 206 answer's Content-Range ("bytes a-b/t")

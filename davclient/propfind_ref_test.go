@@ -86,10 +86,14 @@ func parseMultistatusTree(body []byte, reqURL, rootURL *url.URL) (multistatus, e
 				case "getcontentlength":
 					if n, err := strconv.ParseInt(txt, 10, 64); err == nil && n >= 0 {
 						e.Size = n
+					} else if txt != "" {
+						e.invalid = fmt.Sprintf("getcontentlength %q", txt)
 					}
 				case "getlastmodified":
 					if t, ok := parseTime(txt); ok {
 						e.ServerModTime = t
+					} else if txt != "" {
+						e.invalid = fmt.Sprintf("getlastmodified %q", txt)
 					}
 				case "creationdate":
 					if t, ok := parseTime(txt); ok {

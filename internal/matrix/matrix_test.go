@@ -61,13 +61,13 @@ var cases = []matrixCase{
 	// fixed.
 	{name: "outage", threads: 3, ops: 40, bigFiles: true, outageAt: 500 * time.Millisecond, outageFor: 2 * time.Second,
 		pace: 50 * time.Millisecond, faultsOnly: true},
-	// Credentials expiring every second, with some throttling: every
+	// Credentials expiring every 3 s, with some throttling: every
 	// kind of request is refused mid-workload, chunks of upload sessions
 	// included, and must be sent again with new credentials. (Much
 	// shorter, and a loaded machine takes longer than a cookie's life to
 	// send the retried request: the server then refuses the renewed
 	// credentials, which odfb rightly takes as final.)
-	{name: "credentials", threads: 3, ops: 40, bigFiles: true, cookieTTL: time.Second, pace: 60 * time.Millisecond,
+	{name: "credentials", threads: 3, ops: 40, bigFiles: true, cookieTTL: 3 * time.Second, pace: 120 * time.Millisecond,
 		faults: spemu.Faults{ThrottleRate: 0.03}},
 	{name: "outage-20s", threads: 4, ops: 250, bigFiles: true, faultsOnly: true, outageAt: 5 * time.Second,
 		outageFor: 20 * time.Second, pace: 100 * time.Millisecond},

@@ -259,6 +259,15 @@ func (s *Store) Get(ctx context.Context, dir string) (*Dir, error) {
 	}
 }
 
+// Confirmed reports whether this process fetched or confirmed ds (a
+// listing loaded from an earlier run's meta.db is not, until it is
+// revalidated).
+func (s *Store) Confirmed(ds *Dir) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return ds.current
+}
+
 // fetchedOf returns when ds was asked for (zero for nil).
 func (s *Store) fetchedOf(ds *Dir) time.Time {
 	if ds == nil {
