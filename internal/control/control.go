@@ -202,6 +202,12 @@ func (s *Server) handle(c *net.UnixConn) {
 		if err := enc.Encode(resp); err != nil {
 			return
 		}
+		if req.Op == "unmount" {
+			if err := s.h.Unmount(); err != nil {
+				s.log.Warn("control socket: unmount failed", "err", err)
+			}
+			return
+		}
 	}
 }
 
@@ -219,9 +225,9 @@ func (s *Server) do(ctx context.Context, req Request) Response {
 		}
 		return Response{OK: true}
 	case "unmount":
-		if err := s.h.Unmount(); err != nil {
-			return Response{Error: err.Error()}
-		}
+		// Answered before the unmount starts (handle calls it once the
+		// answer is written): the unmount ends by closing this server,
+		// which would cut the answer off.
 		return Response{OK: true}
 	}
 	return Response{Error: fmt.Sprintf("unknown op %q", req.Op)}
