@@ -543,7 +543,9 @@ func (w *Writer) stopUpload(ctx context.Context, p *pending) error {
 		}
 		if ctl := p.up; ctl != nil && p.forced == 0 && !ctl.finishing && !ctl.canceled {
 			ctl.canceled = true
-			ctl.cancel()
+			if !ctl.starting { // a StartUpload ends by itself (upCtl.starting)
+				ctl.cancel()
+			}
 			w.log.Info("file changed during its upload; the upload is cancelled and goes again after the last close", "path", p.rec.Path)
 		}
 		return false

@@ -122,6 +122,11 @@ type upCtl struct {
 	// read, or FinishUpload is sent); it is no longer cancelled (under
 	// w.mu). Exactly one of them wins.
 	canceled, finishing bool
+	// starting: a StartUpload is in flight (under w.mu). A change of the
+	// file then marks the attempt canceled but lets the request end: cut
+	// off, it may still open the session (and lock the file) on the
+	// server after a CancelUpload sent at once found nothing to cancel.
+	starting bool
 	// readMu is held (read) by every read of the staging file; stopped,
 	// set under it once the attempt is over, refuses later reads (an HTTP
 	// transport may still read a cancelled request's body).
@@ -605,12 +610,30 @@ func (w *Writer) sessionAttempt(ctx context.Context, cu remote.ChunkedUploader, 
 			return "", err
 		}
 		n := min(chunk, size)
+		w.mu.Lock()
+		if ctl.canceled {
+			w.mu.Unlock()
+			return "", context.Canceled
+		}
+		ctl.starting = true
+		w.mu.Unlock()
 		off, err = cu.StartUpload(ctx, path, id, io.NewSectionReader(body(0), 0, n), n)
+		w.mu.Lock()
+		ctl.starting = false
+		canceled := ctl.canceled
+		w.mu.Unlock()
 		if err != nil {
 			return "", err
 		}
 		if err := save(id, off); err != nil {
 			return "", err
+		}
+		if canceled {
+			// The file changed while the session was being opened: it is
+			// open now, under an id the record holds, and is cancelled
+			// (dropSession) before the next attempt.
+			ctl.cancel()
+			return "", context.Canceled
 		}
 	} else {
 		w.log.Info("resuming a chunked upload", "path", path, "offset", off, "size", size)
