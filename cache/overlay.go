@@ -43,15 +43,11 @@ func (c *Cache) Lookup(ctx context.Context, dir, name string) (remote.Entry, err
 		return remote.Entry{}, err
 	}
 	e, ok := ds.Find(name)
-	if (!ok || ds.Gone()) && !c.listings.Confirmed(ds) && !c.reach.Holding() {
-		// "Not there" is never answered from a listing an earlier run
-		// stored and this one has not confirmed: that run may have died
-		// after a file reached the server (its record gone) and before
-		// the batched listing naming it was written. One fetch decides.
-		if fresh, err := c.listings.Fetch(dir); err == nil {
-			ds = fresh
-			e, ok = ds.Find(name)
-		}
+	if !ok || ds.Gone() {
+		// "Not there" never rests on a listing only an earlier run saw
+		// (listing.Store.Settle).
+		ds = c.listings.Settle(ctx, dir, ds)
+		e, ok = ds.Find(name)
 	}
 	if ds.Gone() {
 		return remote.Entry{}, notFound("lookup", remote.Join(dir, name))

@@ -113,9 +113,7 @@ func (s *inoSet) take(ino uint64) uint64 {
 	if s.m == nil {
 		s.m = map[uint64]bool{}
 	}
-	for s.m[ino] || ino <= 1 {
-		ino++
-	}
+	ino = s.freeLocked(ino)
 	s.m[ino] = true
 	return ino
 }
@@ -124,6 +122,12 @@ func (s *inoSet) take(ino uint64) uint64 {
 func (s *inoSet) peek(ino uint64) uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.freeLocked(ino)
+}
+
+// freeLocked returns ino, or the first number after it no live node
+// holds (0 and 1 are go-fuse's).
+func (s *inoSet) freeLocked(ino uint64) uint64 {
 	for s.m[ino] || ino <= 1 {
 		ino++
 	}

@@ -266,23 +266,6 @@ func runKillCase(t *testing.T, bin string, seed uint64, nthreads, ops, kills int
 		return res
 	}
 	res.requests = len(srv.Requests())
-	onServer, err := matrix.Tree(root, func(rel string) bool { return strings.HasPrefix(rel, "_vti_") })
-	if err != nil {
-		res.failure = "reading the server's tree: " + err.Error()
-		return res
-	}
-	res.files = len(onServer)
-	if d := matrix.Compare(onServer, threads, false, 20); len(d) > 0 {
-		res.failure = "the server's tree differs from the model:\n  " + strings.Join(d, "\n  ")
-		return res
-	}
-	seen, err := matrix.Tree(mnt, nil)
-	if err != nil {
-		res.failure = "reading the tree through the mount: " + err.Error()
-		return res
-	}
-	if d := matrix.Compare(seen, threads, true, 20); len(d) > 0 {
-		res.failure = "the mount's tree differs from the model:\n  " + strings.Join(d, "\n  ")
-	}
+	res.files, res.failure = compareTrees(root, mnt, threads)
 	return res
 }

@@ -296,25 +296,29 @@ func runCase(t *testing.T, c matrixCase, seed uint64, ops int) (res result) {
 	res.requests = len(srv.Requests())
 	res.renewals = int(sa.renewals.Load())
 	srv.SetFaults(spemu.Faults{}) // reading back through the mount is not under test here
+	res.files, res.failure = compareTrees(root, m.Dir, threads)
+	return res
+}
+
+// compareTrees holds the server's tree (spemu's directory root) and the
+// tree read through the mount at mnt to the threads' models; it returns
+// the files checked and what differs ("" when nothing).
+func compareTrees(root, mnt string, threads []*matrix.Thread) (int, string) {
 	onServer, err := matrix.Tree(root, func(rel string) bool { return strings.HasPrefix(rel, "_vti_") })
 	if err != nil {
-		res.failure = "reading the server's tree: " + err.Error()
-		return res
+		return 0, "reading the server's tree: " + err.Error()
 	}
-	res.files = len(onServer)
 	if d := matrix.Compare(onServer, threads, false, 20); len(d) > 0 {
-		res.failure = "the server's tree differs from the model:\n  " + strings.Join(d, "\n  ")
-		return res
+		return len(onServer), "the server's tree differs from the model:\n  " + strings.Join(d, "\n  ")
 	}
-	seen, err := matrix.Tree(m.Dir, nil)
+	seen, err := matrix.Tree(mnt, nil)
 	if err != nil {
-		res.failure = "reading the tree through the mount: " + err.Error()
-		return res
+		return len(onServer), "reading the tree through the mount: " + err.Error()
 	}
 	if d := matrix.Compare(seen, threads, true, 20); len(d) > 0 {
-		res.failure = "the mount's tree differs from the model:\n  " + strings.Join(d, "\n  ")
+		return len(onServer), "the mount's tree differs from the model:\n  " + strings.Join(d, "\n  ")
 	}
-	return res
+	return len(onServer), ""
 }
 
 // resolveThroughMount finds out whether a server operation that failed

@@ -153,11 +153,14 @@ type Dir struct {
 	// kidsQueued: a lookup used this listing and its subfolders were
 	// queued to be listed ahead (ahead.go).
 	kidsQueued bool
+	// fromDisk: loaded from an earlier run's meta.db, never fetched by
+	// this process (a fetch makes a new Dir); set at creation only.
+	fromDisk bool
 }
 
 func newDir(rec metadb.DirRecord, current bool) *Dir {
 	sort.Slice(rec.Kids, func(i, j int) bool { return rec.Kids[i].Name() < rec.Kids[j].Name() })
-	ds := &Dir{rec: rec, current: current, index: make(map[string]int, len(rec.Kids))}
+	ds := &Dir{rec: rec, current: current, fromDisk: !current, index: make(map[string]int, len(rec.Kids))}
 	for i, k := range rec.Kids {
 		ds.index[strings.ToLower(k.Name())] = i
 	}
@@ -259,13 +262,29 @@ func (s *Store) Get(ctx context.Context, dir string) (*Dir, error) {
 	}
 }
 
-// Confirmed reports whether this process fetched or confirmed ds (a
-// listing loaded from an earlier run's meta.db is not, until it is
-// revalidated).
-func (s *Store) Confirmed(ds *Dir) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return ds.current
+// Settle returns the listing of dir a negative answer may rest on: ds
+// itself unless it is one an earlier run stored and this one has not
+// fetched yet; then the fetch (the background revalidation's, when one
+// runs: the same request) is waited for. The earlier run may have died
+// after a file reached the server and before the batched listing naming
+// it was written. With the server away, or the fetch failing, ds stays.
+func (s *Store) Settle(ctx context.Context, dir string, ds *Dir) *Dir {
+	if !ds.fromDisk || s.o.Reach.Holding() {
+		return ds
+	}
+	if cur := s.Stored(dir); cur != nil && !cur.fromDisk {
+		return cur // fetched meanwhile
+	}
+	ch := s.lists.DoChan(metadb.Key(dir), func() (any, error) { return s.Fetch(dir) })
+	select {
+	case <-ctx.Done():
+		return ds
+	case r := <-ch:
+		if r.Err != nil {
+			return ds
+		}
+		return r.Val.(*Dir)
+	}
 }
 
 // fetchedOf returns when ds was asked for (zero for nil).
