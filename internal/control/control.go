@@ -185,9 +185,15 @@ func (s *Server) handle(c *net.UnixConn) {
 	defer c.Close()
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
+	// unmounting is held while an unmount is started and answered: the
+	// unmount ends by closing this server, which must not cut the answer
+	// off (Unmount only starts it, so this is brief).
+	var unmounting sync.Mutex
 	go func() { // a client that goes away cancels its sync
 		<-ctx.Done()
+		unmounting.Lock()
 		c.Close()
+		unmounting.Unlock()
 	}()
 	sc := bufio.NewScanner(c)
 	enc := json.NewEncoder(c)
@@ -196,16 +202,19 @@ func (s *Server) handle(c *net.UnixConn) {
 		var resp Response
 		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
 			resp.Error = "bad request: " + err.Error()
+		} else if req.Op == "unmount" {
+			unmounting.Lock()
+			resp = s.do(ctx, req)
+			err := enc.Encode(resp)
+			unmounting.Unlock()
+			if err != nil {
+				return
+			}
+			continue
 		} else {
 			resp = s.do(ctx, req)
 		}
 		if err := enc.Encode(resp); err != nil {
-			return
-		}
-		if req.Op == "unmount" {
-			if err := s.h.Unmount(); err != nil {
-				s.log.Warn("control socket: unmount failed", "err", err)
-			}
 			return
 		}
 	}
@@ -225,9 +234,9 @@ func (s *Server) do(ctx context.Context, req Request) Response {
 		}
 		return Response{OK: true}
 	case "unmount":
-		// Answered before the unmount starts (handle calls it once the
-		// answer is written): the unmount ends by closing this server,
-		// which would cut the answer off.
+		if err := s.h.Unmount(); err != nil {
+			return Response{Error: err.Error()}
+		}
 		return Response{OK: true}
 	}
 	return Response{Error: fmt.Sprintf("unknown op %q", req.Op)}
